@@ -1,0 +1,121 @@
+"""`ccemu`: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from emulator.config import (
+    DEFAULT_ACCOUNT,
+    DEFAULT_REGION,
+    DEFAULT_ROOT_ACCESS_KEY,
+    DEFAULT_ROOT_SECRET_KEY,
+    Config,
+)
+
+DESCRIPTION = """\
+ccemu: a local, offline emulator of AWS CodeCommit.
+
+Serves the CodeCommit API (boto3, the aws CLI) and git over smart HTTP on one port. Requests are
+signed with AWS SigV4: the default account's root credentials are access key id 'test' and secret
+'test' unless changed, and an access key id of exactly 12 digits signed with the root secret acts
+as the root user of that account.
+"""
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (0-65535)")
+    return port
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ccemu", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = sub.add_parser(
+        "serve",
+        help="start the emulator",
+        description="Start the emulator and serve until SIGTERM or Ctrl-C.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument(
+        "--port", type=_port, default=8080, help="HTTP port for the API and git (0: pick a free one)"
+    )
+    serve.add_argument(
+        "--ssh-port", type=_port, default=2222, help="SSH port for git over SSH (0: pick a free one)"
+    )
+    serve.add_argument(
+        "--data-dir", type=Path, default=Path("ccemu-data"), help="where state and repositories live"
+    )
+    serve.add_argument("--region", default=DEFAULT_REGION, help="region of the endpoint")
+    serve.add_argument("--account", default=DEFAULT_ACCOUNT, help="the default account id")
+    serve.add_argument(
+        "--root-access-key",
+        default=os.environ.get("CCEMU_ROOT_ACCESS_KEY", DEFAULT_ROOT_ACCESS_KEY),
+        help="access key id of the default account's root user (env CCEMU_ROOT_ACCESS_KEY)",
+    )
+    serve.add_argument(
+        "--root-secret-key",
+        default=None,
+        help="secret key of the root user (env CCEMU_ROOT_SECRET_KEY; default 'test')",
+    )
+    serve.add_argument(
+        "--ready-file",
+        type=Path,
+        default=None,
+        help='write {"http": URL, ...} as JSON here once every listener is up',
+    )
+    serve.add_argument(
+        "--max-push-bytes",
+        type=int,
+        default=None,
+        help="largest git request body accepted, after decompression (default 2 GiB)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command != "serve":
+        parser.print_help()
+        return 0 if args.command is None and argv is not None else 2
+
+    from dataclasses import replace
+
+    from emulator.config import Limits
+    from emulator.core import Emulator
+    from emulator.server import serve
+
+    if not (len(args.account) == 12 and args.account.isdigit()):
+        parser.error("--account must be 12 digits")
+    secret = args.root_secret_key or os.environ.get(
+        "CCEMU_ROOT_SECRET_KEY", DEFAULT_ROOT_SECRET_KEY
+    )
+    limits = Limits()
+    if args.max_push_bytes is not None:
+        limits = replace(limits, max_git_request=args.max_push_bytes)
+    config = Config(
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        ssh_port=args.ssh_port,
+        region=args.region,
+        account=args.account,
+        root_access_key=args.root_access_key,
+        root_secret_key=secret,
+        ready_file=args.ready_file,
+        limits=limits,
+    )
+    return serve(Emulator(config))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

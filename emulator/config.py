@@ -1,0 +1,41 @@
+"""One frozen Config for the whole emulator: ports, data dir, identity defaults and limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ROOT_ACCESS_KEY = "test"
+DEFAULT_ROOT_SECRET_KEY = "test"  # noqa: S105 - documented, well-known local default
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps enforced at every door; each exists so one bad request cannot exhaust the server."""
+
+    max_api_body: int = 6 * 1024 * 1024
+    max_git_request: int = 2 * 1024 * 1024 * 1024  # a whole pushed pack, after gzip inflation
+    max_negotiation_body: int = 64 * 1024 * 1024  # upload-pack request: wants and haves
+    max_object_size: int = 512 * 1024 * 1024
+    max_tree_entries: int = 1_000_000
+    max_path_depth: int = 2048
+    max_refs_per_push: int = 10_000
+    max_repositories: int = 10_000
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = Path("ccemu-data")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    ssh_port: int = 2222
+    region: str = DEFAULT_REGION
+    account: str = DEFAULT_ACCOUNT
+    root_access_key: str = DEFAULT_ROOT_ACCESS_KEY
+    root_secret_key: str = DEFAULT_ROOT_SECRET_KEY
+    ready_file: Path | None = None
+    limits: Limits = field(default_factory=Limits)
+    # Set once the listener is bound (port 0 picks a free port); used to build clone URLs.
+    public_http_url: str | None = None

@@ -1,0 +1,42 @@
+"""The `Emulator`: one instance holds config, state and services, and is passed to every door."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from emulator.config import Config
+from emulator.iam.credentials import CredentialStore
+from emulator.repos.model import Repository
+from emulator.repos.service import RepositoryService
+from emulator.state.db import Database
+
+
+@dataclass
+class Endpoints:
+    """Where the listeners actually are, known once they are bound."""
+
+    http: str | None = None
+    ssh: str | None = None
+
+
+class Emulator:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(config.data_dir / "state.db")
+        self.credentials = CredentialStore(config)
+        self.repos = RepositoryService(
+            self.db, config.data_dir / "repos", config.limits.max_repositories
+        )
+        self.endpoints = Endpoints()
+
+    def clone_url_http(self, repo: Repository) -> str:
+        base = self.endpoints.http or f"http://{self.config.host}:{self.config.port}"
+        return f"{base}/v1/repos/{repo.name}"
+
+    def clone_url_ssh(self, repo: Repository) -> str:
+        base = self.endpoints.ssh or f"ssh://{self.config.host}:{self.config.ssh_port}"
+        return f"{base}/v1/repos/{repo.name}"
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,312 @@
+"""The repository service: metadata, tags and refs (compare-and-swap), and each repository's
+files. Branch-level operations live in `emulator.repos.branches`."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from emulator.errors import client_error
+from emulator.repos.files import LocalRepoFiles
+from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
+from emulator.repos.names import validate_repository_name
+from emulator.repos.object_store import RepoObjectStore
+from emulator.state.db import Database
+
+_COLUMNS = "id, account, region, name, description, default_branch, kms_key_id, created, modified"
+
+
+def _now() -> float:
+    return datetime.now(UTC).timestamp()
+
+
+def _row_to_repo(row: Sequence[object]) -> Repository:
+    rid, account, region, name, description, default_branch, kms, created, modified = row
+    return Repository(
+        id=str(rid),
+        account=str(account),
+        region=str(region),
+        name=str(name),
+        description=None if description is None else str(description),
+        default_branch=None if default_branch is None else str(default_branch),
+        kms_key_id=None if kms is None else str(kms),
+        created=datetime.fromtimestamp(float(created), UTC),  # type: ignore[arg-type]
+        modified=datetime.fromtimestamp(float(modified), UTC),  # type: ignore[arg-type]
+    )
+
+
+STALE_REF = "failed to update ref: it changed during the push"
+ATOMIC_FAILED = "atomic push failed"
+
+
+class _AtomicAbort(Exception):
+    """Rolls back an atomic ref transaction in which some update failed."""
+
+
+def repository_not_found(name: str) -> Exception:
+    return client_error("RepositoryDoesNotExistException", f"{name} does not exist")
+
+
+class RepositoryService:
+    def __init__(self, db: Database, root: Path, max_repositories: int = 10_000) -> None:
+        self.db = db
+        self.root = root
+        self.max_repositories = max_repositories
+        root.mkdir(parents=True, exist_ok=True)
+
+    # -- repositories ---------------------------------------------------------------------
+
+    def create(
+        self,
+        account: str,
+        region: str,
+        name: str,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        kms_key_id: str | None = None,
+    ) -> Repository:
+        validate_repository_name(name)
+        rid = str(uuid.uuid4())
+        now = _now()
+        with self.db.transaction() as conn:
+            (count,) = conn.execute(
+                "SELECT COUNT(*) FROM repositories WHERE account = ? AND region = ?",
+                (account, region),
+            ).fetchone()
+            if count >= self.max_repositories:
+                raise client_error(
+                    "RepositoryLimitExceededException",
+                    "A repository limit was exceeded.",
+                )
+            try:
+                conn.execute(
+                    f"INSERT INTO repositories ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (rid, account, region, name, description, None, kms_key_id, now, now),
+                )
+            except sqlite3.IntegrityError:
+                raise client_error(
+                    "RepositoryNameExistsException", f"Repository named {name} already exists"
+                ) from None
+            for key, value in (tags or {}).items():
+                conn.execute(
+                    "INSERT INTO repository_tags (repo_id, key, value) VALUES (?, ?, ?)",
+                    (rid, key, value),
+                )
+        (self.root / rid).mkdir(parents=True, exist_ok=True)
+        return self.get(account, region, name)
+
+    def find(self, account: str, region: str, name: str) -> Repository | None:
+        row = (
+            self.db.read()
+            .execute(
+                f"SELECT {_COLUMNS} FROM repositories WHERE account = ? AND region = ? AND name = ?",
+                (account, region, name),
+            )
+            .fetchone()
+        )
+        return None if row is None else _row_to_repo(row)
+
+    def get(self, account: str, region: str, name: str) -> Repository:
+        validate_repository_name(name)
+        repo = self.find(account, region, name)
+        if repo is None:
+            raise repository_not_found(name)
+        return repo
+
+    def get_by_id(self, repo_id: str) -> Repository | None:
+        row = (
+            self.db.read()
+            .execute(f"SELECT {_COLUMNS} FROM repositories WHERE id = ?", (repo_id,))
+            .fetchone()
+        )
+        return None if row is None else _row_to_repo(row)
+
+    def list(self, account: str, region: str) -> list[Repository]:
+        rows = (
+            self.db.read()
+            .execute(
+                f"SELECT {_COLUMNS} FROM repositories WHERE account = ? AND region = ?",
+                (account, region),
+            )
+            .fetchall()
+        )
+        return [_row_to_repo(r) for r in rows]
+
+    def delete(self, account: str, region: str, name: str) -> Repository | None:
+        """Delete a repository; a missing one is not an error (CodeCommit returns no id)."""
+        validate_repository_name(name)
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM repositories WHERE account = ? AND region = ? AND name = ?",
+                (account, region, name),
+            ).fetchone()
+            if row is None:
+                return None
+            repo = _row_to_repo(row)
+            conn.execute("DELETE FROM repositories WHERE id = ?", (repo.id,))
+        self.files(repo).destroy()
+        return repo
+
+    def rename(self, account: str, region: str, old: str, new: str) -> Repository:
+        validate_repository_name(old)
+        validate_repository_name(new)
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "SELECT id FROM repositories WHERE account = ? AND region = ? AND name = ?",
+                (account, region, old),
+            ).fetchone()
+            if cur is None:
+                raise repository_not_found(old)
+            if old != new:
+                try:
+                    conn.execute(
+                        "UPDATE repositories SET name = ?, modified = ? WHERE id = ?",
+                        (new, _now(), cur[0]),
+                    )
+                except sqlite3.IntegrityError:
+                    raise client_error(
+                        "RepositoryNameExistsException", f"Repository named {new} already exists"
+                    ) from None
+        return self.get(account, region, new)
+
+    def update(self, repo: Repository, **fields: str | None) -> Repository:
+        allowed = {"description", "default_branch", "kms_key_id"}
+        if not fields or not set(fields) <= allowed:
+            raise ValueError(f"cannot update {sorted(fields)}")
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        with self.db.transaction() as conn:
+            conn.execute(
+                f"UPDATE repositories SET {assignments}, modified = ? WHERE id = ?",  # noqa: S608
+                (*fields.values(), _now(), repo.id),
+            )
+        updated = self.get_by_id(repo.id)
+        if updated is None:
+            raise repository_not_found(repo.name)
+        return updated
+
+    # -- tags -----------------------------------------------------------------------------
+
+    def tags(self, repo: Repository) -> dict[str, str]:
+        rows = (
+            self.db.read()
+            .execute(
+                "SELECT key, value FROM repository_tags WHERE repo_id = ? ORDER BY key", (repo.id,)
+            )
+            .fetchall()
+        )
+        return {str(k): str(v) for k, v in rows}
+
+    def set_tags(self, repo: Repository, tags: Mapping[str, str], max_tags: int = 50) -> None:
+        with self.db.transaction() as conn:
+            for key, value in tags.items():
+                conn.execute(
+                    "INSERT INTO repository_tags (repo_id, key, value) VALUES (?, ?, ?)"
+                    " ON CONFLICT (repo_id, key) DO UPDATE SET value = excluded.value",
+                    (repo.id, key, value),
+                )
+            (count,) = conn.execute(
+                "SELECT COUNT(*) FROM repository_tags WHERE repo_id = ?", (repo.id,)
+            ).fetchone()
+            if count > max_tags:
+                raise client_error(
+                    "TooManyTagsException", f"A resource can have at most {max_tags} tags."
+                )
+
+    def remove_tags(self, repo: Repository, keys: Iterable[str]) -> None:
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM repository_tags WHERE repo_id = ? AND key = ?",
+                [(repo.id, k) for k in keys],
+            )
+
+    # -- refs -----------------------------------------------------------------------------
+
+    def refs(self, repo: Repository) -> dict[bytes, bytes]:
+        """All refs: full name -> hex SHA (both bytes)."""
+        rows = (
+            self.db.read()
+            .execute("SELECT name, sha FROM refs WHERE repo_id = ? ORDER BY name", (repo.id,))
+            .fetchall()
+        )
+        return {bytes(n): bytes(s) for n, s in rows}
+
+    def ref(self, repo: Repository, name: bytes) -> bytes | None:
+        row = (
+            self.db.read()
+            .execute("SELECT sha FROM refs WHERE repo_id = ? AND name = ?", (repo.id, name))
+            .fetchone()
+        )
+        return None if row is None else bytes(row[0])
+
+    def update_refs(
+        self, repo: Repository, updates: Sequence[RefUpdate], *, atomic: bool
+    ) -> list[str | None]:
+        """Apply ref updates by compare-and-swap in one transaction.
+
+        Returns one entry per update: None if applied, else the reason it was not. With
+        `atomic`, either every update applies or none does. Sets the default branch on the
+        first branch pushed to a repository that has none, as CodeCommit does.
+        """
+        results: list[str | None] = []
+        try:
+            self._update_refs(repo, updates, atomic, results)
+        except _AtomicAbort:
+            return [r if r is not None else ATOMIC_FAILED for r in results]
+        return results
+
+    def _update_refs(
+        self, repo: Repository, updates: Sequence[RefUpdate], atomic: bool,
+        results: list[str | None],
+    ) -> None:
+        with self.db.transaction() as conn:
+            exists = conn.execute(
+                "SELECT default_branch FROM repositories WHERE id = ?", (repo.id,)
+            ).fetchone()
+            if exists is None:
+                raise repository_not_found(repo.name)
+            applied: list[RefUpdate] = []
+            for upd in updates:
+                row = conn.execute(
+                    "SELECT sha FROM refs WHERE repo_id = ? AND name = ?", (repo.id, upd.name)
+                ).fetchone()
+                current = ZERO_SHA if row is None else bytes(row[0])
+                if current != upd.old:
+                    results.append(STALE_REF)
+                    continue
+                results.append(None)
+                applied.append(upd)
+            if atomic and any(r is not None for r in results):
+                raise _AtomicAbort
+            for upd in applied:
+                if upd.new == ZERO_SHA:
+                    conn.execute(
+                        "DELETE FROM refs WHERE repo_id = ? AND name = ?", (repo.id, upd.name)
+                    )
+                else:
+                    conn.execute(
+                        "INSERT INTO refs (repo_id, name, sha) VALUES (?, ?, ?)"
+                        " ON CONFLICT (repo_id, name) DO UPDATE SET sha = excluded.sha",
+                        (repo.id, upd.name, upd.new),
+                    )
+            if applied:
+                default_branch = exists[0]
+                if default_branch is None:
+                    for upd in applied:
+                        if upd.name.startswith(b"refs/heads/") and upd.new != ZERO_SHA:
+                            default_branch = upd.name[len(b"refs/heads/") :].decode()
+                            break
+                conn.execute(
+                    "UPDATE repositories SET default_branch = ?, modified = ? WHERE id = ?",
+                    (default_branch, _now(), repo.id),
+                )
+
+    # -- files ----------------------------------------------------------------------------
+
+    def files(self, repo: Repository) -> LocalRepoFiles:
+        return LocalRepoFiles(self.root / repo.id)
+
+    def object_store(self, repo: Repository) -> RepoObjectStore:
+        return RepoObjectStore(self.files(repo))

@@ -1,0 +1,108 @@
+"""The composition root: builds the ASGI app from every door and runs the listeners."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from emulator.api.endpoint import api_endpoint
+from emulator.core import Emulator
+from git_http.app import git_routes
+
+
+def build_app(emu: Emulator) -> Starlette:
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def api(request: Request) -> Response:
+        return await api_endpoint(emu, request)
+
+    routes: list[BaseRoute] = [
+        Route("/", api, methods=["POST"]),
+        Route("/_ccemu/health", health, methods=["GET"]),
+        *git_routes(emu),
+    ]
+    app = Starlette(routes=routes)
+    app.state.emulator = emu
+    return app
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def write_ready_file(path: Path, info: dict[str, str]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(info, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+class _Server(uvicorn.Server):  # type: ignore[misc]
+    """uvicorn's server, announcing the endpoints once it accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Any) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.should_exit:
+            self._on_ready()
+
+
+def serve(emu: Emulator) -> int:
+    cfg = emu.config
+    http_sock = bind(cfg.host, cfg.port)
+    http_port = http_sock.getsockname()[1]
+    emu.endpoints.http = f"http://{_url_host(cfg.host)}:{http_port}"
+    emu.endpoints.ssh = f"ssh://{_url_host(cfg.host)}:{cfg.ssh_port}"
+
+    def on_ready() -> None:
+        info = {"http": emu.endpoints.http or ""}
+        if cfg.ready_file is not None:
+            write_ready_file(cfg.ready_file, info)
+        print(
+            f"ccemu is serving on {emu.endpoints.http}\n"
+            f"  account {cfg.account}, region {cfg.region}\n"
+            f"  credentials: AWS_ACCESS_KEY_ID={cfg.root_access_key}"
+            " AWS_SECRET_ACCESS_KEY=<the root secret; 'test' unless you changed it>\n"
+            f"  aws --endpoint-url {emu.endpoints.http} codecommit list-repositories\n"
+            f"  data dir: {cfg.data_dir.resolve()}",
+            flush=True,
+        )
+
+    config = uvicorn.Config(
+        build_app(emu),
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=30,
+        lifespan="off",
+    )
+    server = _Server(config, on_ready)
+    try:
+        server.run(sockets=[http_sock])
+    finally:
+        http_sock.close()
+        emu.close()
+    print("ccemu stopped", file=sys.stderr, flush=True)
+    return 0

@@ -1,0 +1,194 @@
+"""Shared fixtures: a real ccemu server on an ephemeral port, real boto3 and git clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def host_port(self) -> str:
+        return self.url.split("://", 1)[1]
+
+    def client(self, service: str = "codecommit", *, key: str = "test", secret: str = "test",
+               region: str = REGION, **kw: Any) -> Any:
+        import boto3
+        from botocore.config import Config as BotoConfig
+
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=region,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            config=BotoConfig(retries={"max_attempts": 1}),
+            **kw,
+        )
+
+    def git_password(self, repo: str, *, key: str = "test", secret: str = "test",
+                     region: str = REGION, when: datetime | None = None,
+                     host: str = "127.0.0.1") -> str:
+        return sigv4_git_password(secret, key, region, host, f"/v1/repos/{repo}", when)
+
+    def git_url(self, repo: str, *, key: str = "test", secret: str = "test",
+                region: str = REGION) -> str:
+        """An http clone URL with a SigV4 git password in it, as plain `git` can use."""
+        from urllib.parse import quote
+
+        password = self.git_password(repo, key=key, secret=secret, region=region)
+        return f"http://{quote(key, safe='')}:{password}@{self.host_port}/v1/repos/{repo}"
+
+    def plain_url(self, repo: str) -> str:
+        return f"{self.url}/v1/repos/{repo}"
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def sigv4_git_password(secret: str, key: str, region: str, host: str, path: str,
+                       when: datetime | None = None) -> str:
+    """The password git-remote-codecommit computes (SigV4, method GIT)."""
+    when = when or datetime.now(UTC)
+    signer = SigV4Auth(Credentials(key, secret), "codecommit", region)
+    req = AWSRequest()
+    req.method = "GIT"
+    req.url = f"https://{host}{path}"
+    req.context["timestamp"] = when.strftime("%Y%m%dT%H%M%S")
+    canonical = f"GIT\n{path}\n\nhost:{host}\n\nhost\n"
+    sts = signer.string_to_sign(req, canonical)
+    return f"{req.context['timestamp']}Z{signer.signature(sts, req)}"
+
+
+def start_server(data_dir: Path, *args: str, env: dict[str, str] | None = None,
+                 timeout: float = 30.0) -> Server:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ready = data_dir.parent / f"ready-{uuid.uuid4().hex}.json"
+    log = data_dir.parent / f"server-{uuid.uuid4().hex}.log"
+    full_env = {**os.environ, **(env or {})}
+    with open(log, "wb") as logf:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "emulator", "serve", "--port", "0", "--ssh-port", "0",
+             "--data-dir", str(data_dir), "--ready-file", str(ready), *args],
+            stdout=logf, stderr=subprocess.STDOUT, env=full_env,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"ccemu exited with {proc.returncode}:\n{log.read_text()}")
+        if ready.exists():
+            info = json.loads(ready.read_text())
+            return Server(url=info["http"], data_dir=data_dir, proc=proc, log=log)
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"ccemu did not become ready:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server per test worker; tests use unique repository names."""
+    srv = start_server(tmp_path_factory.mktemp("ccemu") / "data")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def fresh_server(tmp_path: Path) -> Iterator[Server]:
+    """A server of the test's own, for tests that restart it or need a clean state."""
+    srv = start_server(tmp_path / "data")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def cc(server: Server) -> Any:
+    return server.client("codecommit")
+
+
+@pytest.fixture
+def repo_name() -> str:
+    return f"repo-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def git_env(tmp_path: Path) -> dict[str, str]:
+    """An environment where git reads no user or system config and never prompts."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "AWS_"))}
+    env.update(
+        HOME=str(home),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_TERMINAL_PROMPT="0",
+        GIT_AUTHOR_NAME="Test",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="Test",
+        GIT_COMMITTER_EMAIL="test@example.com",
+    )
+    (home / ".gitconfig").write_text(
+        "[init]\n\tdefaultBranch = main\n[protocol]\n\tversion = 2\n"
+    )
+    return env
+
+
+def git(env: dict[str, str], *args: str, cwd: Path | None = None, check: bool = True,
+        input: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, input=None
+        if input is None else input.decode(), timeout=120,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"git {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
+
+
+def make_commits(env: dict[str, str], work: Path, count: int = 1, *, branch: str = "main",
+                 prefix: str = "file") -> list[str]:
+    """Create `count` commits in the work tree `work` (initialising it if needed)."""
+    if not (work / ".git").exists():
+        work.mkdir(parents=True, exist_ok=True)
+        git(env, "init", "-q", "-b", branch, cwd=work)
+    shas = []
+    for i in range(count):
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}.txt"
+        (work / name).write_text(f"{name} {i}\n" * 10)
+        git(env, "add", name, cwd=work)
+        git(env, "commit", "-q", "-m", f"add {name}", cwd=work)
+        shas.append(git(env, "rev-parse", "HEAD", cwd=work).stdout.strip())
+    return shas
