@@ -46,13 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument(
-        "--port", type=_port, default=8080, help="HTTP port for the API and git (0: pick a free one)"
+        "--port",
+        type=_port,
+        default=8080,
+        help="HTTP port for the API and git (0: pick a free one)",
     )
     serve.add_argument(
-        "--ssh-port", type=_port, default=2222, help="SSH port for git over SSH (0: pick a free one)"
+        "--ssh-port",
+        type=_port,
+        default=2222,
+        help="SSH port for git over SSH (0: pick a free one)",
     )
     serve.add_argument(
-        "--data-dir", type=Path, default=Path("ccemu-data"), help="where state and repositories live"
+        "--data-dir",
+        type=Path,
+        default=Path("ccemu-data"),
+        help="where state and repositories live",
     )
     serve.add_argument("--region", default=DEFAULT_REGION, help="region of the endpoint")
     serve.add_argument("--account", default=DEFAULT_ACCOUNT, help="the default account id")

@@ -57,7 +57,7 @@ def write_ready_file(path: Path, info: dict[str, str]) -> None:
     os.replace(tmp, path)
 
 
-class _Server(uvicorn.Server):  # type: ignore[misc]
+class _Server(uvicorn.Server):
     """uvicorn's server, announcing the endpoints once it accepts connections."""
 
     def __init__(self, config: uvicorn.Config, on_ready: Any) -> None:

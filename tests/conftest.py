@@ -35,8 +35,15 @@ class Server:
     def host_port(self) -> str:
         return self.url.split("://", 1)[1]
 
-    def client(self, service: str = "codecommit", *, key: str = "test", secret: str = "test",
-               region: str = REGION, **kw: Any) -> Any:
+    def client(
+        self,
+        service: str = "codecommit",
+        *,
+        key: str = "test",
+        secret: str = "test",
+        region: str = REGION,
+        **kw: Any,
+    ) -> Any:
         import boto3
         from botocore.config import Config as BotoConfig
 
@@ -50,13 +57,21 @@ class Server:
             **kw,
         )
 
-    def git_password(self, repo: str, *, key: str = "test", secret: str = "test",
-                     region: str = REGION, when: datetime | None = None,
-                     host: str = "127.0.0.1") -> str:
+    def git_password(
+        self,
+        repo: str,
+        *,
+        key: str = "test",
+        secret: str = "test",
+        region: str = REGION,
+        when: datetime | None = None,
+        host: str = "127.0.0.1",
+    ) -> str:
         return sigv4_git_password(secret, key, region, host, f"/v1/repos/{repo}", when)
 
-    def git_url(self, repo: str, *, key: str = "test", secret: str = "test",
-                region: str = REGION) -> str:
+    def git_url(
+        self, repo: str, *, key: str = "test", secret: str = "test", region: str = REGION
+    ) -> str:
         """An http clone URL with a SigV4 git password in it, as plain `git` can use."""
         from urllib.parse import quote
 
@@ -80,8 +95,9 @@ class Server:
         return self.proc.returncode
 
 
-def sigv4_git_password(secret: str, key: str, region: str, host: str, path: str,
-                       when: datetime | None = None) -> str:
+def sigv4_git_password(
+    secret: str, key: str, region: str, host: str, path: str, when: datetime | None = None
+) -> str:
     """The password git-remote-codecommit computes (SigV4, method GIT)."""
     when = when or datetime.now(UTC)
     signer = SigV4Auth(Credentials(key, secret), "codecommit", region)
@@ -94,17 +110,33 @@ def sigv4_git_password(secret: str, key: str, region: str, host: str, path: str,
     return f"{req.context['timestamp']}Z{signer.signature(sts, req)}"
 
 
-def start_server(data_dir: Path, *args: str, env: dict[str, str] | None = None,
-                 timeout: float = 30.0) -> Server:
+def start_server(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 30.0
+) -> Server:
     data_dir.mkdir(parents=True, exist_ok=True)
     ready = data_dir.parent / f"ready-{uuid.uuid4().hex}.json"
     log = data_dir.parent / f"server-{uuid.uuid4().hex}.log"
     full_env = {**os.environ, **(env or {})}
     with open(log, "wb") as logf:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "serve", "--port", "0", "--ssh-port", "0",
-             "--data-dir", str(data_dir), "--ready-file", str(ready), *args],
-            stdout=logf, stderr=subprocess.STDOUT, env=full_env,
+            [
+                sys.executable,
+                "-m",
+                "emulator",
+                "serve",
+                "--port",
+                "0",
+                "--ssh-port",
+                "0",
+                "--data-dir",
+                str(data_dir),
+                "--ready-file",
+                str(ready),
+                *args,
+            ],
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            env=full_env,
         )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -159,17 +191,25 @@ def git_env(tmp_path: Path) -> dict[str, str]:
         GIT_COMMITTER_NAME="Test",
         GIT_COMMITTER_EMAIL="test@example.com",
     )
-    (home / ".gitconfig").write_text(
-        "[init]\n\tdefaultBranch = main\n[protocol]\n\tversion = 2\n"
-    )
+    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n[protocol]\n\tversion = 2\n")
     return env
 
 
-def git(env: dict[str, str], *args: str, cwd: Path | None = None, check: bool = True,
-        input: bytes | None = None) -> subprocess.CompletedProcess[str]:
+def git(
+    env: dict[str, str],
+    *args: str,
+    cwd: Path | None = None,
+    check: bool = True,
+    input: bytes | None = None,
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, input=None
-        if input is None else input.decode(), timeout=120,
+        ["git", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        input=None if input is None else input.decode(),
+        timeout=120,
     )
     if check and proc.returncode != 0:
         raise AssertionError(
@@ -178,8 +218,9 @@ def git(env: dict[str, str], *args: str, cwd: Path | None = None, check: bool = 
     return proc
 
 
-def make_commits(env: dict[str, str], work: Path, count: int = 1, *, branch: str = "main",
-                 prefix: str = "file") -> list[str]:
+def make_commits(
+    env: dict[str, str], work: Path, count: int = 1, *, branch: str = "main", prefix: str = "file"
+) -> list[str]:
     """Create `count` commits in the work tree `work` (initialising it if needed)."""
     if not (work / ".git").exists():
         work.mkdir(parents=True, exist_ok=True)

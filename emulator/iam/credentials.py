@@ -37,5 +37,7 @@ class CredentialStore:
         if hmac.compare_digest(access_key_id.encode(), cfg.root_access_key.encode()):
             return SigningIdentity(Principal.root(cfg.account, access_key_id), cfg.root_secret_key)
         if _ACCOUNT_ID.fullmatch(access_key_id):
-            return SigningIdentity(Principal.root(access_key_id, access_key_id), cfg.root_secret_key)
+            return SigningIdentity(
+                Principal.root(access_key_id, access_key_id), cfg.root_secret_key
+            )
         return None

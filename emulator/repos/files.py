@@ -63,7 +63,7 @@ class LocalRepoFiles:
             return []
 
     def open_read(self, relpath: str) -> BinaryIO:
-        return open(self._path(relpath), "rb")  # noqa: SIM115 - caller owns the handle
+        return open(self._path(relpath), "rb")
 
     def size(self, relpath: str) -> int:
         return self._path(relpath).stat().st_size

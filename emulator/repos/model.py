@@ -28,7 +28,9 @@ class Repository:
 
     @property
     def arn(self) -> str:
-        return f"arn:{partition_for(self.region)}:codecommit:{self.region}:{self.account}:{self.name}"
+        return (
+            f"arn:{partition_for(self.region)}:codecommit:{self.region}:{self.account}:{self.name}"
+        )
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ files. Branch-level operations live in `emulator.repos.branches`."""
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,6 +18,7 @@ from emulator.repos.object_store import RepoObjectStore
 from emulator.state.db import Database
 
 _COLUMNS = "id, account, region, name, description, default_branch, kms_key_id, created, modified"
+_SELECT = f"SELECT {_COLUMNS} FROM repositories"
 
 
 def _now() -> float:
@@ -102,7 +104,7 @@ class RepositoryService:
         row = (
             self.db.read()
             .execute(
-                f"SELECT {_COLUMNS} FROM repositories WHERE account = ? AND region = ? AND name = ?",
+                f"{_SELECT} WHERE account = ? AND region = ? AND name = ?",
                 (account, region, name),
             )
             .fetchone()
@@ -117,18 +119,14 @@ class RepositoryService:
         return repo
 
     def get_by_id(self, repo_id: str) -> Repository | None:
-        row = (
-            self.db.read()
-            .execute(f"SELECT {_COLUMNS} FROM repositories WHERE id = ?", (repo_id,))
-            .fetchone()
-        )
+        row = self.db.read().execute(f"{_SELECT} WHERE id = ?", (repo_id,)).fetchone()
         return None if row is None else _row_to_repo(row)
 
     def list(self, account: str, region: str) -> list[Repository]:
         rows = (
             self.db.read()
             .execute(
-                f"SELECT {_COLUMNS} FROM repositories WHERE account = ? AND region = ?",
+                f"{_SELECT} WHERE account = ? AND region = ?",
                 (account, region),
             )
             .fetchall()
@@ -140,7 +138,7 @@ class RepositoryService:
         validate_repository_name(name)
         with self.db.transaction() as conn:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM repositories WHERE account = ? AND region = ? AND name = ?",
+                f"{_SELECT} WHERE account = ? AND region = ? AND name = ?",
                 (account, region, name),
             ).fetchone()
             if row is None:
@@ -179,7 +177,7 @@ class RepositoryService:
         assignments = ", ".join(f"{k} = ?" for k in fields)
         with self.db.transaction() as conn:
             conn.execute(
-                f"UPDATE repositories SET {assignments}, modified = ? WHERE id = ?",  # noqa: S608
+                f"UPDATE repositories SET {assignments}, modified = ? WHERE id = ?",
                 (*fields.values(), _now(), repo.id),
             )
         updated = self.get_by_id(repo.id)
@@ -243,14 +241,14 @@ class RepositoryService:
 
     def update_refs(
         self, repo: Repository, updates: Sequence[RefUpdate], *, atomic: bool
-    ) -> list[str | None]:
+    ) -> builtins.list[str | None]:
         """Apply ref updates by compare-and-swap in one transaction.
 
         Returns one entry per update: None if applied, else the reason it was not. With
         `atomic`, either every update applies or none does. Sets the default branch on the
         first branch pushed to a repository that has none, as CodeCommit does.
         """
-        results: list[str | None] = []
+        results: builtins.list[str | None] = []
         try:
             self._update_refs(repo, updates, atomic, results)
         except _AtomicAbort:
@@ -258,8 +256,11 @@ class RepositoryService:
         return results
 
     def _update_refs(
-        self, repo: Repository, updates: Sequence[RefUpdate], atomic: bool,
-        results: list[str | None],
+        self,
+        repo: Repository,
+        updates: Sequence[RefUpdate],
+        atomic: bool,
+        results: builtins.list[str | None],
     ) -> None:
         with self.db.transaction() as conn:
             exists = conn.execute(
@@ -267,7 +268,7 @@ class RepositoryService:
             ).fetchone()
             if exists is None:
                 raise repository_not_found(repo.name)
-            applied: list[RefUpdate] = []
+            applied: builtins.list[RefUpdate] = []
             for upd in updates:
                 row = conn.execute(
                     "SELECT sha FROM refs WHERE repo_id = ? AND name = ?", (repo.id, upd.name)
