@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -41,6 +43,8 @@ def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted sockets inherit this: small request/response exchanges must not wait on Nagle.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     sock.listen(1024)
     sock.set_inheritable(True)
@@ -64,6 +68,14 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self._on_ready = on_ready
 
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # uvicorn re-raises a captured SIGTERM/SIGINT after shutting down, which would end the
+        # process with a signal status; a requested stop is a clean exit for ccemu.
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        else:
+            self.should_exit = True
+
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         if not self.should_exit:
@@ -72,7 +84,12 @@ class _Server(uvicorn.Server):
 
 def serve(emu: Emulator) -> int:
     cfg = emu.config
-    http_sock = bind(cfg.host, cfg.port)
+    try:
+        http_sock = bind(cfg.host, cfg.port)
+    except OSError as exc:
+        print(f"ccemu: cannot listen on {cfg.host}:{cfg.port}: {exc.strerror}", file=sys.stderr)
+        emu.close()
+        return 1
     http_port = http_sock.getsockname()[1]
     emu.endpoints.http = f"http://{_url_host(cfg.host)}:{http_port}"
     emu.endpoints.ssh = f"ssh://{_url_host(cfg.host)}:{cfg.ssh_port}"
