@@ -1,14 +1,123 @@
-"""The AWS API front door: `POST /` signed with SigV4 (placeholder until the protocol layer)."""
+"""The AWS API front door: `POST /` signed with SigV4.
+
+The service is read from the signature's credential scope (`.../us-east-1/codecommit/...`), the
+way real endpoints differ by host; the request then goes to that service's protocol module.
+Every error is rendered once, here or in the protocol module, never in a handler.
+"""
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+import logging
+import uuid
+from collections.abc import Callable, Mapping
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from emulator.api import codecommit, json_protocol
+from emulator.api.json_protocol import ApiResponse, render_error
+from emulator.api.service import RequestContext, ServiceSpec
 from emulator.core import Emulator
+from emulator.errors import ClientError, NotImplementedOperation, ServiceError
+from emulator.iam import sigv4
+
+log = logging.getLogger(__name__)
+
+SERVICES: Mapping[str, ServiceSpec] = {spec.signing_name: spec for spec in (codecommit.SERVICE,)}
+
+Protocol = Callable[[ServiceSpec, RequestContext, Mapping[str, str], bytes], ApiResponse]
+PROTOCOLS: Mapping[str, Protocol] = {"json": json_protocol.handle}
+
+
+class RequestTooLarge(ClientError):
+    code = "RequestEntityTooLargeException"
+    status = 413
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _dispatch(
+    emu: Emulator,
+    request_id: str,
+    method: str,
+    raw_path: str,
+    query: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+) -> ApiResponse:
+    """Authenticate, pick the service and its protocol, run the operation (blocking work)."""
+    verified = sigv4.verify(
+        emu.credentials,
+        method=method,
+        raw_path=raw_path,
+        query=query,
+        headers=headers,
+        body=body,
+    )
+    spec = SERVICES.get(verified.scope.service)
+    protocol = PROTOCOLS.get(spec.model.metadata["protocol"]) if spec is not None else None
+    if spec is None or protocol is None:
+        raise NotImplementedOperation(
+            f"ccemu does not implement the AWS service {verified.scope.service[:64]!r}; it"
+            f" serves: {', '.join(sorted(SERVICES))}"
+        )
+    ctx = RequestContext(
+        emu=emu,
+        principal=verified.identity.principal,
+        region=verified.scope.region,
+        operation="",
+        request_id=request_id,
+    )
+    return protocol(spec, ctx, {k.lower(): v for k, v in headers}, body)
+
+
+def _to_starlette(resp: ApiResponse) -> Response:
+    return Response(resp.body, status_code=resp.status, headers=resp.headers)
 
 
 async def api_endpoint(emu: Emulator, request: Request) -> Response:
-    return JSONResponse(
-        {"__type": "NotImplementedException", "message": "not implemented"}, status_code=501
-    )
+    request_id = str(uuid.uuid4())
+    limit = emu.config.limits.max_api_body
+    try:
+        body = await _read_body(request, limit)
+    except _BodyTooLarge:
+        return _to_starlette(
+            render_error(
+                None,
+                RequestTooLarge(f"The request body exceeds the limit of {limit} bytes."),
+                request_id,
+            )
+        )
+    raw_path = request.scope.get("raw_path", b"/").decode("latin-1") or "/"
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+    try:
+        resp = await run_in_threadpool(
+            _dispatch, emu, request_id, request.method, raw_path, query, headers, body
+        )
+    except ServiceError as exc:
+        # Authentication and routing failures: no service model to consult yet.
+        resp = render_error(None, exc, request_id)
+    except Exception:
+        log.exception("internal error in API request %s", request_id)
+        resp = render_error(
+            None, ServiceError("An internal error occurred in ccemu; see its log."), request_id
+        )
+    return _to_starlette(resp)

@@ -1,0 +1,314 @@
+"""CodeCommit (`CodeCommit_20150413`): one handler per operation, named `xform_name(Operation)`.
+
+A handler authorizes, calls the repository service or `emulator.repos.branches`, and returns the
+output members (camelCase, as the model names them). The protocol layer validates input against
+the model before a handler runs and serializes what it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.model import OperationModel
+
+from emulator.api.pagination import page
+from emulator.api.service import (
+    RequestContext,
+    ServiceSpec,
+    collect_handlers,
+    load_model,
+)
+from emulator.api.shapes import Invalid, validation_message
+from emulator.errors import ServiceError, client_error
+from emulator.iam.authorize import authorize
+from emulator.repos import branches
+from emulator.repos.model import Repository, partition_for
+from emulator.repos.names import validate_repository_name
+from emulator.repos.service import repository_not_found
+from emulator.repos.tags import validate_tag_keys, validate_tags
+
+Output = dict[str, Any]
+
+# ListRepositories answers at most 1,000 repositories per page, as CodeCommit does.
+REPOSITORY_PAGE = 1000
+BRANCH_PAGE = 100
+MAX_BATCH_NAMES = 25
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _arn(ctx: RequestContext, name: str) -> str:
+    return f"arn:{partition_for(ctx.region)}:codecommit:{ctx.region}:{ctx.account}:{name}"
+
+
+def _authorized_repo(ctx: RequestContext, name: str | None) -> Repository:
+    """Authorize the current operation on repository `name`, then fetch it."""
+    name = validate_repository_name(name)
+    authorize(ctx.principal, f"codecommit:{ctx.operation}", _arn(ctx, name))
+    return ctx.emu.repos.get(ctx.account, ctx.region, name)
+
+
+def _metadata(ctx: RequestContext, repo: Repository) -> Output:
+    return {
+        "accountId": repo.account,
+        "repositoryId": repo.id,
+        "repositoryName": repo.name,
+        "repositoryDescription": repo.description,
+        "defaultBranch": repo.default_branch,
+        "lastModifiedDate": repo.modified,
+        "creationDate": repo.created,
+        "cloneUrlHttp": ctx.emu.clone_url_http(repo),
+        "cloneUrlSsh": ctx.emu.clone_url_ssh(repo),
+        "Arn": repo.arn,
+        "kmsKeyId": repo.kms_key_id,
+    }
+
+
+def _repo_from_arn(ctx: RequestContext, arn: str | None) -> Repository:
+    if not arn:
+        raise client_error(
+            "ResourceArnRequiredException",
+            "A valid Amazon Resource Name (ARN) for a CodeCommit resource is required.",
+        )
+    parts = arn.split(":", 5)
+    invalid = client_error(
+        "InvalidResourceArnException",
+        f"The value for the resource ARN is not valid: {arn[:300]}. Use the ARN of a CodeCommit"
+        " repository, arn:aws:codecommit:REGION:ACCOUNT:NAME.",
+    )
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "codecommit":
+        raise invalid
+    _, partition, _, region, account, name = parts
+    if partition != partition_for(region) or not region or len(account) != 12:
+        raise invalid
+    if not account.isdigit():
+        raise invalid
+    name = validate_repository_name(name)
+    authorize(ctx.principal, f"codecommit:{ctx.operation}", arn)
+    # A repository lives in one account and region: an ARN elsewhere names nothing here.
+    repo = ctx.emu.repos.find(account, region, name)
+    if repo is None or account != ctx.account or region != ctx.region:
+        raise repository_not_found(name)
+    return repo
+
+
+# -- repositories ---------------------------------------------------------------------------
+
+
+def create_repository(
+    ctx: RequestContext,
+    repository_name: str,
+    repository_description: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    kms_key_id: str | None = None,
+) -> Output:
+    name = validate_repository_name(repository_name)
+    authorize(ctx.principal, "codecommit:CreateRepository", _arn(ctx, name))
+    checked = validate_tags(tags)
+    repo = ctx.emu.repos.create(
+        ctx.account, ctx.region, name, repository_description, checked, kms_key_id
+    )
+    return {"repositoryMetadata": _metadata(ctx, repo)}
+
+
+def get_repository(ctx: RequestContext, repository_name: str) -> Output:
+    return {"repositoryMetadata": _metadata(ctx, _authorized_repo(ctx, repository_name))}
+
+
+def list_repositories(
+    ctx: RequestContext,
+    next_token: str | None = None,
+    sort_by: str | None = None,
+    order: str | None = None,
+) -> Output:
+    authorize(ctx.principal, "codecommit:ListRepositories", "*")
+    sort_by = sort_by or "repositoryName"
+    order = order or "ascending"
+    repos = ctx.emu.repos.list(ctx.account, ctx.region)
+    if sort_by == "repositoryName":
+        repos.sort(key=lambda r: r.name)
+    else:
+        repos.sort(key=lambda r: (r.modified, r.name))
+    if order == "descending":
+        repos.reverse()
+    items, token = page(repos, next_token, REPOSITORY_PAGE, f"repositories:{sort_by}:{order}")
+    return {
+        "repositories": [{"repositoryName": r.name, "repositoryId": r.id} for r in items],
+        "nextToken": token,
+    }
+
+
+def batch_get_repositories(ctx: RequestContext, repository_names: list[str]) -> Output:
+    if not repository_names:
+        raise client_error(
+            "RepositoryNamesRequiredException", "At least one repository name is required."
+        )
+    if len(repository_names) > MAX_BATCH_NAMES:
+        raise client_error(
+            "MaximumRepositoryNamesExceededException",
+            f"The number of repository names ({len(repository_names)}) exceeds the maximum of"
+            f" {MAX_BATCH_NAMES}.",
+        )
+    names = list(dict.fromkeys(validate_repository_name(n) for n in repository_names))
+    for name in names:
+        authorize(ctx.principal, "codecommit:BatchGetRepositories", _arn(ctx, name))
+    found: list[Output] = []
+    missing: list[str] = []
+    for name in names:
+        repo = ctx.emu.repos.find(ctx.account, ctx.region, name)
+        if repo is None:
+            missing.append(name)
+        else:
+            found.append(_metadata(ctx, repo))
+    return {
+        "repositories": found,
+        "repositoriesNotFound": missing,
+        "errors": [
+            {
+                "repositoryName": name,
+                "errorCode": "RepositoryDoesNotExistException",
+                "errorMessage": f"{name} does not exist",
+            }
+            for name in missing
+        ],
+    }
+
+
+def delete_repository(ctx: RequestContext, repository_name: str) -> Output:
+    name = validate_repository_name(repository_name)
+    authorize(ctx.principal, "codecommit:DeleteRepository", _arn(ctx, name))
+    deleted = ctx.emu.repos.delete(ctx.account, ctx.region, name)
+    return {"repositoryId": None if deleted is None else deleted.id}
+
+
+def update_repository_name(ctx: RequestContext, old_name: str, new_name: str) -> None:
+    old = validate_repository_name(old_name)
+    new = validate_repository_name(new_name)
+    authorize(ctx.principal, "codecommit:UpdateRepositoryName", _arn(ctx, old))
+    ctx.emu.repos.rename(ctx.account, ctx.region, old, new)
+
+
+def update_repository_description(
+    ctx: RequestContext, repository_name: str, repository_description: str | None = None
+) -> None:
+    repo = _authorized_repo(ctx, repository_name)
+    ctx.emu.repos.update(repo, description=repository_description)
+
+
+# -- tags -----------------------------------------------------------------------------------
+
+
+def tag_resource(ctx: RequestContext, resource_arn: str, tags: Mapping[str, str]) -> None:
+    checked = validate_tags(tags, required=True)
+    repo = _repo_from_arn(ctx, resource_arn)
+    ctx.emu.repos.set_tags(repo, checked)
+
+
+def untag_resource(ctx: RequestContext, resource_arn: str, tag_keys: list[str]) -> None:
+    keys = validate_tag_keys(tag_keys)
+    repo = _repo_from_arn(ctx, resource_arn)
+    ctx.emu.repos.remove_tags(repo, keys)
+
+
+def list_tags_for_resource(
+    ctx: RequestContext, resource_arn: str, next_token: str | None = None
+) -> Output:
+    # A repository has at most 50 tags, so every answer is a single page.
+    repo = _repo_from_arn(ctx, resource_arn)
+    return {"tags": ctx.emu.repos.tags(repo)}
+
+
+# -- branches -------------------------------------------------------------------------------
+
+
+def _branch_info(branch: branches.Branch) -> Output:
+    return {"branchName": branch.name, "commitId": branch.commit_id}
+
+
+def create_branch(
+    ctx: RequestContext, repository_name: str, branch_name: str, commit_id: str
+) -> None:
+    repo = _authorized_repo(ctx, repository_name)
+    branches.create_branch(ctx.emu.repos, repo, branch_name, commit_id)
+
+
+def get_branch(
+    ctx: RequestContext, repository_name: str | None = None, branch_name: str | None = None
+) -> Output:
+    repo = _authorized_repo(ctx, repository_name)
+    return {"branch": _branch_info(branches.get_branch(ctx.emu.repos, repo, branch_name))}
+
+
+def list_branches(
+    ctx: RequestContext, repository_name: str, next_token: str | None = None
+) -> Output:
+    repo = _authorized_repo(ctx, repository_name)
+    names = branches.list_branches(ctx.emu.repos, repo)
+    items, token = page(names, next_token, BRANCH_PAGE, f"branches:{repo.id}")
+    return {"branches": list(items), "nextToken": token}
+
+
+def delete_branch(ctx: RequestContext, repository_name: str, branch_name: str) -> Output:
+    repo = _authorized_repo(ctx, repository_name)
+    deleted = branches.delete_branch(ctx.emu.repos, repo, branch_name)
+    return {"deletedBranch": None if deleted is None else _branch_info(deleted)}
+
+
+def update_default_branch(
+    ctx: RequestContext, repository_name: str, default_branch_name: str
+) -> None:
+    repo = _authorized_repo(ctx, repository_name)
+    branches.set_default_branch(ctx.emu.repos, repo, default_branch_name)
+
+
+# -- validation failures --------------------------------------------------------------------
+
+# Input member -> (error when it is missing, error when it breaks a constraint). CodeCommit
+# answers these with its own exceptions where the operation's model lists them.
+_MEMBER_ERRORS: dict[str, tuple[str | None, str]] = {
+    "repositoryName": ("RepositoryNameRequiredException", "InvalidRepositoryNameException"),
+    "oldName": ("RepositoryNameRequiredException", "InvalidRepositoryNameException"),
+    "newName": ("RepositoryNameRequiredException", "InvalidRepositoryNameException"),
+    "repositoryNames": ("RepositoryNamesRequiredException", "InvalidRepositoryNameException"),
+    "repositoryDescription": (None, "InvalidRepositoryDescriptionException"),
+    "branchName": ("BranchNameRequiredException", "InvalidBranchNameException"),
+    "defaultBranchName": ("BranchNameRequiredException", "InvalidBranchNameException"),
+    "commitId": ("CommitIdRequiredException", "InvalidCommitIdException"),
+    "resourceArn": ("ResourceArnRequiredException", "InvalidResourceArnException"),
+    "tags": ("TagsMapRequiredException", "InvalidTagsMapException"),
+    "tagKeys": ("TagKeysListRequiredException", "InvalidTagKeysListException"),
+    "sortBy": (None, "InvalidSortByException"),
+    "order": (None, "InvalidOrderException"),
+    "nextToken": (None, "InvalidContinuationTokenException"),
+    "kmsKeyId": (None, "EncryptionKeyInvalidIdException"),
+}
+
+
+def validation_error(op: OperationModel, failures: list[Invalid]) -> ServiceError:
+    if any(f.reason == "type" for f in failures):
+        bad = next(f for f in failures if f.reason == "type")
+        return client_error("SerializationException", bad.message)
+    first = failures[0]
+    known = {shape.name for shape in op.error_shapes}
+    required, invalid = _MEMBER_ERRORS.get(first.member, (None, "ValidationException"))
+    # An empty string where a name is required counts as missing, as CodeCommit treats it.
+    missing = first.reason == "required" or (
+        first.reason == "length"
+        and first.path == first.member
+        and "greater than" in first.message
+        and required is not None
+    )
+    code = required if missing else invalid
+    if code is None or code not in known:
+        code = "ValidationException"
+    return client_error(code, validation_message(failures))
+
+
+SERVICE = ServiceSpec(
+    signing_name="codecommit",
+    model=load_model("codecommit"),
+    handlers=collect_handlers(load_model("codecommit"), globals()),
+    validation_error=validation_error,
+)

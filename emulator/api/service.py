@@ -1,0 +1,69 @@
+"""What every service module provides to the protocol layer, and what a handler receives.
+
+A service module (e.g. `emulator.api.codecommit`) exposes one `ServiceSpec`: its botocore model,
+its handlers named `xform_name(Operation)`, and how it turns input validation failures into its
+own errors. The protocol modules (`json_protocol`, later `query_protocol`) know nothing of any
+particular service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import botocore.session
+from botocore.model import OperationModel, ServiceModel
+
+from emulator.api.shapes import Invalid
+from emulator.core import Emulator
+from emulator.errors import ServiceError
+from emulator.iam.principal import Principal
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """One authenticated API call: who, where, which operation."""
+
+    emu: Emulator
+    principal: Principal
+    region: str
+    operation: str
+    request_id: str
+
+    @property
+    def account(self) -> str:
+        return self.principal.account
+
+
+Handler = Callable[..., Mapping[str, Any] | None]
+"""`handler(ctx, **input_members_in_snake_case) -> output members (camelCase) or None`."""
+
+ValidationMapper = Callable[[OperationModel, list[Invalid]], ServiceError]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    signing_name: str  # the service in the SigV4 credential scope
+    model: ServiceModel
+    handlers: Mapping[str, Handler]  # operation name -> handler
+    validation_error: ValidationMapper
+
+
+@cache
+def load_model(service: str) -> ServiceModel:
+    """botocore's model for `service`, loaded once per process (it is immutable data)."""
+    return botocore.session.get_session().get_service_model(service)
+
+
+def collect_handlers(model: ServiceModel, namespace: Mapping[str, object]) -> dict[str, Handler]:
+    """The handlers defined in `namespace`, found by the name botocore gives each operation."""
+    from botocore import xform_name
+
+    found: dict[str, Handler] = {}
+    for op in model.operation_names:
+        fn = namespace.get(xform_name(op))
+        if callable(fn):
+            found[op] = fn
+    return found

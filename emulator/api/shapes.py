@@ -1,0 +1,249 @@
+"""Input validation and output serialization driven by botocore shapes (protocol-neutral).
+
+Input arrives already decoded from its wire format into plain values (JSON for the JSON
+protocols). Validation reports every failure, each tied to the top-level member it concerns, so
+a service can turn it into its own error (`RepositoryNameRequiredException`) where the model
+lists one, and a generic `ValidationException` otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from botocore.model import Shape
+
+Reason = Literal["required", "type", "length", "range", "enum", "pattern"]
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """One failed constraint. `member` is the top-level input member it falls under."""
+
+    member: str
+    path: str
+    reason: Reason
+    message: str
+
+
+def validation_message(failures: list[Invalid]) -> str:
+    """AWS's wording: `1 validation error detected: Value 'x' at 'a' failed to ...`."""
+    n = len(failures)
+    head = f"{n} validation error{'s' if n != 1 else ''} detected: "
+    return head + "; ".join(f.message for f in failures)
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "null"
+    text = str(value)
+    return repr(text[:100] + ("..." if len(text) > 100 else ""))
+
+
+class _Validator:
+    def __init__(self) -> None:
+        self.failures: list[Invalid] = []
+        self.member = ""
+
+    def fail(self, path: str, reason: Reason, value: object, constraint: str) -> None:
+        self.failures.append(
+            Invalid(
+                self.member,
+                path,
+                reason,
+                f"Value {_show(value)} at '{path}' failed to satisfy constraint: {constraint}",
+            )
+        )
+
+    def type_error(self, path: str, expected: str, value: object) -> None:
+        self.failures.append(
+            Invalid(
+                self.member,
+                path,
+                "type",
+                f"Expected {expected} at '{path}', found {type(value).__name__}",
+            )
+        )
+
+    def check(self, shape: Shape, value: Any, path: str) -> None:
+        kind = shape.type_name
+        meta = shape.metadata
+        if kind == "structure":
+            if not isinstance(value, dict):
+                self.type_error(path, "an object", value)
+                return
+            for name in shape.required_members:
+                if value.get(name) is None:
+                    self.fail(_join(path, name), "required", None, "Member must not be null")
+            for name, member_shape in shape.members.items():
+                if value.get(name) is not None:
+                    self.check(member_shape, value[name], _join(path, name))
+        elif kind == "list":
+            if not isinstance(value, list):
+                self.type_error(path, "a list", value)
+                return
+            self._length(meta, len(value), value, path)
+            for i, item in enumerate(value):
+                if item is None:
+                    self.fail(f"{path}.{i + 1}.member", "required", None, "Member must not be null")
+                else:
+                    self.check(shape.member, item, f"{path}.{i + 1}.member")
+        elif kind == "map":
+            if not isinstance(value, dict):
+                self.type_error(path, "an object", value)
+                return
+            self._length(meta, len(value), value, path)
+            for key, item in value.items():
+                self.check(shape.key, key, f"{path}.{key}.key")
+                if item is None:
+                    self.fail(f"{path}.{key}.value", "required", None, "Member must not be null")
+                else:
+                    self.check(shape.value, item, f"{path}.{key}.value")
+        elif kind == "string":
+            if not isinstance(value, str):
+                self.type_error(path, "a string", value)
+                return
+            if shape.enum and value not in shape.enum:
+                self.fail(
+                    path,
+                    "enum",
+                    value,
+                    f"Member must satisfy enum value set: [{', '.join(shape.enum)}]",
+                )
+            self._length(meta, len(value), value, path)
+            pattern = meta.get("pattern")
+            # Smithy patterns are not implicitly anchored; `^...$` in the model anchors them.
+            if pattern and re.search(pattern, value, re.ASCII) is None:
+                self.fail(
+                    path,
+                    "pattern",
+                    value,
+                    f"Member must satisfy regular expression pattern: {pattern}",
+                )
+        elif kind in ("integer", "long"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.type_error(path, "an integer", value)
+                return
+            self._range(meta, value, path)
+        elif kind in ("float", "double"):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                self.type_error(path, "a number", value)
+                return
+            self._range(meta, value, path)
+        elif kind == "boolean":
+            if not isinstance(value, bool):
+                self.type_error(path, "a boolean", value)
+        elif kind == "timestamp":
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                self.type_error(path, "a timestamp", value)
+        elif kind == "blob":
+            if not isinstance(value, str):
+                self.type_error(path, "a base64 string", value)
+                return
+            try:
+                base64.b64decode(value, validate=True)
+            except binascii.Error:
+                self.type_error(path, "a base64 string", value)
+
+    def _length(self, meta: dict[str, Any], length: int, value: object, path: str) -> None:
+        if "min" in meta and length < meta["min"]:
+            self.fail(
+                path,
+                "length",
+                value,
+                f"Member must have length greater than or equal to {meta['min']}",
+            )
+        if "max" in meta and length > meta["max"]:
+            self.fail(
+                path,
+                "length",
+                value,
+                f"Member must have length less than or equal to {meta['max']}",
+            )
+
+    def _range(self, meta: dict[str, Any], value: float, path: str) -> None:
+        if "min" in meta and value < meta["min"]:
+            self.fail(
+                path,
+                "range",
+                value,
+                f"Member must have value greater than or equal to {meta['min']}",
+            )
+        if "max" in meta and value > meta["max"]:
+            self.fail(
+                path, "range", value, f"Member must have value less than or equal to {meta['max']}"
+            )
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def validate(shape: Shape | None, params: dict[str, Any]) -> list[Invalid]:
+    """Every constraint of `shape` that `params` breaks (empty if none)."""
+    if shape is None:
+        return []
+    v = _Validator()
+    for name in shape.required_members:
+        if params.get(name) is None:
+            v.member = name
+            v.fail(name, "required", None, "Member must not be null")
+    for name, member_shape in shape.members.items():
+        if params.get(name) is not None:
+            v.member = name
+            v.check(member_shape, params[name], name)
+    return v.failures
+
+
+def decode(shape: Shape, value: Any) -> Any:
+    """Turn a validated wire value into its Python value: blobs to bytes, timestamps to
+    datetimes; members of nested structures keep their model names."""
+    kind = shape.type_name
+    if value is None:
+        return None
+    if kind == "structure":
+        return {k: decode(shape.members[k], v) for k, v in value.items() if k in shape.members}
+    if kind == "list":
+        return [decode(shape.member, v) for v in value]
+    if kind == "map":
+        return {k: decode(shape.value, v) for k, v in value.items()}
+    if kind == "blob":
+        return base64.b64decode(value)
+    if kind == "timestamp":
+        if isinstance(value, str):
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromtimestamp(float(value), UTC)
+    return value
+
+
+def serialize(shape: Shape, value: Any) -> Any:
+    """Turn handler output into JSON values per the model: None members are omitted,
+    timestamps become epoch seconds, blobs base64."""
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            raise TypeError(f"{shape.name}: expected a dict, got {type(value).__name__}")
+        unknown = set(value) - set(shape.members)
+        if unknown:
+            raise TypeError(f"{shape.name} has no members {sorted(unknown)}")
+        return {
+            name: serialize(shape.members[name], v) for name, v in value.items() if v is not None
+        }
+    if kind == "list":
+        return [serialize(shape.member, v) for v in value]
+    if kind == "map":
+        return {k: serialize(shape.value, v) for k, v in value.items()}
+    if kind == "timestamp":
+        if isinstance(value, datetime):
+            return value.timestamp()
+        return float(value)
+    if kind == "blob":
+        return base64.b64encode(value).decode()
+    if kind in ("float", "double") and isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
