@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -362,18 +363,27 @@ def prepare_repo(args: argparse.Namespace, env: dict[str, str]) -> RepoInfo:
     if args.repo:
         src = Path(args.repo).resolve()
         name = src.name.removesuffix(".git")
-        bare = WORK_DIR / f"repo-{name}.git"
+        digest = hashlib.sha1(str(src).encode()).hexdigest()[:8]
+        bare = WORK_DIR / f"repo-{name}-{digest}.git"
         stamp = bare / "bench-source"
         if not (stamp.exists() and stamp.read_text() == str(src)):
             shutil.rmtree(bare, ignore_errors=True)
-            print(f"mirroring {src} ...", flush=True)
-            run(["git", "clone", "--mirror", "--no-local", str(src), str(bare)], env)
+            print(f"copying the branches and tags of {src} ...", flush=True)
+            run(["git", "init", "-q", "--bare", str(bare)], env)
             # only branches and tags: that is what a hosted repository holds
-            refs = git_out(env, "for-each-ref", "--format=%(refname)", cwd=bare).splitlines()
-            drop = [r for r in refs if not r.startswith(("refs/heads/", "refs/tags/"))]
-            if drop:
-                run(["git", "update-ref", "--stdin"], env, cwd=bare,
-                    input="".join(f"delete {r}\n" for r in drop).encode())
+            run(["git", "fetch", "--quiet", str(src), "+refs/heads/*:refs/heads/*",
+                 "+refs/tags/*:refs/tags/*"], env, cwd=bare)
+            src_head = run(["git", "symbolic-ref", "HEAD"], env, cwd=src, check=False)
+            head = src_head.stdout.decode().strip()
+            if src_head.returncode == 0 and git_out(
+                    env, "for-each-ref", "--format=%(refname)", head, cwd=bare):
+                run(["git", "symbolic-ref", "HEAD", head], env, cwd=bare)
+            else:
+                first = git_out(env, "for-each-ref", "--count=1", "--format=%(refname)",
+                                "refs/heads/", cwd=bare)
+                if not first:
+                    raise BenchError(f"{src} has no branches")
+                run(["git", "symbolic-ref", "HEAD", first], env, cwd=bare)
             run(["git", "gc", "--quiet", "--prune=now"], env, cwd=bare)
             stamp.write_text(str(src))
         desc = f"clone of `{src}`"
