@@ -1,11 +1,184 @@
-"""Smart-HTTP git under /v1/repos/{name} (placeholder)."""
+"""Smart-HTTP git under /v1/repos/{name}, the path CodeCommit uses.
+
+    GET  /v1/repos/{name}/info/refs?service=git-upload-pack|git-receive-pack
+    POST /v1/repos/{name}/git-upload-pack
+    POST /v1/repos/{name}/git-receive-pack
+
+The door authenticates (SigV4-signed git password), finds the repository in the caller's account
+and the endpoint's region, authorizes through the one gate, and hands the streams to the git
+service in a worker thread. Dumb HTTP is not served.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from emulator.core import Emulator
+from emulator.errors import ClientError
+from emulator.iam.authorize import AccessDenied, authorize
+from emulator.iam.git_password import (
+    host_candidates,
+    parse_basic_authorization,
+    verify_git_password,
+)
+from emulator.iam.principal import Principal
+from emulator.repos.model import Repository
+from emulator.repos.receive import ReceivePack
+from git_http.bridge import GitStreamResponse, Read, Write
+from git_http.upload import serve_upload_pack
+
+UPLOAD_PACK = "git-upload-pack"
+RECEIVE_PACK = "git-receive-pack"
+_ACTIONS = {UPLOAD_PACK: "codecommit:GitPull", RECEIVE_PACK: "codecommit:GitPush"}
+REALM = 'Basic realm="ccemu"'
+
+
+@dataclass(frozen=True)
+class _Caller:
+    principal: Principal
+    repo: Repository
+
+
+def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return PlainTextResponse(
+        message + "\n", status_code=status, headers={"Cache-Control": "no-cache", **(headers or {})}
+    )
+
+
+def _pkt(data: bytes | None) -> bytes:
+    return b"0000" if data is None else f"{len(data) + 4:04x}".encode() + data
+
+
+class GitDoor:
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+
+    # -- the gate ---------------------------------------------------------------------------
+
+    def _resolve(self, request: Request, name: str, service: str) -> _Caller | Response:
+        """Authenticate, find the repository, authorize. Blocking (SQLite)."""
+        emu = self.emu
+        credentials = parse_basic_authorization(request.headers.get("authorization"))
+        if credentials is None:
+            # git then asks its credential helper and retries
+            return _text(401, "authentication required", {"WWW-Authenticate": REALM})
+        principal = verify_git_password(
+            credentials[0],
+            credentials[1],
+            repository=name,
+            hosts=host_candidates(request.headers.get("host", "")),
+            region=emu.config.region,
+            lookup=emu.credentials.lookup,
+        )
+        if principal is None:
+            return _text(403, "the git credentials are not valid for this repository")
+        try:
+            repo = emu.repos.find(principal.account, emu.config.region, name)
+        except ClientError:
+            repo = None
+        if repo is None:
+            return _text(404, f"repository '{name}' not found")
+        try:
+            authorize(principal, _ACTIONS[service], repo.arn)
+        except AccessDenied as exc:
+            return _text(403, exc.message)
+        return _Caller(principal, repo)
+
+    def _authorize_ref(self, caller: _Caller) -> Callable[[bytes], str | None]:
+        def check(ref: bytes) -> str | None:
+            try:
+                authorize(
+                    caller.principal,
+                    "codecommit:GitPush",
+                    caller.repo.arn,
+                    {"codecommit:References": [ref.decode("utf-8", "replace")]},
+                )
+            except AccessDenied as exc:
+                return f"permission denied: {exc.message}"
+            return None
+
+        return check
+
+    # -- endpoints --------------------------------------------------------------------------
+
+    async def info_refs(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        service = request.query_params.get("service")
+        if service not in _ACTIONS:
+            return _text(403, "dumb HTTP transport is not supported; use a git client >= 1.6.6")
+        caller = await run_in_threadpool(self._resolve, request, name, service)
+        if isinstance(caller, Response):
+            return caller
+        preamble = _pkt(f"# service={service}\n".encode()) + _pkt(None)
+        emu = self.emu
+
+        def job(read: Read, write: Write) -> None:
+            write(preamble)
+            if service == UPLOAD_PACK:
+                serve_upload_pack(emu.repos, caller.repo, read, write, advertise=True)
+            else:
+                receive = ReceivePack(
+                    emu.repos, caller.repo, emu.config.limits, self._authorize_ref(caller)
+                )
+                for line in receive.advertise():
+                    write(line)
+
+        return GitStreamResponse(job, media_type=f"application/x-{service}-advertisement")
+
+    async def service(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        service = request.url.path.rsplit("/", 1)[1]
+        if request.headers.get("content-type") != f"application/x-{service}-request":
+            return _text(415, f"expected Content-Type application/x-{service}-request")
+        encoding = request.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity", "gzip", "x-gzip"):
+            return _text(415, f"unsupported Content-Encoding {encoding}")
+        limits = self.emu.config.limits
+        limit = limits.max_negotiation_body if service == UPLOAD_PACK else limits.max_git_request
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            return _text(413, f"request body exceeds the limit of {limit} bytes")
+        caller = await run_in_threadpool(self._resolve, request, name, service)
+        if isinstance(caller, Response):
+            return caller
+        emu = self.emu
+
+        if service == UPLOAD_PACK:
+
+            def job(read: Read, write: Write) -> None:
+                serve_upload_pack(emu.repos, caller.repo, read, write, advertise=False)
+
+        else:
+            receive = ReceivePack(emu.repos, caller.repo, limits, self._authorize_ref(caller))
+
+            def job(read: Read, write: Write) -> None:
+                receive.serve(read, write)
+
+        return GitStreamResponse(
+            job,
+            media_type=f"application/x-{service}-result",
+            body=request.stream(),
+            gzip=encoding in ("gzip", "x-gzip"),
+            limit=limit,
+            drain=service == RECEIVE_PACK,
+        )
+
+    async def not_found(self, request: Request) -> Response:
+        return _text(404, "not found: only smart HTTP git is served under /v1/repos/{name}")
 
 
 def git_routes(emu: Emulator) -> list[BaseRoute]:
-    return []
+    door = GitDoor(emu)
+    return [
+        Route("/v1/repos/{name}/info/refs", door.info_refs, methods=["GET"]),
+        Route(f"/v1/repos/{{name}}/{UPLOAD_PACK}", door.service, methods=["POST"]),
+        Route(f"/v1/repos/{{name}}/{RECEIVE_PACK}", door.service, methods=["POST"]),
+        Route("/v1/repos/{name}", door.not_found),
+        Route("/v1/repos/{name}/{rest:path}", door.not_found),
+    ]

@@ -1,0 +1,430 @@
+"""git-receive-pack: take a push, check it, store it and move the refs.
+
+Used by every door (smart HTTP, SSH): it sees only a `read(n)` callable (1..n bytes, b"" at the
+end) and a `write(data)` callable.
+
+The steps mirror `git receive-pack` with `receive.fsckObjects` on:
+1. read the commands (and push options) as pkt-lines;
+2. stream the pack into a quarantine file in the repository's scratch dir, index it, complete a
+   thin pack with bases from the store, and check every object while indexing;
+3. check connectivity: every object a pushed object references exists in the quarantine or the
+   store. Stored objects passed the same check when they were pushed, so this proves every new
+   tip's whole history is present without walking old history;
+4. check each command (ref name, namespace, permission, tip type);
+5. publish the pack (`.pack`, then `.idx`: readers only see packs whose index exists) and move
+   the refs by compare-and-swap: all or nothing with `atomic`, one by one otherwise;
+6. report each ref's true outcome. A push that applied nothing removes its pack.
+
+dulwich's `ReceivePackHandler` is not used: it reports a lost compare-and-swap as ok, does not
+check connectivity, applies `atomic` ref by ref and runs hook scripts. No hook ever runs here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from dulwich.errors import GitProtocolError, HangupException
+from dulwich.object_format import DEFAULT_OBJECT_FORMAT
+from dulwich.objects import ObjectID
+from dulwich.pack import (
+    PackData,
+    PackIndexEntry,
+    PackIndexer,
+    PackStreamCopier,
+    UnpackedObject,
+    extend_pack,
+    write_pack_index,
+)
+from dulwich.protocol import ReceivableProtocol, extract_capabilities, pkt_line
+from dulwich.refs import Ref, check_ref_format
+
+from emulator.config import Limits
+from emulator.repos.files import PACK_DIR, LocalRepoFiles
+from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
+from emulator.repos.object_checks import COMMIT, ObjectCheckError, check_object
+from emulator.repos.object_store import RepoObjectStore
+from emulator.repos.service import ATOMIC_FAILED, RepositoryService
+
+log = logging.getLogger(__name__)
+
+AGENT = b"agent=ccemu/0.1"
+CAPABILITIES = (
+    b"report-status",
+    b"delete-refs",
+    b"side-band-64k",
+    b"quiet",
+    b"atomic",
+    b"ofs-delta",
+    b"push-options",
+    b"object-format=sha1",
+    AGENT,
+)
+_SIDEBAND_DATA, _SIDEBAND_PROGRESS = 1, 2
+_SIDEBAND_MAX = 65515
+_HEX = frozenset(b"0123456789abcdef")
+ALLOWED_NAMESPACES = (b"refs/heads/", b"refs/tags/")
+
+# `authorize_ref(refname)` returns None if the principal may update the ref, else the reason.
+AuthorizeRef = Callable[[bytes], str | None]
+
+
+class PushRejected(Exception):
+    """The request cannot be processed at all (malformed commands); reported as `ERR`."""
+
+
+class PackTooLarge(Exception):
+    pass
+
+
+@dataclass
+class Command:
+    old: bytes
+    new: bytes
+    ref: bytes
+    error: str | None = None
+
+    @property
+    def is_delete(self) -> bool:
+        return self.new == ZERO_SHA
+
+
+def advertise(refs: Mapping[bytes, bytes]) -> Iterator[bytes]:
+    """The receive-pack ref advertisement as pkt-lines (without any HTTP `# service=` line)."""
+    caps = b" ".join(CAPABILITIES)
+    if not refs:
+        yield pkt_line(ZERO_SHA + b" capabilities^{}\x00" + caps + b"\n")
+    for i, (name, sha) in enumerate(sorted(refs.items())):
+        yield pkt_line(sha + b" " + name + (b"\x00" + caps if i == 0 else b"") + b"\n")
+    yield pkt_line(None)
+
+
+def _is_hex_sha(value: bytes) -> bool:
+    return len(value) == 40 and all(c in _HEX for c in value)
+
+
+@dataclass
+class Quarantine:
+    """A received, indexed and checked pack waiting in the scratch dir."""
+
+    pack_path: Path
+    idx_path: Path
+    name: str
+    object_count: int
+    types: dict[bytes, int] = field(default_factory=dict)
+
+    def discard(self) -> None:
+        for path in (self.idx_path, self.pack_path):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+class _CheckingIndexer(PackIndexer):
+    """Indexes a pack and checks each object as it is resolved, so every object is inflated
+    once for both."""
+
+    def __init__(self, file: BinaryIO, store: RepoObjectStore, limits: Limits) -> None:
+        super().__init__(
+            file, store.object_format.hash_func, resolve_ext_ref=store.get_raw,
+            object_format=store.object_format,
+        )
+        self.limits = limits
+        self.types: dict[bytes, int] = {}
+        # referenced hex SHA -> the object that references it, for the connectivity check
+        self.references: dict[bytes, bytes] = {}
+
+    def record(self, unpacked: UnpackedObject) -> None:
+        # The declared size is known before anything is resolved.
+        if unpacked.decomp_len is not None and unpacked.decomp_len > self.limits.max_object_size:
+            raise ObjectCheckError(
+                f"an object of {unpacked.decomp_len} bytes exceeds the limit of"
+                f" {self.limits.max_object_size} bytes"
+            )
+        super().record(unpacked)
+
+    def _result(self, unpacked: UnpackedObject) -> PackIndexEntry:
+        entry: PackIndexEntry = super()._result(unpacked)
+        hexsha = entry[0].hex().encode()
+        type_num, chunks = unpacked.obj_type_num, unpacked.obj_chunks
+        assert type_num is not None and chunks is not None  # set once resolved
+        self.types[hexsha] = type_num
+        for ref in check_object(type_num, chunks, hexsha, self.limits):
+            self.references.setdefault(ref, hexsha)
+        return entry
+
+
+class ReceivePack:
+    """One push to one repository."""
+
+    def __init__(
+        self,
+        repos: RepositoryService,
+        repo: Repository,
+        limits: Limits,
+        authorize_ref: AuthorizeRef,
+    ) -> None:
+        self.repos = repos
+        self.repo = repo
+        self.limits = limits
+        self.authorize_ref = authorize_ref
+        self.files: LocalRepoFiles = repos.files(repo)
+        self.store = repos.object_store(repo)
+
+    def advertise(self) -> Iterator[bytes]:
+        return advertise(self.repos.refs(self.repo))
+
+    # -- the request ------------------------------------------------------------------------
+
+    def serve(self, read: Callable[[int], bytes], write: Callable[[bytes], None]) -> None:
+        """Handle one push: commands, pack, report. Blocking."""
+        proto = ReceivableProtocol(read, write)
+        try:
+            commands, caps = self._read_commands(proto)
+        except (PushRejected, GitProtocolError, HangupException, ValueError) as exc:
+            message = str(exc) or "unexpected end of request"
+            proto.write_pkt_line(b"ERR " + message.encode("utf-8", "replace"))
+            return
+        if not commands:
+            return
+        sideband = b"side-band-64k" in caps
+        unpack_error: str | None = None
+        quarantine: Quarantine | None = None
+        try:
+            if any(not c.is_delete for c in commands):
+                try:
+                    quarantine = self._receive_pack(proto)
+                except Exception as exc:  # any failure to read or check the pack is reported
+                    unpack_error = _describe(exc)
+            if unpack_error is not None:
+                for c in commands:
+                    c.error = "unpacker error"
+            else:
+                self._apply(commands, quarantine, atomic=b"atomic" in caps)
+        finally:
+            if quarantine is not None:
+                quarantine.discard()
+        if b"report-status" in caps:
+            self._report(proto, commands, unpack_error, sideband)
+        elif sideband and unpack_error is not None and b"quiet" not in caps:
+            proto.write_sideband(_SIDEBAND_PROGRESS, f"error: {unpack_error}\n".encode())
+            proto.write_pkt_line(None)
+
+    def _read_commands(self, proto: ReceivableProtocol) -> tuple[list[Command], set[bytes]]:
+        commands: list[Command] = []
+        caps: set[bytes] = set()
+        first = True
+        while True:
+            line = proto.read_pkt_line()
+            if line is None:
+                break
+            if first:
+                line, cap_list = extract_capabilities(line)
+                caps = set(cap_list)
+                first = False
+            line = line.rstrip(b"\n")
+            if line.startswith(b"shallow "):
+                continue  # a push from a shallow clone; connectivity is checked regardless
+            parts = line.split(b" ")
+            if len(parts) != 3 or not (_is_hex_sha(parts[0]) and _is_hex_sha(parts[1])):
+                raise PushRejected(f"malformed command: {line[:120]!r}")
+            commands.append(Command(parts[0], parts[1], parts[2]))
+            if len(commands) > self.limits.max_refs_per_push:
+                raise PushRejected(
+                    f"too many ref updates in one push (limit {self.limits.max_refs_per_push})"
+                )
+        if b"push-options" in caps and commands:
+            # Options are accepted and ignored (no hooks consume them), but must be consumed.
+            count = 0
+            while proto.read_pkt_line() is not None:
+                count += 1
+                if count > 1000:
+                    raise PushRejected("too many push options")
+        return commands, caps
+
+    # -- the pack ---------------------------------------------------------------------------
+
+    def _receive_pack(self, proto: ReceivableProtocol) -> Quarantine | None:
+        limit = self.limits.max_git_request
+        received = 0
+
+        def counted(fn: Callable[[int], bytes]) -> Callable[[int], bytes]:
+            def read(size: int) -> bytes:
+                nonlocal received
+                data = fn(size)
+                received += len(data)
+                if received > limit:
+                    raise PackTooLarge(f"pack exceeds the maximum size of {limit} bytes")
+                return data
+
+            return read
+
+        def read_all(size: int) -> bytes:
+            data = counted(proto.read)(size)
+            if len(data) < size:
+                raise HangupException()
+            return data
+
+        fmt = DEFAULT_OBJECT_FORMAT
+        fd, name = tempfile.mkstemp(dir=self.files.scratch_dir(), prefix="quarantine-")
+        pack_path = Path(name + ".pack")
+        idx_path = Path(name + ".idx")
+        os.replace(name, pack_path)
+        try:
+            with os.fdopen(fd, "w+b") as f:
+                indexer = _CheckingIndexer(f, self.store, self.limits)
+                copier = PackStreamCopier(
+                    fmt.hash_func, read_all, counted(proto.recv), f,
+                    delta_iter=indexer,  # type: ignore[arg-type]  # as dulwich add_thin_pack
+                )
+                copier.verify()
+                if len(copier) == 0:
+                    pack_path.unlink()
+                    return None  # nothing new: git writes no pack either
+                f.flush()
+                f.seek(0)
+                with PackData(str(pack_path), file=f, object_format=fmt) as data:
+                    indexer.set_pack_data(data)
+                    entries: list[PackIndexEntry] = list(indexer)
+                    ext_refs = set(indexer.ext_refs())
+                pack_sha, extra = extend_pack(
+                    f, ext_refs, get_raw=self.store.get_raw, object_format=fmt
+                )
+                entries.extend(extra)
+                f.flush()
+                os.fsync(f.fileno())
+            entries.sort()
+            with open(idx_path, "wb") as idx:
+                write_pack_index(idx, entries, pack_sha, version=2)
+            quarantine = Quarantine(
+                pack_path, idx_path, f"pack-{pack_sha.hex()}", len(entries), indexer.types
+            )
+            present = {e[0].hex().encode() for e in entries}
+            self._check_connectivity(indexer.references, present)
+            return quarantine
+        except BaseException:
+            for path in (idx_path, pack_path):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            raise
+
+    def _check_connectivity(self, references: Mapping[bytes, bytes], present: set[bytes]) -> None:
+        for sha, referrer in references.items():
+            if sha not in present and ObjectID(sha) not in self.store:
+                raise ObjectCheckError(
+                    f"missing object {sha.decode()} referenced by {referrer.decode()}"
+                )
+
+    # -- the refs ---------------------------------------------------------------------------
+
+    def _object_type(self, sha: bytes, quarantine: Quarantine | None) -> int | None:
+        if quarantine is not None and sha in quarantine.types:
+            return quarantine.types[sha]
+        try:
+            type_num, _ = self.store.get_raw(ObjectID(sha))
+        except KeyError:
+            return None
+        return int(type_num)
+
+    def _check_command(
+        self, cmd: Command, quarantine: Quarantine | None, seen: set[bytes]
+    ) -> str | None:
+        if not check_ref_format(Ref(cmd.ref)):
+            return "funny refname"
+        if not cmd.ref.startswith(ALLOWED_NAMESPACES):
+            return "only refs/heads/* and refs/tags/* may be pushed"
+        if cmd.ref in seen:
+            return "multiple updates for ref"
+        seen.add(cmd.ref)
+        denied = self.authorize_ref(cmd.ref)
+        if denied is not None:
+            return denied
+        if cmd.is_delete:
+            return None
+        type_num = self._object_type(cmd.new, quarantine)
+        if type_num is None:
+            return "missing necessary objects"
+        if cmd.ref.startswith(b"refs/heads/") and type_num != COMMIT:
+            return "branches must point to commits"
+        return None
+
+    def _apply(
+        self, commands: Sequence[Command], quarantine: Quarantine | None, *, atomic: bool
+    ) -> None:
+        seen: set[bytes] = set()
+        for c in commands:
+            c.error = self._check_command(c, quarantine, seen)
+        if atomic and any(c.error is not None for c in commands):
+            for c in commands:
+                if c.error is None:
+                    c.error = ATOMIC_FAILED
+            return
+        todo = [c for c in commands if c.error is None]
+        if not todo:
+            return
+        published = self._publish(quarantine) if quarantine is not None else None
+        try:
+            results = self.repos.update_refs(
+                self.repo, [RefUpdate(c.ref, c.old, c.new) for c in todo], atomic=atomic
+            )
+        except Exception as exc:
+            log.exception("ref update failed")
+            results = [f"failed to update refs: {_describe(exc)}"] * len(todo)
+        for c, result in zip(todo, results, strict=True):
+            c.error = result
+        if published is not None and all(r is not None for r in results):
+            self._unpublish(published)
+
+    def _publish(self, quarantine: Quarantine) -> str | None:
+        """Move the pack into the store; returns its name if this push added it."""
+        if quarantine.name in self.store.pack_names():
+            return None  # the very same pack is stored already (a repeated push)
+        self.files.publish(f"{PACK_DIR}/{quarantine.name}.pack", quarantine.pack_path)
+        self.files.publish(f"{PACK_DIR}/{quarantine.name}.idx", quarantine.idx_path)
+        return quarantine.name
+
+    def _unpublish(self, name: str) -> None:
+        self.files.delete(f"{PACK_DIR}/{name}.idx")
+        self.files.delete(f"{PACK_DIR}/{name}.pack")
+
+    # -- the answer -------------------------------------------------------------------------
+
+    def _report(
+        self,
+        proto: ReceivableProtocol,
+        commands: Sequence[Command],
+        unpack_error: str | None,
+        sideband: bool,
+    ) -> None:
+        lines = [b"unpack ok\n" if unpack_error is None else _line(b"unpack ", unpack_error)]
+        for c in commands:
+            if c.error is None:
+                lines.append(b"ok " + c.ref + b"\n")
+            else:
+                lines.append(_line(b"ng " + c.ref + b" ", c.error))
+        report = b"".join(pkt_line(line) for line in lines) + pkt_line(None)
+        if not sideband:
+            proto.write(report)
+            return
+        for i in range(0, len(report), _SIDEBAND_MAX):
+            proto.write_sideband(_SIDEBAND_DATA, report[i : i + _SIDEBAND_MAX])
+        proto.write_pkt_line(None)
+
+
+def _line(prefix: bytes, message: str) -> bytes:
+    text = " ".join(message.split())[:1000]  # one line, bounded
+    return prefix + text.encode("utf-8", "replace") + b"\n"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, HangupException):
+        return "pack is truncated"
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if not isinstance(
+        exc, ObjectCheckError | PackTooLarge
+    ) else text

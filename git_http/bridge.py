@@ -1,0 +1,272 @@
+"""Run a blocking git service in a worker thread and stream both ways through ASGI.
+
+The worker gets two callables: `read(n)` returns 1..n bytes of the request body (inflated if it
+arrived gzip-encoded; b"" at the end) and `write(data)` queues response bytes. Writes are
+coalesced into large chunks before they cross to the event loop, and a bounded queue makes a
+slow client slow the worker down instead of filling memory.
+
+The response status is decided lazily: if the worker fails with `GitHttpError` before it wrote
+anything, the client gets that status and message (git prints it); once bytes have gone out the
+status is 200 and errors must be reported in-band by the service itself.
+
+starlette's `StreamingResponse` is not used: under ASGI spec 2.3 (uvicorn) it listens for
+`http.disconnect` by calling `receive()` concurrently, which would steal request-body messages
+from the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from anyio.abc import ObjectSendStream
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+Read = Callable[[int], bytes]
+Write = Callable[[bytes], None]
+Job = Callable[[Read, Write], None]
+
+FLUSH_BYTES = 128 * 1024  # crossing to the event loop costs; send big chunks
+FLUSH_SECONDS = 0.5  # ...but let progress through while a long pack is computed
+QUEUE_DEPTH = 8
+DRAIN_LIMIT = 64 * 1024 * 1024  # unread request body we swallow so the client sees our answer
+
+# Git workers block on the client for as long as a transfer takes; give them their own pool so
+# they cannot starve other blocking work (SQLite reads of the API) of threads.
+_WORKERS = anyio.CapacityLimiter(64)
+
+
+class GitHttpError(Exception):
+    """A request the door refuses with an HTTP status (only possible before any output)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class BodyTooLarge(GitHttpError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body exceeds the limit of {limit} bytes")
+
+
+@dataclass(frozen=True)
+class _Failure:
+    status: int
+    message: str
+
+
+class BodyReader:
+    """Blocking, size-capped reads of the request body from a worker thread."""
+
+    def __init__(self, next_chunk: Callable[[], bytes | None], *, gzip: bool, limit: int) -> None:
+        self._next_chunk = next_chunk
+        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
+        self._compressed = b""
+        self._buf = b""
+        self._eof = False
+        self._limit = limit
+        self.total = 0
+
+    def _fill(self, want: int) -> None:
+        while not self._buf and not self._eof:
+            if self._inflater is None:
+                chunk = self._next_chunk()
+                if chunk is None:
+                    self._eof = True
+                    return
+                self._add(chunk)
+                continue
+            if not self._compressed:
+                if self._inflater.eof:
+                    self._eof = True
+                    return
+                chunk = self._next_chunk()
+                if chunk is None:
+                    if not self._inflater.eof:
+                        raise GitHttpError(400, "truncated gzip request body")
+                    self._eof = True
+                    return
+                self._compressed = chunk
+            # Inflate in bounded steps so a small, highly compressed body cannot expand into
+            # memory all at once; the cap applies to the inflated size.
+            try:
+                out = self._inflater.decompress(self._compressed, max(want, 65536))
+            except zlib.error as exc:
+                raise GitHttpError(400, f"invalid gzip request body: {exc}") from None
+            self._compressed = self._inflater.unconsumed_tail
+            if self._inflater.eof:
+                self._compressed = b""
+            self._add(out)
+
+    def _add(self, data: bytes) -> None:
+        self.total += len(data)
+        if self.total > self._limit:
+            raise BodyTooLarge(self._limit)
+        self._buf += data
+
+    def read(self, size: int) -> bytes:
+        """Return between 1 and `size` bytes, or b"" at the end of the body."""
+        self._fill(size)
+        data, self._buf = self._buf[:size], self._buf[size:]
+        return data
+
+    def drain(self, limit: int) -> None:
+        """Swallow what is left of the body (up to `limit` bytes) so the client, which may still
+        be sending, reads our answer instead of failing on a reset connection."""
+        swallowed = 0
+        self._limit = self.total + limit
+        try:
+            while swallowed < limit:
+                self._buf = b""
+                self._fill(65536)
+                if not self._buf:
+                    return
+                swallowed += len(self._buf)
+        except GitHttpError:
+            return
+
+
+class _Writer:
+    def __init__(self, emit: Callable[[bytes], None]) -> None:
+        self._emit = emit
+        self._buf = bytearray()
+        self._last = time.monotonic()
+        self.started = False
+
+    def write(self, data: bytes) -> None:
+        self._buf += data
+        if len(self._buf) >= FLUSH_BYTES or time.monotonic() - self._last > FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buf:
+            self.started = True
+            self._emit(bytes(self._buf))
+            self._buf.clear()
+        self._last = time.monotonic()
+
+    def discard(self) -> None:
+        self._buf.clear()
+
+
+class GitStreamResponse(Response):
+    """Runs `job(read, write)` in a worker thread and streams what it writes."""
+
+    def __init__(
+        self,
+        job: Job,
+        *,
+        media_type: str,
+        body: AsyncIterator[bytes] | None = None,
+        gzip: bool = False,
+        limit: int = 0,
+        drain: bool = False,
+    ) -> None:
+        super().__init__(content=None, status_code=200, media_type=media_type)
+        self.headers["Cache-Control"] = "no-cache, max-age=0, must-revalidate"
+        self.headers["Pragma"] = "no-cache"
+        self.headers["Expires"] = "Fri, 01 Jan 1980 00:00:00 GMT"
+        del self.headers["content-length"]
+        self._job = job
+        self._body = body
+        self._gzip = gzip
+        self._limit = limit
+        self._drain = drain
+
+    async def _next_body_chunk(self) -> bytes | None:
+        if self._body is None:
+            return None
+        while True:
+            try:
+                chunk = await self._body.__anext__()
+            except StopAsyncIteration:
+                return None
+            if chunk:
+                return chunk
+
+    def _run(self, out: ObjectSendStream[bytes | _Failure]) -> None:
+        def emit(data: bytes) -> None:
+            anyio.from_thread.run(out.send, data)
+
+        def next_chunk() -> bytes | None:
+            return anyio.from_thread.run(self._next_body_chunk)
+
+        writer = _Writer(emit)
+        reader = BodyReader(next_chunk, gzip=self._gzip, limit=self._limit)
+        try:
+            self._job(reader.read, writer.write)
+            writer.flush()
+            if self._drain:
+                reader.drain(DRAIN_LIMIT)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return  # the client went away
+        except GitHttpError as exc:
+            if writer.started:
+                log.warning("git request failed after output: %s", exc.message)
+                return
+            writer.discard()
+            if self._drain:
+                reader.drain(DRAIN_LIMIT)
+            anyio.from_thread.run(out.send, _Failure(exc.status, exc.message))
+        except Exception as exc:
+            if writer.started:
+                log.exception("git request failed after output")
+                return
+            log.exception("git request failed")
+            writer.discard()
+            anyio.from_thread.run(out.send, _Failure(500, f"internal error: {exc}"))
+
+    async def _work(self, out: ObjectSendStream[bytes | _Failure]) -> None:
+        async with out:
+            try:
+                await anyio.to_thread.run_sync(self._run, out, limiter=_WORKERS)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                pass
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        out, inbox = anyio.create_memory_object_stream[bytes | _Failure](QUEUE_DEPTH)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._work, out)
+            async with inbox:
+                first: bytes | _Failure = b""
+                async for item in inbox:
+                    first = item
+                    break
+                if isinstance(first, _Failure):
+                    body = (first.message + "\n").encode()
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": first.status,
+                            "headers": [
+                                (b"content-type", b"text/plain; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode()),
+                                (b"cache-control", b"no-cache"),
+                            ],
+                        }
+                    )
+                    await send({"type": "http.response.body", "body": body})
+                    return
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": self.status_code,
+                        "headers": self.raw_headers,
+                    }
+                )
+                if first:
+                    await send({"type": "http.response.body", "body": first, "more_body": True})
+                async for item in inbox:
+                    if isinstance(item, bytes):
+                        await send({"type": "http.response.body", "body": item, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
