@@ -171,7 +171,7 @@ def test_git_method_signature_of_git_remote_codecommit_style() -> None:
 def test_server_bad_signature(server: Server) -> None:
     resp = signed_post(server, "ListRepositories", {}, secret="wrong")
     status, code, message = error_of(resp)
-    assert (status, code) == (400, "InvalidSignatureException")
+    assert (status, code) == (403, "InvalidSignatureException")
     assert message.startswith("The request signature we calculated does not match")
     assert_still_serving(server)
 
@@ -179,7 +179,7 @@ def test_server_bad_signature(server: Server) -> None:
 def test_server_unknown_key(server: Server) -> None:
     resp = signed_post(server, "ListRepositories", {}, key="AKIANOTAKEY")
     assert error_of(resp) == (
-        400,
+        403,
         "UnrecognizedClientException",
         "The security token included in the request is invalid.",
     )
@@ -190,7 +190,7 @@ def test_server_clock_skew(server: Server) -> None:
     when = datetime.now(UTC) - timedelta(minutes=20)
     resp = signed_post(server, "ListRepositories", {}, when=when)
     status, code, message = error_of(resp)
-    assert (status, code) == (400, "InvalidSignatureException")
+    assert (status, code) == (403, "InvalidSignatureException")
     assert message.startswith("Signature expired:")
     assert_still_serving(server)
 
@@ -204,7 +204,7 @@ def test_server_missing_authentication(server: Server) -> None:
             "Content-Type": "application/x-amz-json-1.1",
         },
     )
-    assert error_of(resp)[:2] == (400, "MissingAuthenticationTokenException")
+    assert error_of(resp)[:2] == (403, "MissingAuthenticationTokenException")
     assert_still_serving(server)
 
 

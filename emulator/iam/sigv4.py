@@ -31,21 +31,26 @@ _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
 
 
-# JSON 1.1 services (DynamoDB, Cognito, ECS, ...) answer authentication failures with HTTP 400
-# and the error code in `__type`; botocore keys its exception class on the code alone.
-class MissingAuthenticationToken(ClientError):
+# Authentication failures are HTTP 403, as AWS's common-errors reference lists them
+# (IncompleteSignature, MissingAuthenticationToken, UnrecognizedClient); botocore picks the
+# exception class from `__type` alone, so the status matters to raw HTTP clients only.
+class _AuthError(ClientError):
+    status = 403
+
+
+class MissingAuthenticationToken(_AuthError):
     code = "MissingAuthenticationTokenException"
 
 
-class IncompleteSignature(ClientError):
+class IncompleteSignature(_AuthError):
     code = "IncompleteSignatureException"
 
 
-class InvalidSignature(ClientError):
+class InvalidSignature(_AuthError):
     code = "InvalidSignatureException"
 
 
-class UnrecognizedClient(ClientError):
+class UnrecognizedClient(_AuthError):
     code = "UnrecognizedClientException"
 
 
