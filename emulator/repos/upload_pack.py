@@ -2,9 +2,637 @@
 
 Interface used by every door (smart HTTP now, SSH later):
 
-- `advertise(refs, head)` yields the pkt-line frames of the v0 ref advertisement (without the
-  smart-HTTP `# service=` preamble, which is the HTTP door's business).
-- `UploadPack(store, refs, limits).serve(read, write, stateless=True)` reads one request (wants,
-  haves, done) from `read` and writes the negotiation answer and the pack (side-band-64k) to
-  `write`. Blocking: doors run it in a worker thread.
+- `advertise(refs, head, peel)` yields the pkt-line frames of the v0 ref advertisement (without
+  the smart-HTTP `# service=` preamble, which is the HTTP door's business).
+- `UploadPack(store, refs, limits, cache=...).serve(read, write, stateless=True)` reads one
+  request (wants, haves, done) from `read` and writes the negotiation answer and the pack
+  (side-band-64k) to `write`. Blocking: doors run it in a worker thread. With
+  `stateless=False` (SSH, git daemon) the caller has written the advertisement and the whole
+  v0 conversation, several negotiation rounds included, happens in one call.
+
+The protocol follows git's upload-pack.c (v0/v1, Documentation/gitprotocol-pack.txt). Packs are
+made of stored entries copied as they are (see `pack_send`), so the server's cost follows the
+size of what is sent, not of the repository.
 """
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from importlib.metadata import PackageNotFoundError, version
+
+from emulator.config import Limits
+from emulator.repos.commit_graph import (
+    Graph,
+    can_all_reach,
+    commits_to_send,
+    load_graph,
+    mark_have,
+    shallow_boundary,
+)
+from emulator.repos.object_store import RepoObjectStore
+from emulator.repos.object_walk import ObjectWalk
+from emulator.repos.pack_reader import (
+    OBJ_TAG,
+    PackCache,
+    PackFormatError,
+    PackReader,
+    parse_entry_header,
+    tag_target,
+)
+from emulator.repos.pack_send import (
+    FLUSH,
+    SIDEBAND_64K_DATA,
+    SIDEBAND_DATA,
+    PackOutput,
+    pkt,
+    send_objects,
+    send_whole_packs,
+)
+
+log = logging.getLogger(__name__)
+
+ZERO_ID = b"0" * 40
+INFINITE_DEPTH = 0x7FFFFFFF  # git's INFINITE_DEPTH, sent by `fetch --unshallow`
+MAX_PKT = 65520
+
+
+def _agent() -> bytes:
+    try:
+        return f"agent=ccemu/{version('ccemu')}".encode()
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return b"agent=ccemu"
+
+
+CAPABILITIES = (
+    b"multi_ack",
+    b"thin-pack",
+    b"side-band",
+    b"side-band-64k",
+    b"ofs-delta",
+    b"shallow",
+    b"deepen-since",
+    b"no-progress",
+    b"include-tag",
+    b"multi_ack_detailed",
+    b"no-done",
+    b"allow-tip-sha1-in-want",
+    b"allow-reachable-sha1-in-want",
+    b"object-format=sha1",
+    _agent(),
+)
+
+
+class UploadPackError(Exception):
+    """Told to the client as `ERR <message>` (or on side-band channel 3 once the pack has
+    started)."""
+
+
+# -- advertisement -------------------------------------------------------------------------
+
+
+def advertise(refs: Mapping[bytes, bytes], head: bytes | None,
+              peel: Callable[[bytes], bytes | None] | None = None) -> Iterator[bytes]:
+    """The v0 ref advertisement: HEAD first (with `symref=`), then refs in name order, each
+    annotated tag followed by its peeled `^{}` line, then a flush-pkt. `head` is HEAD's target
+    (`refs/heads/main`, or just `main`); `peel` maps a hex id to the hex id an annotated tag
+    finally points at (None for anything else)."""
+    caps = list(CAPABILITIES)
+    head_ref = None
+    if head:
+        head_ref = head if head.startswith(b"refs/") else b"refs/heads/" + head
+        if head_ref not in refs:
+            head_ref = None
+    if head_ref is not None:
+        caps.insert(0, b"symref=HEAD:" + head_ref)
+    capline = b" ".join(caps)
+    lines: list[tuple[bytes, bytes]] = []
+    if head_ref is not None:
+        lines.append((refs[head_ref], b"HEAD"))
+    lines.extend((refs[name], name) for name in sorted(refs))
+    if not lines:
+        yield pkt(ZERO_ID + b" capabilities^{}\0" + capline + b"\n")
+        yield FLUSH
+        return
+    first = True
+    for sha, name in lines:
+        if first:
+            yield pkt(sha + b" " + name + b"\0" + capline + b"\n")
+            first = False
+        else:
+            yield pkt(sha + b" " + name + b"\n")
+        if name != b"HEAD" and peel is not None:
+            peeled = peel(sha)
+            if peeled is not None:
+                yield pkt(peeled + b" " + name + b"^{}\n")
+    yield FLUSH
+
+
+def open_reader(store: RepoObjectStore, cache: PackCache) -> PackReader:
+    return PackReader(store.files, store.pack_names(), cache)
+
+
+def cached_peel(reader: PackReader) -> Callable[[bytes], bytes | None]:
+    """A `peel` for `advertise`: object types come from entry headers alone, and results are
+    kept in the cache (objects never change under their id)."""
+
+    def peel(hexsha: bytes) -> bytes | None:
+        try:
+            sha = bytes.fromhex(hexsha.decode("ascii"))
+        except ValueError:
+            return None
+
+        def build() -> tuple[object, int]:
+            if _stored_type(reader, sha) != OBJ_TAG:
+                return b"", 1
+            target = reader.peel(sha)
+            return (target or b""), 1
+
+        out = reader.cache.get_or_build(("peel", sha), build)
+        assert isinstance(out, bytes)
+        return out.hex().encode() if out else None
+
+    return peel
+
+
+def _stored_type(reader: PackReader, sha: bytes) -> int:
+    loc = reader.locate(sha)
+    for _ in range(10_000):
+        if loc is None:
+            return 0
+        p, off = loc
+        hdr = parse_entry_header(reader.read_at(p, off, min(64, reader.indexes[p].entry_end(off)
+                                                             - off)), off)
+        if hdr.type <= OBJ_TAG:
+            return hdr.type
+        if hdr.base_offset is not None:
+            loc = (p, hdr.base_offset)
+        else:
+            assert hdr.base_sha is not None
+            loc = reader.locate(hdr.base_sha)
+    return 0
+
+
+# -- request parsing -----------------------------------------------------------------------
+
+
+class _PktReader:
+    def __init__(self, read: Callable[[int], bytes], limit: int) -> None:
+        self._read = read
+        self._limit = limit
+        self._used = 0
+        self._peeked: bytes | bool | None = False  # False: nothing peeked
+
+    def _exact(self, n: int) -> bytes:
+        chunks = []
+        got = 0
+        while got < n:
+            data = self._read(n - got)
+            if not data:
+                break
+            chunks.append(data)
+            got += len(data)
+        self._used += got
+        if self._used > self._limit:
+            raise UploadPackError("upload-pack: request too large")
+        return b"".join(chunks)
+
+    def read(self) -> bytes | None:
+        """A packet's payload; None for a flush-pkt; b"" at end of input."""
+        if self._peeked is not False:
+            out, self._peeked = self._peeked, False
+            assert out is None or isinstance(out, bytes)
+            return out
+        head = self._exact(4)
+        if not head:
+            return b""
+        if len(head) < 4:
+            raise UploadPackError("upload-pack: protocol error, truncated pkt-line")
+        try:
+            n = int(head, 16)
+        except ValueError:
+            raise UploadPackError("upload-pack: protocol error, bad pkt-line length") from None
+        if n == 0:
+            return None
+        if n < 5 or n > MAX_PKT:
+            raise UploadPackError("upload-pack: protocol error, bad pkt-line length")
+        data = self._exact(n - 4)
+        if len(data) < n - 4:
+            raise UploadPackError("upload-pack: protocol error, truncated pkt-line")
+        return data
+
+    def peek(self) -> bytes | None:
+        if self._peeked is False:
+            self._peeked = self.read()
+        assert self._peeked is None or isinstance(self._peeked, bytes)
+        return self._peeked
+
+
+def _parse_id(text: bytes, what: str) -> bytes:
+    if len(text) != 40:
+        raise UploadPackError(f"upload-pack: protocol error, expected object id in {what}")
+    try:
+        return bytes.fromhex(text.decode("ascii"))
+    except ValueError:
+        raise UploadPackError(
+            f"upload-pack: protocol error, expected object id in {what}") from None
+
+
+# -- the service ---------------------------------------------------------------------------
+
+
+class UploadPack:
+    def __init__(self, store: RepoObjectStore, refs: Mapping[bytes, bytes], limits: Limits,
+                 *, cache: PackCache | None = None) -> None:
+        self.store = store
+        self.refs = refs
+        self.limits = limits
+        self.cache = cache if cache is not None else PackCache()
+        self._reader: PackReader | None = None
+        self._graph: Graph | None = None
+
+    # lazily opened: an empty request or ls-remote needs neither
+    @property
+    def reader(self) -> PackReader:
+        if self._reader is None:
+            self._reader = open_reader(self.store, self.cache)
+        return self._reader
+
+    @property
+    def graph(self) -> Graph:
+        if self._graph is None:
+            self._graph = load_graph(self.reader)
+        return self._graph
+
+    def advertisement(self, head: bytes | None) -> Iterator[bytes]:
+        try:
+            yield from advertise(self.refs, head, cached_peel(self.reader))
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def serve(self, read: Callable[[int], bytes], write: Callable[[bytes], None], *,
+              stateless: bool = True) -> None:
+        session = _Session(self, _PktReader(read, self.limits.max_negotiation_body), write,
+                           stateless)
+        try:
+            session.run()
+        except UploadPackError as e:
+            session.error(str(e))
+        except PackFormatError as e:
+            log.error("upload-pack: repository data is damaged: %s", e)
+            session.error("upload-pack: aborting due to possible repository corruption")
+        except (BrokenPipeError, ConnectionError):
+            raise
+        except Exception:
+            log.exception("upload-pack failed")
+            session.error("upload-pack: internal error")
+        finally:
+            self.close()
+
+
+class _Session:
+    """One upload-pack conversation: git's upload_pack_data."""
+
+    def __init__(self, up: UploadPack, reader: _PktReader, write: Callable[[bytes], None],
+                 stateless: bool) -> None:
+        self.up = up
+        self.pkts = reader
+        self.write = write
+        self.stateless = stateless
+        self.wants: list[bytes] = []
+        self.caps: set[bytes] = set()
+        self.client_shallow: set[bytes] = set()
+        self.depth = 0
+        self.deepen_since = 0
+        self.haves: list[bytes] = []  # git's have_obj: every have we know, in order
+        self.they_have: set[bytes] = set()
+        self.oldest_have = 0
+        self.ready_known = False
+        self.ready = False
+        self.new_shallow: set[bytes] = set()
+        self.unshallowed: set[bytes] = set()
+        self.out: PackOutput | None = None
+
+    # -- output --
+    def send(self, line: bytes) -> None:
+        self.write(pkt(line))
+
+    def error(self, message: str) -> None:
+        try:
+            if self.out is not None and self.out.started and self._sideband():
+                self.write(pkt(b"\x03" + message.encode() + b"\n"))
+            else:
+                self.send(b"ERR " + message.encode())
+        except (BrokenPipeError, ConnectionError):
+            pass
+
+    def _sideband(self) -> int | None:
+        if b"side-band-64k" in self.caps:
+            return SIDEBAND_64K_DATA
+        if b"side-band" in self.caps:
+            return SIDEBAND_DATA
+        return None
+
+    # -- conversation --
+    def run(self) -> None:
+        if not self.receive_needs():
+            return
+        if self.stateless and self.pkts.peek() == b"":
+            return  # a stateless client reads the shallow list before negotiating
+        if self.get_common_commits():
+            self.create_pack()
+
+    def receive_needs(self) -> bool:
+        first = True
+        while True:
+            line = self.pkts.read()
+            if line is None or line == b"":
+                break
+            line = line.rstrip(b"\n")
+            if line.startswith(b"shallow "):
+                sha = _parse_id(line[8:], "shallow")
+                if sha in self.up.graph:
+                    self.client_shallow.add(sha)
+                elif sha in self.up.reader:
+                    raise UploadPackError(f"upload-pack: invalid shallow object {sha.hex()}")
+                continue
+            if line.startswith(b"deepen "):
+                try:
+                    self.depth = int(line[7:])
+                except ValueError:
+                    self.depth = 0
+                if self.depth <= 0:
+                    raise UploadPackError(f"upload-pack: invalid deepen: {line.decode()}")
+                continue
+            if line.startswith(b"deepen-since "):
+                try:
+                    self.deepen_since = int(line[13:])
+                except ValueError:
+                    self.deepen_since = 0
+                if self.deepen_since <= 0:
+                    raise UploadPackError(f"upload-pack: invalid deepen-since: {line.decode()}")
+                continue
+            if not line.startswith(b"want "):
+                raise UploadPackError(
+                    "upload-pack: protocol error, expected to get object ID, not "
+                    f"'{line[:80].decode(errors='replace')}'")
+            sha = _parse_id(line[5:45], "want")
+            if first:
+                self.caps = set(line[46:].replace(b"\0", b" ").split())
+                first = False
+            if sha not in self.wants:
+                self.wants.append(sha)
+        if not self.wants:
+            return False
+        self.check_wants()
+        if self.depth and self.deepen_since:
+            raise UploadPackError(
+                "upload-pack: deepen and deepen-since cannot be used together")
+        if self.depth or self.deepen_since:
+            self.send_shallow_list()
+            self.write(FLUSH)
+        return True
+
+    def check_wants(self) -> None:
+        tips: set[bytes] = set()
+        peel = None
+        for hexsha in self.up.refs.values():
+            try:
+                tips.add(bytes.fromhex(hexsha.decode("ascii")))
+            except ValueError:
+                continue
+        non_tip = [w for w in self.wants if w not in tips]
+        if not non_tip:
+            return
+        peel = cached_peel(self.up.reader)
+        for t in list(tips):
+            p = peel(t.hex().encode())
+            if p is not None:
+                tips.add(bytes.fromhex(p.decode()))
+        non_tip = [w for w in non_tip if w not in tips]
+        if not non_tip:
+            return
+        # In stateless RPC the refs may have moved since the advertisement another request
+        # made (git's check_non_tip): a want reachable from a current tip is still fine.
+        graph = self.up.graph
+        if self.stateless and all(w in graph for w in non_tip):
+            reachable = _reachable_from(graph, [t for t in tips if t in graph], set(non_tip))
+            missing = [w for w in non_tip if w not in reachable]
+            if not missing:
+                return
+            non_tip = missing
+        raise UploadPackError(f"upload-pack: not our ref {non_tip[0].hex()}")
+
+    def send_shallow_list(self) -> None:
+        graph = self.up.graph
+        commits = [w for w in self.wants if w in graph]
+        if self.depth:
+            if self.depth >= INFINITE_DEPTH:
+                boundary: set[bytes] = set()
+                not_shallow = set(self.client_shallow)
+            else:
+                boundary, not_shallow = shallow_boundary(graph, commits, self.depth)
+        else:
+            boundary, not_shallow = _since_boundary(graph, commits, self.deepen_since)
+        self.new_shallow = set()
+        for c in sorted(boundary):
+            if c not in self.client_shallow and c not in not_shallow:
+                self.send(b"shallow " + c.hex().encode() + b"\n")
+                self.new_shallow.add(c)
+        for c in sorted(self.client_shallow):
+            if c in not_shallow:
+                self.send(b"unshallow " + c.hex().encode() + b"\n")
+                self.unshallowed.add(c)
+
+    def _got_have(self, sha: bytes) -> bool:
+        """git's got_oid: False if we do not have the object."""
+        graph = self.up.graph
+        if sha in graph:
+            when = mark_have(graph, sha, self.they_have)
+            if when is not None and (not self.oldest_have or when < self.oldest_have):
+                self.oldest_have = when
+            self.ready_known = False
+        elif sha not in self.up.reader:
+            return False
+        if sha not in self.haves:
+            self.haves.append(sha)
+        return True
+
+    def _ok_to_give_up(self) -> bool:
+        if not self.haves:
+            return False
+        if not self.ready_known:
+            self.ready = can_all_reach(self.up.graph, self.wants, self.they_have,
+                                       self.oldest_have)
+            self.ready_known = True
+        return self.ready
+
+    def get_common_commits(self) -> bool:
+        """Negotiation (git's get_common_commits); True when the pack is to be sent."""
+        multi_ack = 2 if b"multi_ack_detailed" in self.caps else (
+            1 if b"multi_ack" in self.caps else 0)
+        no_done = b"no-done" in self.caps
+        last_hex = b""
+        got_common = got_other = sent_ready = False
+        while True:
+            line = self.pkts.read()
+            if line is None or line == b"":
+                if line == b"" and not self.stateless:
+                    return False  # the client hung up
+                if multi_ack == 2 and got_common and not got_other and self._ok_to_give_up():
+                    sent_ready = True
+                    self.send(b"ACK " + last_hex + b" ready\n")
+                if not self.haves or multi_ack:
+                    self.send(b"NAK\n")
+                if no_done and sent_ready:
+                    self.send(b"ACK " + last_hex + b"\n")
+                    return True
+                if self.stateless:
+                    return False
+                got_common = got_other = False
+                continue
+            line = line.rstrip(b"\n")
+            if line.startswith(b"have "):
+                sha = _parse_id(line[5:], "have")
+                if not self._got_have(sha):
+                    got_other = True
+                    if multi_ack and self._ok_to_give_up():
+                        hexsha = sha.hex().encode()
+                        if multi_ack == 2:
+                            sent_ready = True
+                            self.send(b"ACK " + hexsha + b" ready\n")
+                        else:
+                            self.send(b"ACK " + hexsha + b" continue\n")
+                    continue
+                got_common = True
+                last_hex = sha.hex().encode()
+                if multi_ack == 2:
+                    self.send(b"ACK " + last_hex + b" common\n")
+                elif multi_ack:
+                    self.send(b"ACK " + last_hex + b" continue\n")
+                elif len(self.haves) == 1:
+                    self.send(b"ACK " + last_hex + b"\n")
+                continue
+            if line == b"done":
+                if self.haves:
+                    if multi_ack:
+                        self.send(b"ACK " + last_hex + b"\n")
+                    return True
+                self.send(b"NAK\n")
+                return True
+            raise UploadPackError(
+                "upload-pack: expected SHA1 list, got "
+                f"'{line[:80].decode(errors='replace')}'")
+
+    # -- the pack --
+    def create_pack(self) -> None:
+        sideband = self._sideband()
+        self.out = out = PackOutput(self.write, sideband)
+        reader = self.up.reader
+        shallow_mode = bool(self.depth or self.deepen_since or self.client_shallow)
+        if not self.haves and not shallow_mode and self._wants_all_branches():
+            send_whole_packs(reader, out, b"ofs-delta" in self.caps)
+        else:
+            walk = self._enumerate()
+            send_objects(reader, out, walk.order, walk.client_has, b"thin-pack" in self.caps)
+        if sideband:
+            self.write(FLUSH)
+
+    def _wants_all_branches(self) -> bool:
+        """A clone: every branch is wanted, so every stored object may be sent (extra
+        unreachable objects are accepted by index-pack)."""
+        wanted = {w.hex().encode() for w in self.wants}
+        heads = [v for k, v in self.up.refs.items() if k.startswith(b"refs/heads/")]
+        return bool(heads) and all(v in wanted for v in heads)
+
+    def _enumerate(self) -> ObjectWalk:
+        graph = self.up.graph
+        walk = ObjectWalk(self.up.reader, graph, max_objects=50_000_000)
+        have_commits: list[bytes] = []
+        for h in self.haves:
+            if h in graph:
+                have_commits.append(h)
+            else:
+                walk.client_has.add(h)
+                obj = self.up.reader.get(h)
+                if obj is not None and obj[0] == OBJ_TAG:
+                    target = self.up.reader.peel(h)
+                    if target is not None and target in graph:
+                        have_commits.append(target)
+        want_commits: list[bytes] = []
+        for w in self.wants:
+            c = walk.add_object(w)
+            if c is not None:
+                want_commits.append(c)
+        # Walk with the client's view of history: its shallow commits (still shallow after
+        # this fetch) and the new shallow boundary have no parents; an unshallowed commit's
+        # parents are wanted (git's send_unshallow).
+        cut = (self.client_shallow - self.unshallowed) | self.new_shallow
+        seeds = list(want_commits)
+        for s in self.unshallowed:
+            seeds.extend(graph[s][1])
+        haves = have_commits + sorted(self.unshallowed)
+        commits, boundary = commits_to_send(graph, seeds, haves, cut, self.client_shallow)
+        roots = walk.add_boundary(boundary)
+        walk.add_commits(commits, roots)
+        if b"include-tag" in self.caps:
+            walk.include_tags(self._tag_chains())
+        return walk
+
+    def _tag_chains(self) -> Iterator[tuple[bytes, list[bytes]]]:
+        reader = self.up.reader
+        peel = cached_peel(reader)
+        for hexsha in self.up.refs.values():
+            if peel(hexsha) is None:
+                continue
+            sha = bytes.fromhex(hexsha.decode("ascii"))
+            chain: list[bytes] = []
+            cur = sha
+            for _ in range(100):
+                obj = reader.get(cur)
+                if obj is None or obj[0] != OBJ_TAG:
+                    break
+                cur = tag_target(obj[1])
+                chain.append(cur)
+            yield sha, chain
+
+
+def _reachable_from(graph: Graph, tips: list[bytes], targets: set[bytes]) -> set[bytes]:
+    found: set[bytes] = set()
+    seen: set[bytes] = set()
+    stack = list(tips)
+    while stack and len(found) < len(targets):
+        c = stack.pop()
+        if c in seen:
+            continue
+        seen.add(c)
+        if c in targets:
+            found.add(c)
+        info = graph.get(c)
+        if info is not None:
+            stack.extend(info[1])
+    return found
+
+
+def _since_boundary(graph: Graph, wants: list[bytes], since: int
+                    ) -> tuple[set[bytes], set[bytes]]:
+    """For `deepen-since`: commits at or after `since` are kept (git's rev-list --max-age);
+    a kept commit with a parent that is not kept becomes shallow."""
+    kept: set[bytes] = set()
+    stack = [w for w in wants if w in graph]
+    while stack:
+        c = stack.pop()
+        if c in kept:
+            continue
+        info = graph[c]
+        if info[2] < since and c not in wants:
+            continue
+        kept.add(c)
+        stack.extend(p for p in info[1] if p in graph)
+    boundary = {c for c in kept if any(p not in kept for p in graph[c][1])}
+    return boundary, kept - boundary

@@ -1,0 +1,292 @@
+"""An in-memory commit graph (sha -> tree, parents, commit time) and the walks a fetch needs.
+
+Built once per pack by reading only its commit objects, merged per set of packs, and cached in
+the `PackCache`, so a push (one new pack) costs one small scan, not a rebuild.
+"""
+
+from __future__ import annotations
+
+import heapq
+import zlib
+from collections.abc import Iterable
+
+from emulator.repos.pack_reader import (
+    OBJ_COMMIT,
+    OFS_DELTA,
+    REF_DELTA,
+    PackIndex,
+    PackReader,
+    parse_commit,
+    parse_entry_header,
+)
+
+Commit = tuple[bytes, tuple[bytes, ...], int]  # tree, parents, commit time
+Graph = dict[bytes, Commit]
+
+_WINDOW = 1 << 20
+
+
+def _scan_pack_commits(reader: PackReader, p: int) -> Graph:
+    """Read every entry header of pack `p` sequentially; inflate only the commits (and resolve
+    the rare commit stored as a delta)."""
+    ix: PackIndex = reader.indexes[p]
+    n = ix.count
+    types = bytearray(n)  # resolved type per entry in pack order; 0 while unknown
+    pending: list[tuple[int, int, bytes | None]] = []  # (k, base offset | -1, base sha)
+    commits: Graph = {}
+    f = reader.file(p)
+    buf = b""
+    buf_start = 0
+    so = ix.sorted_offsets
+    for k in range(n):
+        off = so[k]
+        end = so[k + 1]
+        want_end = min(end, off + 32)
+        if off < buf_start or want_end > buf_start + len(buf):
+            f.seek(off)
+            buf = f.read(max(_WINDOW, want_end - off))
+            buf_start = off
+        hdr = parse_entry_header(buf, off, off - buf_start)
+        if hdr.type == OBJ_COMMIT:
+            types[k] = OBJ_COMMIT
+            if end > buf_start + len(buf):
+                f.seek(off)
+                buf = f.read(max(_WINDOW, end - off))
+                buf_start = off
+            rel = off - buf_start
+            body = zlib.decompress(buf[rel + hdr.data_start : rel + end - off])
+            commits[ix.shas[ix.sorted_pos[k]]] = parse_commit(body)
+        elif hdr.type == OFS_DELTA:
+            assert hdr.base_offset is not None
+            pending.append((k, hdr.base_offset, None))
+        elif hdr.type == REF_DELTA:
+            pending.append((k, -1, hdr.base_sha))
+        else:
+            types[k] = hdr.type
+    # Delta entries take their type from their base; bases of OFS deltas come earlier in the
+    # pack, REF bases may be anywhere, so iterate until nothing changes.
+    while pending:
+        left: list[tuple[int, int, bytes | None]] = []
+        for k, base_off, base_sha in pending:
+            if base_sha is None:
+                kb = _pos_of(ix, base_off)
+                t = types[kb] if kb is not None else 0
+            else:
+                boff = ix.find(base_sha)
+                kb = _pos_of(ix, boff) if boff is not None else None
+                t = types[kb] if kb is not None else _external_type(reader, base_sha)
+            if t:
+                types[k] = t
+                if t == OBJ_COMMIT:
+                    _, data = reader.resolve_at(p, so[k])
+                    commits[ix.shas[ix.sorted_pos[k]]] = parse_commit(data)
+            else:
+                left.append((k, base_off, base_sha))
+        if len(left) == len(pending):
+            break  # unresolvable bases: not commits as far as this graph is concerned
+        pending = left
+    return commits
+
+
+def _pos_of(ix: PackIndex, offset: int) -> int | None:
+    from bisect import bisect_left
+
+    k = bisect_left(ix.sorted_offsets, offset)
+    if k < ix.count and ix.sorted_offsets[k] == offset:
+        return k
+    return None
+
+
+def _external_type(reader: PackReader, sha: bytes) -> int:
+    obj = reader.get(sha)
+    return 0 if obj is None else obj[0]
+
+
+def load_graph(reader: PackReader) -> Graph:
+    """The commit graph of all the reader's packs, from the cache when possible."""
+    parts: list[Graph] = []
+    for p, ix in enumerate(reader.indexes):
+
+        def build(p: int = p) -> tuple[object, int]:
+            g = _scan_pack_commits(reader, p)
+            return g, len(g) + 1
+
+        g = reader.cache.get_or_build(("commits", ix.key), build)
+        assert isinstance(g, dict)
+        parts.append(g)
+    if len(parts) == 1:
+        return parts[0]
+
+    def merge() -> tuple[object, int]:
+        merged: Graph = {}
+        for g in reversed(parts):  # the first pack's copy wins, like PackReader.locate
+            merged.update(g)
+        return merged, len(merged) + 1
+
+    merged = reader.cache.get_or_build(("graph", reader.key), merge)
+    assert isinstance(merged, dict)
+    return merged
+
+
+# -- walks ---------------------------------------------------------------------------------
+
+
+def mark_have(graph: Graph, have: bytes, they_have: set[bytes]) -> int | None:
+    """Record a common commit and its parents (as git's upload-pack does); its date."""
+    c = graph.get(have)
+    if c is None:
+        return None
+    they_have.add(have)
+    they_have.update(c[1])
+    return c[2]
+
+
+def can_all_reach(graph: Graph, wants: Iterable[bytes], they_have: set[bytes],
+                  oldest: int) -> bool:
+    """Whether every wanted commit reaches a commit the client has, looking no further back
+    than `oldest` (git's can_all_from_reach_with_flag, used to say "ready")."""
+    reached: dict[bytes, bool] = {}
+    for w in wants:
+        if w not in graph:
+            continue  # not a commit: nothing to decide from ancestry
+        if not _reaches(graph, w, they_have, oldest, reached):
+            return False
+    return True
+
+
+def _reaches(graph: Graph, start: bytes, targets: set[bytes], oldest: int,
+             memo: dict[bytes, bool]) -> bool:
+    stack = [start]
+    seen: set[bytes] = set()
+    while stack:
+        c = stack.pop()
+        if c in targets or memo.get(c):
+            for s in seen:
+                memo[s] = True
+            return True
+        if c in seen or c in memo:
+            continue
+        seen.add(c)
+        info = graph.get(c)
+        if info is None or info[2] < oldest:
+            continue
+        stack.extend(info[1])
+    for s in seen:
+        memo[s] = False
+    return False
+
+
+def commits_to_send(graph: Graph, wants: Iterable[bytes], haves: Iterable[bytes],
+                    shallow: set[bytes], have_cut: set[bytes]) -> tuple[list[bytes], set[bytes]]:
+    """Commits reachable from `wants` but not from `haves`, and the boundary: the commits the
+    client has that are parents of those sent.
+
+    A date-ordered walk that marks ancestors of haves uninteresting and stops once every queued
+    commit is uninteresting, like git's revision walk, so its cost follows the fetch rather
+    than the history. Commits in `shallow` are walked as if they had no parents (the client's
+    shallow boundary, or the new one of a deepening fetch); marking what the client has stops
+    at `have_cut` (its shallow commits, whose parents it lacks). Clock skew can only make it send
+    commits the client already has, never miss one."""
+    state: dict[bytes, bool] = {}  # True: uninteresting
+    queue: list[tuple[int, int, bytes]] = []
+    queued: set[bytes] = set()
+    popped: set[bytes] = set()
+    counter = 0
+    n_interesting = 0
+    out: list[bytes] = []
+
+    def push(c: bytes) -> None:
+        nonlocal counter, n_interesting
+        info = graph.get(c)
+        if info is None or c in queued or c in popped:
+            return
+        counter += 1
+        heapq.heappush(queue, (-info[2], counter, c))
+        queued.add(c)
+        if not state[c]:
+            n_interesting += 1
+
+    def mark_uninteresting(c: bytes) -> None:
+        nonlocal n_interesting
+        stack = [c]
+        while stack:
+            x = stack.pop()
+            if state.get(x) is True:
+                continue
+            was_interesting = x in state
+            state[x] = True
+            if was_interesting and x in queued:
+                n_interesting -= 1
+            if x in popped and x not in have_cut:
+                info = graph.get(x)
+                if info is not None:
+                    stack.extend(p for p in info[1] if p in state)
+
+    for h in haves:
+        if h in graph:
+            mark_uninteresting(h)
+            push(h)
+    for w in wants:
+        if w in graph and w not in state:
+            state[w] = False
+            push(w)
+
+    while n_interesting > 0 and queue:
+        _, _, c = heapq.heappop(queue)
+        queued.discard(c)
+        popped.add(c)
+        info = graph[c]
+        if state[c]:
+            parents = () if c in have_cut else info[1]
+            for p in parents:
+                if state.get(p) is not True:
+                    mark_uninteresting(p)
+                push(p)
+        else:
+            n_interesting -= 1
+            out.append(c)
+            for p in () if c in shallow else info[1]:
+                if p not in state:
+                    state[p] = False
+                push(p)
+
+    result = [c for c in out if not state[c]]
+    boundary: set[bytes] = set()
+    for c in result:
+        if c in shallow:
+            continue
+        for p in graph[c][1]:
+            if state.get(p) is True:
+                boundary.add(p)
+    return result, boundary
+
+
+def shallow_boundary(graph: Graph, wants: Iterable[bytes], depth: int
+                     ) -> tuple[set[bytes], set[bytes]]:
+    """For `deepen <depth>`: (commits at exactly `depth` that have parents -- the new shallow
+    boundary, and commits nearer than that -- git's NOT_SHALLOW). Breadth first, so each commit
+    gets its smallest depth."""
+    level: dict[bytes, int] = {}
+    frontier = [w for w in wants if w in graph]
+    for w in frontier:
+        level[w] = 1
+    boundary: set[bytes] = set()
+    not_shallow: set[bytes] = set()
+    d = 1
+    while frontier:
+        nxt: list[bytes] = []
+        for c in frontier:
+            parents = graph[c][1]
+            if d >= depth:
+                if parents:
+                    boundary.add(c)
+                continue
+            not_shallow.add(c)
+            for p in parents:
+                if p not in level and p in graph:
+                    level[p] = d + 1
+                    nxt.append(p)
+        frontier = nxt
+        d += 1
+    boundary -= not_shallow
+    return boundary, not_shallow

@@ -1,0 +1,400 @@
+"""Read access to a repository's stored packs for serving fetches.
+
+`PackCache` keeps each pack's parsed index (and, in `commit_graph`, its commits) across requests;
+a cached pack is keyed by its name and the checksum in its `.idx` trailer, so a pack rewritten
+under the same name is never confused with the old one. `PackReader` is one request's view: it
+opens the pack files through `RepoFiles` (seekable file objects, never paths, since the files may
+be encrypted at rest), reads raw entries and resolves deltas.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from dulwich.pack import apply_delta
+
+from emulator.repos.files import PACK_DIR, RepoFiles
+
+OBJ_COMMIT = 1
+OBJ_TREE = 2
+OBJ_BLOB = 3
+OBJ_TAG = 4
+OFS_DELTA = 6
+REF_DELTA = 7
+TYPE_NAMES = {OBJ_COMMIT: b"commit", OBJ_TREE: b"tree", OBJ_BLOB: b"blob", OBJ_TAG: b"tag"}
+
+_IDX_MAGIC = b"\xfftOc"
+_MAX_CHAIN = 10_000  # a delta chain longer than this is corrupt (git's default depth is 50)
+
+
+class PackFormatError(Exception):
+    """A stored pack or index is not what its format says it is."""
+
+
+@dataclass(frozen=True, eq=False)
+class PackIndex:
+    """A parsed version-2 `.idx`: sorted binary SHAs, their offsets, and the offsets in pack
+    order (so an entry's extent is `[offset, next offset)`, the last one ending before the
+    20-byte trailer)."""
+
+    name: str
+    key: tuple[str, bytes]
+    pack_size: int
+    pack_checksum: bytes
+    shas: list[bytes]
+    offsets: array[int]  # parallel to `shas`
+    sorted_offsets: array[int]  # ascending, plus `pack_size - 20` as a sentinel
+    sorted_pos: array[int]  # index into `shas` of the k-th entry in pack order
+
+    @property
+    def count(self) -> int:
+        return len(self.shas)
+
+    def find(self, sha: bytes) -> int | None:
+        i = bisect_left(self.shas, sha)
+        if i < len(self.shas) and self.shas[i] == sha:
+            return self.offsets[i]
+        return None
+
+    def entry_end(self, offset: int) -> int:
+        return self.sorted_offsets[bisect_right(self.sorted_offsets, offset)]
+
+    def sha_at(self, offset: int) -> bytes:
+        k = bisect_left(self.sorted_offsets, offset)
+        if k >= len(self.sorted_pos) or self.sorted_offsets[k] != offset:
+            raise PackFormatError(f"{self.name}: no entry at offset {offset}")
+        return self.shas[self.sorted_pos[k]]
+
+
+def parse_index(name: str, data: bytes, pack_size: int) -> PackIndex:
+    if len(data) < 8 + 1024 + 40 or data[:4] != _IDX_MAGIC or data[4:8] != b"\0\0\0\2":
+        raise PackFormatError(f"{name}.idx: not a version 2 pack index")
+    fanout = array("I", data[8 : 8 + 1024])
+    fanout.byteswap()
+    n = fanout[255]
+    sha_start = 8 + 1024
+    off_start = sha_start + 24 * n  # past the SHAs and the CRC32s
+    large_start = off_start + 4 * n
+    if len(data) < large_start + 40:
+        raise PackFormatError(f"{name}.idx: truncated")
+    shas = [data[i : i + 20] for i in range(sha_start, sha_start + 20 * n, 20)]
+    small = array("I", data[off_start:large_start])
+    small.byteswap()
+    offsets = array("Q", small)
+    if any(o & 0x80000000 for o in small):
+        large = array("Q", data[large_start : len(data) - 40])
+        large.byteswap()
+        for i, o in enumerate(small):
+            if o & 0x80000000:
+                offsets[i] = large[o & 0x7FFFFFFF]
+    order = sorted(range(n), key=offsets.__getitem__)
+    sorted_offsets = array("Q", (offsets[i] for i in order))
+    sorted_offsets.append(pack_size - 20)
+    return PackIndex(
+        name=name,
+        key=(name, data[-20:]),
+        pack_size=pack_size,
+        pack_checksum=data[-40:-20],
+        shas=shas,
+        offsets=offsets,
+        sorted_offsets=sorted_offsets,
+        sorted_pos=array("I", order),
+    )
+
+
+@dataclass
+class _Entry:
+    value: object
+    weight: int
+
+
+@dataclass
+class PackCache:
+    """Parsed indexes and per-pack-set data (commit graphs), shared by all requests of one
+    emulator. Bounded by the number of objects it describes; least recently used goes first."""
+
+    max_objects: int = 20_000_000
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _items: OrderedDict[object, _Entry] = field(default_factory=OrderedDict)
+    _weight: int = 0
+
+    def get_or_build(self, key: object, build: Callable[[], tuple[object, int]]) -> object:
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is not None:
+                self._items.move_to_end(key)
+                return entry.value
+        # Built outside the lock: two requests may build the same thing once; both are right.
+        value, weight = build()
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = _Entry(value, weight)
+                self._weight += weight
+            while self._weight > self.max_objects and len(self._items) > 1:
+                _, old = self._items.popitem(last=False)
+                self._weight -= old.weight
+            return self._items[key].value if key in self._items else value
+
+
+@dataclass
+class EntryHeader:
+    type: int  # 1-4, or OFS_DELTA / REF_DELTA
+    size: int  # inflated size (of the delta for delta entries)
+    data_start: int  # offset of the zlib stream, relative to the entry start
+    base_offset: int | None = None  # absolute, for OFS_DELTA
+    base_sha: bytes | None = None  # for REF_DELTA
+
+
+def parse_entry_header(buf: bytes | memoryview, offset: int, pos: int = 0) -> EntryHeader:
+    """Parse the entry header at `buf[pos:]`; `offset` is that entry's offset in its pack."""
+    c = buf[pos]
+    typ = (c >> 4) & 7
+    size = c & 15
+    shift = 4
+    i = pos + 1
+    while c & 0x80:
+        c = buf[i]
+        i += 1
+        size |= (c & 0x7F) << shift
+        shift += 7
+    if typ == OFS_DELTA:
+        c = buf[i]
+        i += 1
+        rel = c & 0x7F
+        while c & 0x80:
+            c = buf[i]
+            i += 1
+            rel = ((rel + 1) << 7) | (c & 0x7F)
+        return EntryHeader(typ, size, i - pos, base_offset=offset - rel)
+    if typ == REF_DELTA:
+        return EntryHeader(typ, size, i - pos + 20, base_sha=bytes(buf[i : i + 20]))
+    if typ in (0, 5):
+        raise PackFormatError(f"bad object type {typ} at offset {offset}")
+    return EntryHeader(typ, size, i - pos)
+
+
+def encode_entry_header(typ: int, size: int) -> bytes:
+    out = bytearray()
+    c = (typ << 4) | (size & 15)
+    size >>= 4
+    while size:
+        out.append(c | 0x80)
+        c = size & 0x7F
+        size >>= 7
+    out.append(c)
+    return bytes(out)
+
+
+def encode_ofs(rel: int) -> bytes:
+    out = [rel & 0x7F]
+    rel >>= 7
+    while rel:
+        rel -= 1
+        out.append(0x80 | (rel & 0x7F))
+        rel >>= 7
+    return bytes(reversed(out))
+
+
+class PackReader:
+    """One request's view of a repository's packs, in a fixed order (largest first), opened
+    lazily. Not thread-safe; close it when done."""
+
+    def __init__(self, files: RepoFiles, names: list[str], cache: PackCache) -> None:
+        self.files = files
+        self.cache = cache
+        indexes = [self._load_index(n) for n in names]
+        indexes.sort(key=lambda ix: (-ix.pack_size, ix.name))
+        self.indexes = indexes
+        self.key: tuple[tuple[str, bytes], ...] = tuple(ix.key for ix in indexes)
+        self._files: list[BinaryIO | None] = [None] * len(indexes)
+        self._resolved: OrderedDict[tuple[int, int], tuple[int, bytes]] = OrderedDict()
+        self._resolved_bytes = 0
+        self.resolved_budget = 32 * 1024 * 1024
+
+    def _load_index(self, name: str) -> PackIndex:
+        rel = f"{PACK_DIR}/{name}.idx"
+        size = self.files.size(rel)
+        with self.files.open_read(rel) as f:
+            f.seek(max(0, size - 20))
+            idx_sum = f.read(20)
+
+            def build() -> tuple[object, int]:
+                f.seek(0)
+                data = f.read()
+                ix = parse_index(name, data, self.files.size(f"{PACK_DIR}/{name}.pack"))
+                return ix, ix.count + 1
+
+            ix = self.cache.get_or_build(("idx", name, idx_sum), build)
+        assert isinstance(ix, PackIndex)
+        return ix
+
+    def close(self) -> None:
+        for f in self._files:
+            if f is not None:
+                f.close()
+        self._files = [None] * len(self.indexes)
+
+    def __enter__(self) -> PackReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def file(self, p: int) -> BinaryIO:
+        f = self._files[p]
+        if f is None:
+            f = self.files.open_read(f"{PACK_DIR}/{self.indexes[p].name}.pack")
+            self._files[p] = f
+        return f
+
+    def locate(self, sha: bytes) -> tuple[int, int] | None:
+        """The first pack (in this reader's order) holding `sha`, and the entry's offset."""
+        for p, ix in enumerate(self.indexes):
+            off = ix.find(sha)
+            if off is not None:
+                return p, off
+        return None
+
+    def __contains__(self, sha: bytes) -> bool:
+        return self.locate(sha) is not None
+
+    def read_at(self, p: int, start: int, length: int) -> bytes:
+        f = self.file(p)
+        f.seek(start)
+        data = f.read(length)
+        if len(data) != length:
+            raise PackFormatError(f"{self.indexes[p].name}: short read at {start}")
+        return data
+
+    def read_entry(self, p: int, offset: int) -> tuple[EntryHeader, bytes]:
+        """The entry's header and its raw bytes (header included)."""
+        end = self.indexes[p].entry_end(offset)
+        raw = self.read_at(p, offset, end - offset)
+        return parse_entry_header(raw, offset), raw
+
+    def iter_entry_chunks(self, p: int, start: int, end: int, chunk: int = 1 << 20
+                          ) -> Iterator[bytes]:
+        f = self.file(p)
+        f.seek(start)
+        while start < end:
+            data = f.read(min(chunk, end - start))
+            if not data:
+                raise PackFormatError(f"{self.indexes[p].name}: short read at {start}")
+            start += len(data)
+            yield data
+
+    def resolve_at(self, p: int, offset: int) -> tuple[int, bytes]:
+        """Type (1-4) and content of the object stored at `offset` of pack `p`."""
+        hit = self._resolved.get((p, offset))
+        if hit is not None:
+            self._resolved.move_to_end((p, offset))
+            return hit
+        chain: list[tuple[int, int, bytes]] = []  # (pack, offset, inflated delta)
+        cur_p, cur_off = p, offset
+        while True:
+            hit = self._resolved.get((cur_p, cur_off))
+            if hit is not None:
+                typ, data = hit
+                break
+            hdr, raw = self.read_entry(cur_p, cur_off)
+            body = zlib.decompress(raw[hdr.data_start :])
+            if hdr.type <= OBJ_TAG:
+                typ, data = hdr.type, body
+                self._remember(cur_p, cur_off, typ, data)
+                break
+            chain.append((cur_p, cur_off, body))
+            if len(chain) > _MAX_CHAIN:
+                raise PackFormatError("delta chain too long")
+            if hdr.base_offset is not None:
+                cur_off = hdr.base_offset
+            else:
+                assert hdr.base_sha is not None
+                loc = self.locate(hdr.base_sha)
+                if loc is None:
+                    raise PackFormatError(f"missing delta base {hdr.base_sha.hex()}")
+                cur_p, cur_off = loc
+        for dp, doff, delta in reversed(chain):
+            data = b"".join(apply_delta(data, delta))
+            self._remember(dp, doff, typ, data)
+        return typ, data
+
+    def _remember(self, p: int, offset: int, typ: int, data: bytes) -> None:
+        if len(data) > self.resolved_budget // 4:
+            return
+        self._resolved[(p, offset)] = (typ, data)
+        self._resolved_bytes += len(data)
+        while self._resolved_bytes > self.resolved_budget:
+            _, (_, old) = self._resolved.popitem(last=False)
+            self._resolved_bytes -= len(old)
+
+    def get(self, sha: bytes) -> tuple[int, bytes] | None:
+        loc = self.locate(sha)
+        return None if loc is None else self.resolve_at(*loc)
+
+    def peel(self, sha: bytes) -> bytes | None:
+        """The object an annotated tag finally points at, or None if `sha` is not a tag."""
+        seen = 0
+        cur = sha
+        while True:
+            obj = self.get(cur)
+            if obj is None or obj[0] != OBJ_TAG:
+                return None if cur == sha else cur
+            cur = tag_target(obj[1])
+            seen += 1
+            if seen > 100:
+                raise PackFormatError("tag chain too long")
+
+
+def tag_target(data: bytes) -> bytes:
+    if not data.startswith(b"object "):
+        raise PackFormatError("malformed tag")
+    return bytes.fromhex(data[7:47].decode("ascii"))
+
+
+def parse_commit(data: bytes) -> tuple[bytes, tuple[bytes, ...], int]:
+    """(tree, parents, committer time) of a raw commit, SHAs binary."""
+    tree = b""
+    parents: list[bytes] = []
+    when = 0
+    pos = 0
+    end = len(data)
+    while pos < end:
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            nl = end
+        if nl == pos:
+            break
+        if data.startswith(b"tree ", pos):
+            tree = bytes.fromhex(data[pos + 5 : pos + 45].decode("ascii"))
+        elif data.startswith(b"parent ", pos):
+            parents.append(bytes.fromhex(data[pos + 7 : pos + 47].decode("ascii")))
+        elif data.startswith(b"committer ", pos):
+            gt = data.rfind(b">", pos, nl)
+            fields = data[gt + 1 : nl].split()
+            if fields:
+                try:
+                    when = int(fields[0])
+                except ValueError:
+                    when = 0
+        pos = nl + 1
+    if len(tree) != 20:
+        raise PackFormatError("malformed commit")
+    return tree, tuple(parents), when
+
+
+def iter_tree(data: bytes) -> Iterator[tuple[bytes, bytes, bytes]]:
+    """(mode, name, binary sha) of each tree entry."""
+    pos = 0
+    end = len(data)
+    while pos < end:
+        sp = data.index(b" ", pos)
+        nul = data.index(b"\0", sp)
+        yield data[pos:sp], data[sp + 1 : nul], data[nul + 1 : nul + 21]
+        pos = nul + 21
