@@ -8,6 +8,7 @@ import hashlib
 import struct
 import subprocess
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,7 @@ def raw_receive(
 
 def assert_serving(server: Server, env: dict[str, str]) -> None:
     """The server still answers git after whatever the test did to it."""
-    probe = f"probe-{threading.get_ident()}-{datetime.now(UTC).timestamp():.0f}"
+    probe = f"probe-{uuid.uuid4().hex[:12]}"
     create_repo(server, probe)
     assert git(env, "ls-remote", server.git_url(probe)).returncode == 0
     assert server.alive()

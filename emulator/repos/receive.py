@@ -425,6 +425,6 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, HangupException):
         return "pack is truncated"
     text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if not isinstance(
-        exc, ObjectCheckError | PackTooLarge
-    ) else text
+    if isinstance(exc, ObjectCheckError | PackTooLarge):
+        return text
+    return f"invalid pack: {text}"
