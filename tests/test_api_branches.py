@@ -193,3 +193,68 @@ def test_invalid_branch_names(name: str) -> None:
         validate_branch_name(name)
     expected = "BranchNameRequiredException" if name == "" else "InvalidBranchNameException"
     assert info.value.code == expected
+
+
+def test_concurrent_create_of_one_branch_has_one_winner(server: Server, pushed: Pushed) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def attempt(i: int) -> str:
+        client = server.client()
+        try:
+            client.create_branch(
+                repositoryName=pushed.name, branchName="race", commitId=pushed.commits[i % 3]
+            )
+        except client.exceptions.BranchNameExistsException:
+            return "exists"
+        return pushed.commits[i % 3]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(attempt, range(8)))
+    winners = [r for r in results if r != "exists"]
+    assert len(winners) == 1
+    cc = server.client()
+    branch = cc.get_branch(repositoryName=pushed.name, branchName="race")["branch"]
+    assert branch["commitId"] == winners[0]
+
+
+def test_first_branch_created_by_the_api_becomes_default(
+    server: Server, cc: Any, git_env: dict[str, str], tmp_path: Path
+) -> None:
+    name = f"tagonly-{uuid.uuid4().hex[:12]}"
+    cc.create_repository(repositoryName=name)
+    work = tmp_path / "w"
+    (sha,) = make_commits(git_env, work, 1)
+    git(git_env, "tag", "v1", cwd=work)
+    # Only a tag: the repository has commits but no branch, hence no default branch.
+    git(git_env, "push", "-q", server.git_url(name), "refs/tags/v1", cwd=work)
+    assert "defaultBranch" not in cc.get_repository(repositoryName=name)["repositoryMetadata"]
+    cc.create_branch(repositoryName=name, branchName="first", commitId=sha)
+    cc.create_branch(repositoryName=name, branchName="second", commitId=sha)
+    meta = cc.get_repository(repositoryName=name)["repositoryMetadata"]
+    assert meta["defaultBranch"] == "first"
+
+
+def test_aws_cli_branches(server: Server, pushed: Pushed) -> None:
+    import json
+
+    from test_api_repositories import _aws
+
+    proc = _aws(
+        server,
+        "create-branch",
+        "--repository-name",
+        pushed.name,
+        "--branch-name",
+        "cli",
+        "--commit-id",
+        pushed.commits[0],
+    )
+    assert proc.returncode == 0, proc.stderr
+    proc = _aws(server, "list-branches", "--repository-name", pushed.name)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(json.loads(proc.stdout)["branches"]) == ["cli", "main"]
+    proc = _aws(server, "get-branch", "--repository-name", pushed.name, "--branch-name", "cli")
+    assert json.loads(proc.stdout)["branch"]["commitId"] == pushed.commits[0]
+    proc = _aws(server, "delete-branch", "--repository-name", pushed.name, "--branch-name", "main")
+    assert proc.returncode != 0
+    assert "DefaultBranchCannotBeDeletedException" in proc.stderr
