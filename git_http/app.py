@@ -29,6 +29,7 @@ from emulator.iam.git_password import (
 )
 from emulator.iam.principal import Principal
 from emulator.repos.model import Repository
+from emulator.repos.pack_reader import PackCache
 from emulator.repos.receive import ReceivePack
 from git_http.bridge import GitStreamResponse, Read, Write
 from git_http.upload import serve_upload_pack
@@ -58,6 +59,8 @@ def _pkt(data: bytes | None) -> bytes:
 class GitDoor:
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
+        # Parsed pack indexes and commit graphs, shared by the requests of this emulator.
+        self.pack_cache = PackCache()
 
     # -- the gate ---------------------------------------------------------------------------
 
@@ -121,7 +124,10 @@ class GitDoor:
         def job(read: Read, write: Write) -> None:
             write(preamble)
             if service == UPLOAD_PACK:
-                serve_upload_pack(emu.repos, caller.repo, read, write, advertise=True)
+                serve_upload_pack(
+                    emu.repos, caller.repo, emu.config.limits, self.pack_cache, read, write,
+                    advertise=True,
+                )
             else:
                 receive = ReceivePack(
                     emu.repos, caller.repo, emu.config.limits, self._authorize_ref(caller)
@@ -152,7 +158,10 @@ class GitDoor:
         if service == UPLOAD_PACK:
 
             def job(read: Read, write: Write) -> None:
-                serve_upload_pack(emu.repos, caller.repo, read, write, advertise=False)
+                serve_upload_pack(
+                    emu.repos, caller.repo, limits, self.pack_cache, read, write,
+                    advertise=False,
+                )
 
         else:
             receive = ReceivePack(emu.repos, caller.repo, limits, self._authorize_ref(caller))
