@@ -31,8 +31,9 @@ def _scan_pack_commits(reader: PackReader, p: int) -> Graph:
     the rare commit stored as a delta)."""
     ix: PackIndex = reader.indexes[p]
     n = ix.count
-    types = bytearray(n)  # resolved type per entry in pack order; 0 while unknown
-    pending: list[tuple[int, int, bytes | None]] = []  # (k, base offset | -1, base sha)
+    types: dict[int, int] = {}  # offset -> resolved type (1-4)
+    pending: list[tuple[int, bytes]] = []  # REF_DELTA entries: (offset, base sha)
+    delta_commits: list[int] = []
     commits: Graph = {}
     f = reader.file(p)
     buf = b""
@@ -47,8 +48,8 @@ def _scan_pack_commits(reader: PackReader, p: int) -> Graph:
             buf = f.read(max(_WINDOW, want_end - off))
             buf_start = off
         hdr = parse_entry_header(buf, off, off - buf_start)
-        if hdr.type == OBJ_COMMIT:
-            types[k] = OBJ_COMMIT
+        t = hdr.type
+        if t == OBJ_COMMIT:
             if end > buf_start + len(buf):
                 f.seek(off)
                 buf = f.read(max(_WINDOW, end - off))
@@ -56,45 +57,47 @@ def _scan_pack_commits(reader: PackReader, p: int) -> Graph:
             rel = off - buf_start
             body = zlib.decompress(buf[rel + hdr.data_start : rel + end - off])
             commits[ix.shas[ix.sorted_pos[k]]] = parse_commit(body)
-        elif hdr.type == OFS_DELTA:
+        elif t == OFS_DELTA:
+            # The base comes earlier in the pack, so its type is known unless it is itself
+            # a REF_DELTA still pending.
             assert hdr.base_offset is not None
-            pending.append((k, hdr.base_offset, None))
-        elif hdr.type == REF_DELTA:
-            pending.append((k, -1, hdr.base_sha))
-        else:
-            types[k] = hdr.type
-    # Delta entries take their type from their base; bases of OFS deltas come earlier in the
-    # pack, REF bases may be anywhere, so iterate until nothing changes.
+            t = types.get(hdr.base_offset, 0)
+            if t == OBJ_COMMIT:
+                delta_commits.append(off)
+            elif not t:
+                pending.append((off, b""))
+                continue
+        elif t == REF_DELTA:
+            assert hdr.base_sha is not None
+            pending.append((off, hdr.base_sha))
+            continue
+        types[off] = t
+    # REF_DELTA bases may be anywhere (or, in a pack completed from a thin one, outside it),
+    # and OFS deltas on top of them wait for them: iterate until nothing changes.
     while pending:
-        left: list[tuple[int, int, bytes | None]] = []
-        for k, base_off, base_sha in pending:
-            if base_sha is None:
-                kb = _pos_of(ix, base_off)
-                t = types[kb] if kb is not None else 0
-            else:
+        left: list[tuple[int, bytes]] = []
+        for off, base_sha in pending:
+            if base_sha:
                 boff = ix.find(base_sha)
-                kb = _pos_of(ix, boff) if boff is not None else None
-                t = types[kb] if kb is not None else _external_type(reader, base_sha)
-            if t:
-                types[k] = t
-                if t == OBJ_COMMIT:
-                    _, data = reader.resolve_at(p, so[k])
-                    commits[ix.shas[ix.sorted_pos[k]]] = parse_commit(data)
+                t = types.get(boff, 0) if boff is not None else _external_type(reader, base_sha)
             else:
-                left.append((k, base_off, base_sha))
+                hdr = parse_entry_header(reader.read_at(p, off, min(32, ix.entry_end(off) - off)),
+                                         off)
+                assert hdr.base_offset is not None
+                t = types.get(hdr.base_offset, 0)
+            if t:
+                types[off] = t
+                if t == OBJ_COMMIT:
+                    delta_commits.append(off)
+            else:
+                left.append((off, base_sha))
         if len(left) == len(pending):
             break  # unresolvable bases: not commits as far as this graph is concerned
         pending = left
+    for off in delta_commits:
+        _, data = reader.resolve_at(p, off)
+        commits[ix.sha_at(off)] = parse_commit(data)
     return commits
-
-
-def _pos_of(ix: PackIndex, offset: int) -> int | None:
-    from bisect import bisect_left
-
-    k = bisect_left(ix.sorted_offsets, offset)
-    if k < ix.count and ix.sorted_offsets[k] == offset:
-        return k
-    return None
 
 
 def _external_type(reader: PackReader, sha: bytes) -> int:

@@ -360,32 +360,33 @@ def tag_target(data: bytes) -> bytes:
 
 def parse_commit(data: bytes) -> tuple[bytes, tuple[bytes, ...], int]:
     """(tree, parents, committer time) of a raw commit, SHAs binary."""
-    tree = b""
-    parents: list[bytes] = []
-    when = 0
-    pos = 0
-    end = len(data)
-    while pos < end:
-        nl = data.find(b"\n", pos)
-        if nl < 0:
-            nl = end
-        if nl == pos:
-            break
-        if data.startswith(b"tree ", pos):
-            tree = bytes.fromhex(data[pos + 5 : pos + 45].decode("ascii"))
-        elif data.startswith(b"parent ", pos):
+    try:
+        if not data.startswith(b"tree "):
+            raise ValueError
+        tree = bytes.fromhex(data[5:45].decode("ascii"))
+        parents: list[bytes] = []
+        pos = 46
+        while data.startswith(b"parent ", pos):
             parents.append(bytes.fromhex(data[pos + 7 : pos + 47].decode("ascii")))
-        elif data.startswith(b"committer ", pos):
-            gt = data.rfind(b">", pos, nl)
-            fields = data[gt + 1 : nl].split()
-            if fields:
-                try:
-                    when = int(fields[0])
-                except ValueError:
-                    when = 0
-        pos = nl + 1
-    if len(tree) != 20:
-        raise PackFormatError("malformed commit")
+            pos += 48
+    except ValueError:
+        raise PackFormatError("malformed commit") from None
+    when = 0
+    head_end = data.find(b"\n\n", pos - 1)
+    if head_end < 0:
+        head_end = len(data)
+    i = data.find(b"\ncommitter ", pos - 1, head_end)
+    if i >= 0:
+        nl = data.find(b"\n", i + 1)
+        if nl < 0:
+            nl = len(data)
+        gt = data.rfind(b">", i, nl)
+        fields = data[gt + 1 : nl].split()
+        if fields:
+            try:
+                when = int(fields[0])
+            except ValueError:
+                when = 0
     return tree, tuple(parents), when
 
 
