@@ -28,6 +28,7 @@ class Emulator:
         self.repos = RepositoryService(
             self.db, config.data_dir / "repos", config.limits.max_repositories
         )
+        self.repos.discard_quarantine()
         self.endpoints = Endpoints()
 
     def clone_url_http(self, repo: Repository) -> str:

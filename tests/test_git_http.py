@@ -15,10 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ACCOUNT, REGION, Server, git, make_commits, start_server
-
-from emulator.repos.service import RepositoryService
-from emulator.state.db import Database
+from conftest import Server, git, make_commits, start_server
 
 ZERO = "0" * 40
 EMPTY_PACK = b"PACK" + struct.pack(">II", 2, 0)
@@ -28,23 +25,13 @@ EMPTY_PACK += hashlib.sha1(EMPTY_PACK).digest()  # noqa: S324 - git's pack check
 # -- helpers shared with test_git_bad_input.py ----------------------------------------------
 
 
-def _service(server: Server) -> RepositoryService:
-    return RepositoryService(Database(server.data_dir / "state.db"), server.data_dir / "repos")
-
-
 def create_repo(server: Server, name: str) -> None:
-    try:
-        server.client().create_repository(repositoryName=name)
-    except Exception as exc:  # the API door may not serve CreateRepository in every build
-        if "NotImplemented" not in str(exc):
-            raise
-        _service(server).create(ACCOUNT, REGION, name)
+    server.client().create_repository(repositoryName=name)
 
 
 def repo_dir(server: Server, name: str) -> Path:
-    repo = _service(server).find(ACCOUNT, REGION, name)
-    assert repo is not None
-    return server.data_dir / "repos" / repo.id
+    meta = server.client().get_repository(repositoryName=name)["repositoryMetadata"]
+    return server.data_dir / "repos" / meta["repositoryId"]
 
 
 def stored_files(server: Server, name: str) -> list[str]:
@@ -54,9 +41,8 @@ def stored_files(server: Server, name: str) -> list[str]:
 
 
 def default_branch(server: Server, name: str) -> str | None:
-    repo = _service(server).find(ACCOUNT, REGION, name)
-    assert repo is not None
-    return repo.default_branch
+    meta = server.client().get_repository(repositoryName=name)["repositoryMetadata"]
+    return meta.get("defaultBranch")
 
 
 def remote_refs(env: dict[str, str], url: str) -> dict[str, str]:
@@ -239,8 +225,15 @@ def test_atomic_push_with_stale_lease_changes_nothing(
     make_commits(git_env, work, 1, prefix="new")
     git(git_env, "branch", "other", cwd=work)
     out = git(
-        git_env, "push", "--atomic", f"--force-with-lease=main:{shas[0]}", "origin",
-        "main", "other", cwd=work, check=False,
+        git_env,
+        "push",
+        "--atomic",
+        f"--force-with-lease=main:{shas[0]}",
+        "origin",
+        "main",
+        "other",
+        cwd=work,
+        check=False,
     )
     assert out.returncode != 0
     assert remote_refs(git_env, url) == before_refs
@@ -320,8 +313,13 @@ def test_concurrent_git_pushes_one_wins(
         git(git_env, "clone", url, str(c))
         clones.append((c, make_commits(git_env, c, 1, prefix=f"c{i}")[0]))
     procs = [
-        subprocess.Popen(["git", "push", "origin", "main"], cwd=c, env=git_env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            ["git", "push", "origin", "main"],
+            cwd=c,
+            env=git_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for c, _ in clones
     ]
     codes = [p.wait(timeout=120) for p in procs]
@@ -345,8 +343,12 @@ def test_several_clones_at_once(
     git(git_env, "remote", "add", "origin", url, cwd=work)
     git(git_env, "push", "origin", "main", cwd=work)
     procs = [
-        subprocess.Popen(["git", "clone", "-q", url, str(tmp_path / f"c{i}")], env=git_env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            ["git", "clone", "-q", url, str(tmp_path / f"c{i}")],
+            env=git_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for i in range(6)
     ]
     assert [p.wait(timeout=120) for p in procs] == [0] * 6
@@ -423,12 +425,10 @@ def test_info_refs_headers_and_preamble(server: Server, repo_name: str) -> None:
         assert resp.headers["content-type"] == f"application/x-{service}-advertisement"
         assert "no-cache" in resp.headers["cache-control"]
         assert parse_pkts(resp.content)[:2] == [f"# service={service}\n".encode(), None]
-    dumb = httpx.get(f"{server.plain_url(repo_name)}/info/refs",
-                     auth=http_auth(server, repo_name))
+    dumb = httpx.get(f"{server.plain_url(repo_name)}/info/refs", auth=http_auth(server, repo_name))
     assert dumb.status_code == 403 and "dumb" in dumb.text
     for path in ("HEAD", "objects/info/packs", ""):
-        resp = httpx.get(f"{server.plain_url(repo_name)}/{path}",
-                         auth=http_auth(server, repo_name))
+        resp = httpx.get(f"{server.plain_url(repo_name)}/{path}", auth=http_auth(server, repo_name))
         assert resp.status_code == 404
 
 
@@ -439,8 +439,9 @@ def test_anonymous_gets_401_with_basic_challenge(
     server: Server, git_env: dict[str, str], repo_name: str
 ) -> None:
     create_repo(server, repo_name)
-    resp = httpx.get(f"{server.plain_url(repo_name)}/info/refs",
-                     params={"service": "git-upload-pack"})
+    resp = httpx.get(
+        f"{server.plain_url(repo_name)}/info/refs", params={"service": "git-upload-pack"}
+    )
     assert resp.status_code == 401
     assert resp.headers["www-authenticate"] == 'Basic realm="ccemu"'
     out = git(git_env, "ls-remote", server.plain_url(repo_name), check=False)
@@ -472,14 +473,15 @@ def test_wrong_or_expired_password_gets_403(
     assert out.returncode != 0 and "403" in out.stderr
 
 
-def test_unknown_repository_is_404(
-    server: Server, git_env: dict[str, str], repo_name: str
-) -> None:
+def test_unknown_repository_is_404(server: Server, git_env: dict[str, str], repo_name: str) -> None:
     out = git(git_env, "clone", server.git_url(repo_name), check=False)
     assert out.returncode != 0
     assert "not found" in out.stderr
-    resp = httpx.get(f"{server.plain_url(repo_name)}/info/refs",
-                     params={"service": "git-receive-pack"}, auth=http_auth(server, repo_name))
+    resp = httpx.get(
+        f"{server.plain_url(repo_name)}/info/refs",
+        params={"service": "git-receive-pack"},
+        auth=http_auth(server, repo_name),
+    )
     assert resp.status_code == 404 and "not found" in resp.text
 
 
@@ -489,15 +491,44 @@ def test_other_account_cannot_see_repository(
     create_repo(server, repo_name)
     # Root of another account (a 12-digit key id signed with the root secret).
     other = ("210987654321", server.git_password(repo_name, key="210987654321"))
-    resp = httpx.get(f"{server.plain_url(repo_name)}/info/refs",
-                     params={"service": "git-upload-pack"}, auth=other)
+    resp = httpx.get(
+        f"{server.plain_url(repo_name)}/info/refs",
+        params={"service": "git-upload-pack"},
+        auth=other,
+    )
     assert resp.status_code == 404
 
 
 @pytest.mark.parametrize("service", ["git-upload-pack", "git-receive-pack"])
 def test_post_requires_git_content_type(server: Server, repo_name: str, service: str) -> None:
     create_repo(server, repo_name)
-    resp = httpx.post(f"{server.plain_url(repo_name)}/{service}", content=b"0000",
-                      headers={"Content-Type": "text/plain"},
-                      auth=http_auth(server, repo_name))
+    resp = httpx.post(
+        f"{server.plain_url(repo_name)}/{service}",
+        content=b"0000",
+        headers={"Content-Type": "text/plain"},
+        auth=http_auth(server, repo_name),
+    )
     assert resp.status_code == 415
+
+
+def test_restart_discards_an_interrupted_push_quarantine(
+    tmp_path: Path, git_env: dict[str, str]
+) -> None:
+    srv = start_server(tmp_path / "data")
+    try:
+        name = "quarantine-left"
+        create_repo(srv, name)
+        scratch = repo_dir(srv, name) / "incoming"
+        scratch.mkdir(parents=True, exist_ok=True)
+        (scratch / "tmpabc.pack").write_bytes(b"PACK half written")
+    finally:
+        srv.stop()
+    srv = start_server(tmp_path / "data")
+    try:
+        assert not (scratch / "tmpabc.pack").exists()
+        work = tmp_path / "work"
+        make_commits(git_env, work, 1)
+        git(git_env, "push", srv.git_url(name), "main", cwd=work)
+        assert remote_refs(git_env, srv.git_url(name))["refs/heads/main"]
+    finally:
+        srv.stop()

@@ -306,6 +306,18 @@ class RepositoryService:
 
     # -- files ----------------------------------------------------------------------------
 
+    def discard_quarantine(self) -> int:
+        """Remove what pushes interrupted by a crash left in the repositories' scratch dirs.
+
+        Called at start-up, before any request: nothing there was ever published."""
+        removed = 0
+        for scratch in self.root.glob("*/incoming"):
+            for path in scratch.iterdir():
+                if path.is_file():
+                    path.unlink()
+                    removed += 1
+        return removed
+
     def files(self, repo: Repository) -> LocalRepoFiles:
         return LocalRepoFiles(self.root / repo.id)
 
