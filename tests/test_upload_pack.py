@@ -19,7 +19,13 @@ import pytest
 from emulator.config import Limits
 from emulator.repos.files import PACK_DIR, LocalRepoFiles
 from emulator.repos.object_store import RepoObjectStore
-from emulator.repos.pack_reader import PackCache
+from emulator.repos.pack_reader import (
+    OFS_DELTA,
+    REF_DELTA,
+    PackCache,
+    parse_entry_header,
+    parse_index,
+)
 from emulator.repos.upload_pack import UploadPack, advertise, cached_peel, open_reader
 
 ZERO = "0" * 40
@@ -91,7 +97,8 @@ class Origin:
         bases, like a received thin pack, when `thin`)."""
         tips = git(self.env, "for-each-ref", "--format=%(objectname)", cwd=self.work).split()
         revs = "\n".join(tips + [f"^{t}" for t in self.pushed]) + "\n"
-        args = ["pack-objects", "--revs", "--stdout"] + (["--thin"] if thin else [])
+        args = ["pack-objects", "--revs", "--stdout", "--delta-base-offset"]
+        args += ["--thin"] if thin else []
         data = run(self.env, "git", *args, cwd=self.work, input=revs.encode()).stdout
         tmp = self.store_root / "incoming.pack"
         fix = ["--fix-thin"] if thin else []
@@ -289,6 +296,31 @@ def test_clone_and_fetch_across_several_packs(env: dict[str, str], origin: Origi
     dest2 = tmp_path / "clone2"
     clone(env, door, dest2)
     assert_same_refs(env, origin, dest2)
+
+
+def test_fetch_negotiates_past_local_commits(env: dict[str, str], origin: Origin,
+                                             door: HttpDoor | StdioDoor,
+                                             tmp_path: Path) -> None:
+    """The client has many commits the server does not: several rounds of haves, most of
+    them unknown, before a common commit is found."""
+    origin.commit(10)
+    origin.push()
+    dest = tmp_path / "clone"
+    clone(env, door, dest)
+    later = dict(env, GIT_COMMITTER_DATE="2030-01-01T00:00:00Z")  # walked first by the client
+    for i in range(60):
+        (dest / f"local{i}.txt").write_text(f"{i}\n")
+        git(later, "add", ".", cwd=dest)
+        git(later, "commit", "-q", "-m", f"local {i}", cwd=dest)
+    big = (tmp_path / "big.bin")
+    big.write_bytes(os.urandom(700_000))
+    shutil.copy(big, origin.work / "big.bin")
+    origin.commit(3)
+    origin.push(thin=True)
+    fetch(env, door, dest)
+    assert_same_refs(env, origin, dest)
+    if isinstance(door, HttpDoor):
+        assert door.posts >= 3  # clone, then at least two negotiation rounds
 
 
 def test_fetch_up_to_date(env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor,
@@ -496,3 +528,51 @@ def test_advertisement(origin: Origin) -> None:
     assert b"symref=HEAD:refs/heads/main" in text
     assert f"{origin.rev('v1^{}')} refs/tags/v1^{{}}\n".encode() in text
     assert frames[0][4:].startswith(origin.rev("HEAD").encode() + b" HEAD\0")
+
+
+def _demux(out: bytes) -> tuple[list[bytes], bytes]:
+    """Split a side-band response into its leading pkt-lines and the pack on band 1."""
+    lines: list[bytes] = []
+    pack = bytearray()
+    pos = 0
+    while pos < len(out):
+        n = int(out[pos : pos + 4], 16)
+        if n == 0:
+            pos += 4
+            continue
+        payload = out[pos + 4 : pos + n]
+        pos += n
+        if payload[:1] == b"\x01":
+            pack += payload[1:]
+        elif payload[:1] in (b"\x02", b"\x03"):
+            continue
+        else:
+            lines.append(payload)
+    return lines, bytes(pack)
+
+
+@pytest.mark.parametrize("caps", ["", "side-band", "side-band-64k ofs-delta"])
+def test_clone_pack_without_ofs_delta_or_side_band(env: dict[str, str], origin: Origin,
+                                                   tmp_path: Path, caps: str) -> None:
+    origin.commit(8, big=True)
+    origin.push()
+    origin.commit(3, big=True)
+    origin.push(thin=True)
+    head = origin.rev("HEAD")
+    out = _serve(origin, _pkt(f"want {head} {caps}\n".encode()) + b"0000" + _pkt(b"done\n"))
+    assert out.startswith(_pkt(b"NAK\n"))
+    if "side-band" in caps:
+        lines, pack = _demux(out[len(_pkt(b"NAK\n")) :])
+        assert lines == []
+    else:
+        pack = out[len(_pkt(b"NAK\n")) :]
+    repo = tmp_path / "check"
+    git(env, "init", "-q", "--bare", str(repo))
+    run(env, "git", "index-pack", "--strict", "--stdin", cwd=repo, input=pack)
+    git(env, "update-ref", "refs/heads/main", head, cwd=repo)
+    git(env, "fsck", "--strict", "--no-dangling", cwd=repo)
+    (idx,) = (repo / "objects/pack").glob("*.idx")
+    index = parse_index("check", idx.read_bytes(), len(pack))
+    types = {parse_entry_header(pack, off, off).type for off in index.offsets}
+    assert (OFS_DELTA in types) == ("ofs-delta" in caps)
+    assert REF_DELTA in types  # the second pack's entries, or every delta without ofs-delta

@@ -310,6 +310,7 @@ class _Session:
         self.depth = 0
         self.deepen_since = 0
         self.haves: list[bytes] = []  # git's have_obj: every have we know, in order
+        self._have_set: set[bytes] = set()
         self.they_have: set[bytes] = set()
         self.oldest_have = 0
         self.ready_known = False
@@ -459,7 +460,8 @@ class _Session:
             self.ready_known = False
         elif sha not in self.up.reader:
             return False
-        if sha not in self.haves:
+        if sha not in self._have_set:
+            self._have_set.add(sha)
             self.haves.append(sha)
         return True
 
