@@ -19,9 +19,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from importlib.metadata import PackageNotFoundError, version
 
 from emulator.config import Limits
+from emulator.repos.advertisement import (
+    CAPABILITIES,
+    ZERO_ID,
+    advertise,
+    cached_peel,
+    open_reader,
+)
 from emulator.repos.commit_graph import (
     Graph,
     can_all_reach,
@@ -37,7 +43,6 @@ from emulator.repos.pack_reader import (
     PackCache,
     PackFormatError,
     PackReader,
-    parse_entry_header,
     tag_target,
 )
 from emulator.repos.pack_send import (
@@ -49,193 +54,22 @@ from emulator.repos.pack_send import (
     send_objects,
     send_whole_packs,
 )
+from emulator.repos.pkt_reader import PktReader, UploadPackError, parse_id
+
+__all__ = [
+    "CAPABILITIES",
+    "ZERO_ID",
+    "PackCache",
+    "UploadPack",
+    "UploadPackError",
+    "advertise",
+    "cached_peel",
+    "open_reader",
+]
 
 log = logging.getLogger(__name__)
 
-ZERO_ID = b"0" * 40
 INFINITE_DEPTH = 0x7FFFFFFF  # git's INFINITE_DEPTH, sent by `fetch --unshallow`
-MAX_PKT = 65520
-
-
-def _agent() -> bytes:
-    try:
-        return f"agent=ccemu/{version('ccemu')}".encode()
-    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return b"agent=ccemu"
-
-
-CAPABILITIES = (
-    b"multi_ack",
-    b"thin-pack",
-    b"side-band",
-    b"side-band-64k",
-    b"ofs-delta",
-    b"shallow",
-    b"deepen-since",
-    b"no-progress",
-    b"include-tag",
-    b"multi_ack_detailed",
-    b"no-done",
-    b"allow-tip-sha1-in-want",
-    b"allow-reachable-sha1-in-want",
-    b"object-format=sha1",
-    _agent(),
-)
-
-
-class UploadPackError(Exception):
-    """Told to the client as `ERR <message>` (or on side-band channel 3 once the pack has
-    started)."""
-
-
-# -- advertisement -------------------------------------------------------------------------
-
-
-def advertise(refs: Mapping[bytes, bytes], head: bytes | None,
-              peel: Callable[[bytes], bytes | None] | None = None) -> Iterator[bytes]:
-    """The v0 ref advertisement: HEAD first (with `symref=`), then refs in name order, each
-    annotated tag followed by its peeled `^{}` line, then a flush-pkt. `head` is HEAD's target
-    (`refs/heads/main`, or just `main`); `peel` maps a hex id to the hex id an annotated tag
-    finally points at (None for anything else)."""
-    caps = list(CAPABILITIES)
-    head_ref = None
-    if head:
-        head_ref = head if head.startswith(b"refs/") else b"refs/heads/" + head
-        if head_ref not in refs:
-            head_ref = None
-    if head_ref is not None:
-        caps.insert(0, b"symref=HEAD:" + head_ref)
-    capline = b" ".join(caps)
-    lines: list[tuple[bytes, bytes]] = []
-    if head_ref is not None:
-        lines.append((refs[head_ref], b"HEAD"))
-    lines.extend((refs[name], name) for name in sorted(refs))
-    if not lines:
-        yield pkt(ZERO_ID + b" capabilities^{}\0" + capline + b"\n")
-        yield FLUSH
-        return
-    first = True
-    for sha, name in lines:
-        if first:
-            yield pkt(sha + b" " + name + b"\0" + capline + b"\n")
-            first = False
-        else:
-            yield pkt(sha + b" " + name + b"\n")
-        if name != b"HEAD" and peel is not None:
-            peeled = peel(sha)
-            if peeled is not None:
-                yield pkt(peeled + b" " + name + b"^{}\n")
-    yield FLUSH
-
-
-def open_reader(store: RepoObjectStore, cache: PackCache) -> PackReader:
-    return PackReader(store.files, store.pack_names(), cache)
-
-
-def cached_peel(reader: PackReader) -> Callable[[bytes], bytes | None]:
-    """A `peel` for `advertise`: object types come from entry headers alone, and results are
-    kept in the cache (objects never change under their id)."""
-
-    def peel(hexsha: bytes) -> bytes | None:
-        try:
-            sha = bytes.fromhex(hexsha.decode("ascii"))
-        except ValueError:
-            return None
-
-        def build() -> tuple[object, int]:
-            if _stored_type(reader, sha) != OBJ_TAG:
-                return b"", 1
-            target = reader.peel(sha)
-            return (target or b""), 1
-
-        out = reader.cache.get_or_build(("peel", sha), build)
-        assert isinstance(out, bytes)
-        return out.hex().encode() if out else None
-
-    return peel
-
-
-def _stored_type(reader: PackReader, sha: bytes) -> int:
-    loc = reader.locate(sha)
-    for _ in range(10_000):
-        if loc is None:
-            return 0
-        p, off = loc
-        hdr = parse_entry_header(reader.read_at(p, off, min(64, reader.indexes[p].entry_end(off)
-                                                             - off)), off)
-        if hdr.type <= OBJ_TAG:
-            return hdr.type
-        if hdr.base_offset is not None:
-            loc = (p, hdr.base_offset)
-        else:
-            assert hdr.base_sha is not None
-            loc = reader.locate(hdr.base_sha)
-    return 0
-
-
-# -- request parsing -----------------------------------------------------------------------
-
-
-class _PktReader:
-    def __init__(self, read: Callable[[int], bytes], limit: int) -> None:
-        self._read = read
-        self._limit = limit
-        self._used = 0
-        self._peeked: bytes | bool | None = False  # False: nothing peeked
-
-    def _exact(self, n: int) -> bytes:
-        chunks = []
-        got = 0
-        while got < n:
-            data = self._read(n - got)
-            if not data:
-                break
-            chunks.append(data)
-            got += len(data)
-        self._used += got
-        if self._used > self._limit:
-            raise UploadPackError("upload-pack: request too large")
-        return b"".join(chunks)
-
-    def read(self) -> bytes | None:
-        """A packet's payload; None for a flush-pkt; b"" at end of input."""
-        if self._peeked is not False:
-            out, self._peeked = self._peeked, False
-            assert out is None or isinstance(out, bytes)
-            return out
-        head = self._exact(4)
-        if not head:
-            return b""
-        if len(head) < 4:
-            raise UploadPackError("upload-pack: protocol error, truncated pkt-line")
-        try:
-            n = int(head, 16)
-        except ValueError:
-            raise UploadPackError("upload-pack: protocol error, bad pkt-line length") from None
-        if n == 0:
-            return None
-        if n < 5 or n > MAX_PKT:
-            raise UploadPackError("upload-pack: protocol error, bad pkt-line length")
-        data = self._exact(n - 4)
-        if len(data) < n - 4:
-            raise UploadPackError("upload-pack: protocol error, truncated pkt-line")
-        return data
-
-    def peek(self) -> bytes | None:
-        if self._peeked is False:
-            self._peeked = self.read()
-        assert self._peeked is None or isinstance(self._peeked, bytes)
-        return self._peeked
-
-
-def _parse_id(text: bytes, what: str) -> bytes:
-    if len(text) != 40:
-        raise UploadPackError(f"upload-pack: protocol error, expected object id in {what}")
-    try:
-        return bytes.fromhex(text.decode("ascii"))
-    except ValueError:
-        raise UploadPackError(
-            f"upload-pack: protocol error, expected object id in {what}") from None
 
 
 # -- the service ---------------------------------------------------------------------------
@@ -277,7 +111,7 @@ class UploadPack:
 
     def serve(self, read: Callable[[int], bytes], write: Callable[[bytes], None], *,
               stateless: bool = True) -> None:
-        session = _Session(self, _PktReader(read, self.limits.max_negotiation_body), write,
+        session = _Session(self, PktReader(read, self.limits.max_negotiation_body), write,
                            stateless)
         try:
             session.run()
@@ -298,7 +132,7 @@ class UploadPack:
 class _Session:
     """One upload-pack conversation: git's upload_pack_data."""
 
-    def __init__(self, up: UploadPack, reader: _PktReader, write: Callable[[bytes], None],
+    def __init__(self, up: UploadPack, reader: PktReader, write: Callable[[bytes], None],
                  stateless: bool) -> None:
         self.up = up
         self.pkts = reader
@@ -356,7 +190,7 @@ class _Session:
                 break
             line = line.rstrip(b"\n")
             if line.startswith(b"shallow "):
-                sha = _parse_id(line[8:], "shallow")
+                sha = parse_id(line[8:], "shallow")
                 if sha in self.up.graph:
                     self.client_shallow.add(sha)
                 elif sha in self.up.reader:
@@ -382,7 +216,7 @@ class _Session:
                 raise UploadPackError(
                     "upload-pack: protocol error, expected to get object ID, not "
                     f"'{line[:80].decode(errors='replace')}'")
-            sha = _parse_id(line[5:45], "want")
+            sha = parse_id(line[5:45], "want")
             if first:
                 self.caps = set(line[46:].replace(b"\0", b" ").split())
                 first = False
@@ -500,7 +334,7 @@ class _Session:
                 continue
             line = line.rstrip(b"\n")
             if line.startswith(b"have "):
-                sha = _parse_id(line[5:], "have")
+                sha = parse_id(line[5:], "have")
                 if not self._got_have(sha):
                     got_other = True
                     if multi_ack and self._ok_to_give_up():
