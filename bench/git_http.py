@@ -88,10 +88,19 @@ def run(cmd: Sequence[str], env: dict[str, str], *, cwd: Path | None = None,
     if check and proc.returncode != 0:
         raise BenchError(
             f"failed ({proc.returncode}): {_redact(' '.join(cmd))}\n"
-            f"{_redact(proc.stdout.decode(errors='replace')[-2000:])}"
-            f"{_redact(proc.stderr.decode(errors='replace')[-4000:])}"
+            f"{_redact(_clip(proc.stdout.decode(errors='replace')))}"
+            f"{_redact(_clip(proc.stderr.decode(errors='replace')))}"
         )
     return proc
+
+
+def _clip(text: str, lines: int = 12) -> str:
+    """The first and last lines of a long message (the cause is usually in the first ones)."""
+    parts = text.splitlines(keepends=True)
+    if len(parts) <= 2 * lines:
+        return text
+    return "".join([*parts[:lines], f"[... {len(parts) - 2 * lines} lines ...]\n",
+                    *parts[-lines:]])
 
 
 def _redact(text: str) -> str:
@@ -386,7 +395,7 @@ def prepare_repo(args: argparse.Namespace, env: dict[str, str]) -> RepoInfo:
                 run(["git", "symbolic-ref", "HEAD", first], env, cwd=bare)
             run(["git", "gc", "--quiet", "--prune=now"], env, cwd=bare)
             stamp.write_text(str(src))
-        desc = f"clone of `{src}`"
+        desc = f"branches and tags of `{src}`"
     else:
         bare = WORK_DIR / f"generated-{args.commits}-s{args.seed}-v{GEN_VERSION}.git"
         if not (bare / "bench-ok").exists():
@@ -852,6 +861,7 @@ def fmt_s(x: float) -> str:
 
 def bench(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
+    load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="ccemu-bench-", dir=args.tmp))
     atexit.register(shutil.rmtree, tmp, True)
     env = git_env(tmp / "home")
@@ -880,8 +890,10 @@ def bench(args: argparse.Namespace) -> int:
     # initial push of the whole repository (one run each), also the way ccemu gets its data
     initial: dict[str, float] = {}
     push_all = ["push", "--quiet", "--mirror"]
+    c0 = bt.cpu()
     t = timed(["git", "-C", str(repo.path), *push_all, backend.url("initial.git")], env)
     initial["git http-backend"] = t
+    initial["git cpu"] = bt.cpu() - c0
     if ct is not None and ccemu is not None:
         try:
             c0 = ct.cpu()
@@ -891,7 +903,8 @@ def bench(args: argparse.Namespace) -> int:
             targets.append(ct)
         except BenchError as exc:
             ccemu_error = (
-                "the ccemu git door does not work yet (push of the repository failed):\n"
+                "ccemu did not take the repository (the initial push failed; is the git door "
+                "there, does it accept this history?):\n"
                 f"{exc}\n--- ccemu log ---\n{ccemu.tail_log()}"
             )
             ct = None
@@ -970,7 +983,8 @@ def bench(args: argparse.Namespace) -> int:
             run(["git", "symbolic-ref", "HEAD", f"refs/heads/{repo.branch}"], env, cwd=follower)
     bstats = backend.stats()
     elapsed = time.perf_counter() - t_start
-    extra = {"local clone": median(local_clone), "bridge clone cpu": median(bridge_clone_cpu)}
+    extra = {"local clone": median(local_clone), "bridge clone cpu": median(bridge_clone_cpu),
+             "load before": load_before[0], "load after": os.getloadavg()[0]}
     report = render(args, repo, targets, initial, peak_rss, bstats, extra, ccemu_error, elapsed)
     print()
     print(report)
@@ -1020,7 +1034,10 @@ def render(args: argparse.Namespace, repo: RepoInfo, targets: list[Target],
         "(branches and tags)",
         f"- median of {args.runs} runs, the real git CLI, default protocol (v2); server CPU is "
         "the server process's user+system time during the operation (for git: http-backend "
-        "and the processes it ran, not the bridge)",
+        "and the processes it ran, from getrusage, not the bridge; for ccemu: /proc/<pid>/stat, "
+        "in 10 ms ticks)",
+        f"- load average (1 min) at the start {extra['load before']:.2f}, at the end "
+        f"{extra['load after']:.2f}: anything else running on the machine shows up as noise",
         "",
         "| operation | git http-backend | ccemu | ratio | target | met | server CPU git | "
         "server CPU ccemu |",
@@ -1043,7 +1060,7 @@ def render(args: argparse.Namespace, repo: RepoInfo, targets: list[Target],
     c = initial.get("ccemu", float("nan"))
     ratio_s = f"{c / b:.2f}{X}" if c == c else "—"
     lines.append(f"| initial push --mirror into an empty repository (1 run) | {fmt_s(b)} | "
-                 f"{fmt_s(c)} | {ratio_s} | — | — | — | "
+                 f"{fmt_s(c)} | {ratio_s} | — | — | {fmt_s(initial['git cpu'])} | "
                  f"{fmt_s(initial.get('ccemu cpu', float('nan')))} |")
     lines.append(f"| for reference: full clone over file:// (no HTTP, git upload-pack over a pipe) "
                  f"| {fmt_s(extra['local clone'])} | | | | | | |")
