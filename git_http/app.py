@@ -71,18 +71,33 @@ class GitDoor:
         if credentials is None:
             # git then asks its credential helper and retries
             return _text(401, "authentication required", {"WWW-Authenticate": REALM})
-        principal = verify_git_password(
-            credentials[0],
-            credentials[1],
-            repository=name,
-            hosts=host_candidates(request.headers.get("host", "")),
-            region=emu.config.region,
-            lookup=emu.credentials.lookup,
-        )
+        # One port serves every region. The password does not name its region but is signed
+        # for one (the client's configured region), so try the endpoint's region and then each
+        # region where the caller's account has a repository of that name.
+        regions = [emu.config.region]
+        identity = emu.credentials.lookup(credentials[0].partition("%")[0])
+        if identity is not None:
+            regions += [
+                r
+                for r in emu.repos.regions_of(identity.principal.account, name)
+                if r != emu.config.region
+            ]
+        principal, region = None, emu.config.region
+        for region in regions:
+            principal = verify_git_password(
+                credentials[0],
+                credentials[1],
+                repository=name,
+                hosts=host_candidates(request.headers.get("host", "")),
+                region=region,
+                lookup=emu.credentials.lookup,
+            )
+            if principal is not None:
+                break
         if principal is None:
             return _text(403, "the git credentials are not valid for this repository")
         try:
-            repo = emu.repos.find(principal.account, emu.config.region, name)
+            repo = emu.repos.find(principal.account, region, name)
         except ClientError:
             repo = None
         if repo is None:
@@ -125,7 +140,12 @@ class GitDoor:
             write(preamble)
             if service == UPLOAD_PACK:
                 serve_upload_pack(
-                    emu.repos, caller.repo, emu.config.limits, self.pack_cache, read, write,
+                    emu.repos,
+                    caller.repo,
+                    emu.config.limits,
+                    self.pack_cache,
+                    read,
+                    write,
                     advertise=True,
                 )
             else:
@@ -159,7 +179,12 @@ class GitDoor:
 
             def job(read: Read, write: Write) -> None:
                 serve_upload_pack(
-                    emu.repos, caller.repo, limits, self.pack_cache, read, write,
+                    emu.repos,
+                    caller.repo,
+                    limits,
+                    self.pack_cache,
+                    read,
+                    write,
                     advertise=False,
                 )
 

@@ -532,3 +532,23 @@ def test_restart_discards_an_interrupted_push_quarantine(
         assert remote_refs(git_env, srv.git_url(name))["refs/heads/main"]
     finally:
         srv.stop()
+
+
+def test_repository_in_another_region_is_served_by_its_signature(
+    server: Server, git_env: dict[str, str], tmp_path: Path
+) -> None:
+    name = f"eu-{uuid.uuid4().hex[:8]}"
+    eu = server.client(region="eu-west-1")
+    url = eu.create_repository(repositoryName=name)["repositoryMetadata"]["cloneUrlHttp"]
+    assert url == server.plain_url(name)
+    work = tmp_path / "work"
+    [sha] = make_commits(git_env, work, 1)
+    git(git_env, "push", server.git_url(name, region="eu-west-1"), "main", cwd=work)
+    assert remote_refs(git_env, server.git_url(name, region="eu-west-1"))["refs/heads/main"] == sha
+    assert eu.get_branch(repositoryName=name, branchName="main")["branch"]["commitId"] == sha
+    # Signed for the endpoint's region, where no such repository exists: not found.
+    proc = git(git_env, "ls-remote", server.git_url(name), check=False)
+    assert proc.returncode != 0 and "not found" in proc.stderr
+    # Signed for a third region: the signature matches no repository's region.
+    proc = git(git_env, "ls-remote", server.git_url(name, region="ap-south-1"), check=False)
+    assert proc.returncode != 0 and "403" in proc.stderr

@@ -118,6 +118,18 @@ class RepositoryService:
             raise repository_not_found(name)
         return repo
 
+    def regions_of(self, account: str, name: str) -> builtins.list[str]:
+        """The regions in which `account` has a repository called `name`."""
+        rows = (
+            self.db.read()
+            .execute(
+                "SELECT region FROM repositories WHERE account = ? AND name = ? ORDER BY region",
+                (account, name),
+            )
+            .fetchall()
+        )
+        return [str(r[0]) for r in rows]
+
     def get_by_id(self, repo_id: str) -> Repository | None:
         row = self.db.read().execute(f"{_SELECT} WHERE id = ?", (repo_id,)).fetchone()
         return None if row is None else _row_to_repo(row)
