@@ -1,18 +1,51 @@
-"""Checks every pushed object must pass before it is stored, as `git fsck` / `receive.fsckObjects`
-would apply them: well-formed objects, safe tree entry names, size limits, and the references
-each object makes (for the connectivity check)."""
+"""Checks every pushed object must pass before it is stored, in the spirit of
+`git receive-pack` with `receive.fsckObjects`, plus the tree entry names that could overwrite
+`.git`.
+
+The rules mirror git's `fsck.c` message ids. With `receive.fsckObjects` git runs fsck in strict
+mode, where its warnings become errors too; hosting services then relax the warnings long-lived
+histories contain (e.g. `receive.fsck.zeroPaddedFilemode=ignore`), and so does ccemu:
+- refused, as git refuses them (its *error* and *fatal* ids): objects that cannot be parsed
+  (`badTree`, `missingTree`, `badTreeSha1`, `badParentSha1`, `badObjectSha1`, `missingTypeEntry`,
+  `badType`, `missingTagEntry`, `nulInHeader`, `unterminatedHeader`), malformed identities
+  (`missingEmail`, `badName`, `badEmail`, `missingSpaceBeforeEmail`, `missingNameBeforeEmail`,
+  `missingSpaceBeforeDate`, `badDate`, `zeroPaddedDate`, `badDateOverflow`, `badTimezone`),
+  `missingAuthor`, `multipleAuthors`, `missingCommitter`, `duplicateEntries`, `treeNotSorted`,
+  `gitmodulesSymlink`;
+- refused, as git's strict mode refuses these warnings: `hasDotgit` (with git's NTFS and HFS+
+  spellings), `hasDot`, `hasDotdot`, `fullPathname`, `emptyName`: such a tree can write outside
+  the work tree or into `.git` on checkout;
+- accepted: `zeroPaddedFilemode` (written by old git versions; flask's history has it),
+  `badFilemode`, `nulInCommit`, `nullSha1` (the connectivity check still wants the object),
+  `missingTaggerEntry` (early tags have no tagger), `badTagName`, and extra headers in commits
+  and tags (`gpgsig`, `mergetag`, `encoding` in any order).
+
+The objects are parsed here directly from their bytes rather than through dulwich's
+`ShaFile.check()`, whose rules differ from git's (it refuses zero-padded modes, tags without a
+tagger or with an empty name, and commits whose `encoding` header follows another extra header).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-
-from dulwich.errors import ObjectFormatException
-from dulwich.objects import S_IFGITLINK, Commit, ShaFile, Tag, Tree
 
 from emulator.config import Limits
 
 BLOB, TREE, COMMIT, TAG = 3, 2, 1, 4
 TYPE_NAMES = {COMMIT: "commit", TREE: "tree", BLOB: "blob", TAG: "tag"}
+_TAG_TYPES = frozenset([b"commit", b"tree", b"blob", b"tag"])
+
+_S_IFMT, _S_IFDIR, _S_IFLNK, _S_IFGITLINK = 0o170000, 0o040000, 0o120000, 0o160000
+# git's date_overflows(): a timestamp must fit a signed 64-bit time_t.
+_MAX_TIMESTAMP = 2**63 - 1
+
+# An object id on a header line: git's parse_oid_hex accepts either case.
+_HEX40 = re.compile(rb"[0-9a-fA-F]{40}\Z")
+# Date and time zone after `<email>`: git skips blanks (not newlines) before the date, then
+# wants digits, one space and `[+-]dddd` ending the line.
+_DATE = re.compile(rb"[ \t]*([0-9]+) ([+-][0-9]{4})\Z")
+_OCTAL = frozenset(b"01234567")
 
 # Code points HFS+ ignores when comparing names, so ".g\u200cit" opens ".git" there (git's
 # is_hfs_dotgit uses the same list).
@@ -26,58 +59,270 @@ class ObjectCheckError(Exception):
     """A pushed object that must not be stored; the message names the object and the rule."""
 
 
+def _hfs_fold(part: bytes) -> str | None:
+    """`part` lower-cased with HFS+-ignorable code points removed; None if not UTF-8."""
+    try:
+        text = part.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return "".join(ch for ch in text if ord(ch) not in _HFS_IGNORABLE).lower()
+
+
+def _is_special_name(name: bytes, dotname: bytes, shortname: bytes) -> bool:
+    for part in name.split(b"\\"):
+        lower = part.lower()
+        base = lower.split(b":", 1)[0].rstrip(b". ")
+        if lower == dotname or base in (dotname, shortname):
+            return True
+        if _hfs_fold(part) == dotname.decode():
+            return True
+    return False
+
+
 def is_dotgit_name(name: bytes) -> bool:
     """True if a tree entry named `name` could open the `.git` directory on some file system:
     `.git` in any case, NTFS spellings (trailing dots/spaces, 8.3 name `git~1`, alternate data
     streams, `\\` as separator) and HFS+ spellings with ignorable code points."""
-    for part in name.split(b"\\"):
-        lower = part.lower()
-        base = lower.split(b":", 1)[0].rstrip(b". ")
-        if lower == b".git" or base in (b".git", b"git~1"):
-            return True
-        try:
-            text = part.decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-        stripped = "".join(ch for ch in text if ord(ch) not in _HFS_IGNORABLE)
-        if stripped.lower() == ".git":
-            return True
-    return False
+    # Fast path for nearly every name: each spelling above starts (in some `\`-separated part)
+    # with '.', 'g' or 'G', or with an ignorable code point, which is not ASCII.
+    first = name[:1]
+    if first and first not in b".gG" and first < b"\x80" and b"\\" not in name:
+        return False
+    return _is_special_name(name, b".git", b"git~1")
+
+
+def is_dotgitmodules_name(name: bytes) -> bool:
+    """`.gitmodules` as git's is_hfs_dotgitmodules / is_ntfs_dotgitmodules see it."""
+    first = name[:1]
+    if first and first not in b".gG" and first < b"\x80" and b"\\" not in name:
+        return False
+    return _is_special_name(name, b".gitmodules", b"gitmod~1")
 
 
 def check_object(
     type_num: int, chunks: Sequence[bytes], hexsha: bytes, limits: Limits
 ) -> list[bytes]:
-    """Check one object; return the hex SHAs it references that must exist (parents, tree,
+    """Check one object; return the binary SHAs it references that must exist (parents, tree,
     tree entries other than submodules, tag target). Raise `ObjectCheckError` if it is bad."""
-    size = sum(len(c) for c in chunks)
-    what = f"{TYPE_NAMES.get(type_num, 'object')} {hexsha.decode()}"
-    if size > limits.max_object_size:
-        raise ObjectCheckError(f"{what} is larger than {limits.max_object_size} bytes")
     if type_num == BLOB:
+        size = sum(len(c) for c in chunks)
+        if size > limits.max_object_size:
+            raise ObjectCheckError(
+                f"blob {hexsha.decode()} is larger than {limits.max_object_size} bytes"
+            )
         return []
-    if type_num not in TYPE_NAMES:
-        raise ObjectCheckError(f"{what}: unknown object type {type_num}")
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return check_raw_object(type_num, data, hexsha, limits)
+
+
+def check_raw_object(type_num: int, data: bytes, hexsha: bytes, limits: Limits) -> list[bytes]:
+    """`check_object` for an object whose content is one bytes value."""
+    if len(data) > limits.max_object_size:
+        raise ObjectCheckError(
+            f"{TYPE_NAMES.get(type_num, 'object')} {hexsha.decode()} is larger than"
+            f" {limits.max_object_size} bytes"
+        )
     try:
-        obj = ShaFile.from_raw_chunks(type_num, list(chunks))
-        obj.check()
-    except (ObjectFormatException, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise ObjectCheckError(f"{what} is malformed: {exc}") from None
-    if isinstance(obj, Commit):
-        return [obj.tree, *obj.parents]
-    if isinstance(obj, Tag):
-        return [obj.object[1]]
-    if isinstance(obj, Tree):
-        if len(obj) > limits.max_tree_entries:
-            raise ObjectCheckError(f"{what} has more than {limits.max_tree_entries} entries")
-        refs: list[bytes] = []
-        for entry in obj.iteritems():
-            if is_dotgit_name(entry.path):
-                raise ObjectCheckError(
-                    f"{what} contains an entry named {entry.path!r}, which is not allowed"
-                    " (it could overwrite .git on checkout)"
-                )
-            if entry.mode != S_IFGITLINK:
-                refs.append(entry.sha)
-        return refs
-    raise ObjectCheckError(f"{what}: unexpected object")
+        if type_num == TREE:
+            return _check_tree(data, limits)
+        if type_num == COMMIT:
+            return _check_commit(data)
+        if type_num == TAG:
+            return _check_tag(data)
+        if type_num == BLOB:
+            return []
+    except _Bad as exc:
+        raise ObjectCheckError(
+            f"{TYPE_NAMES[type_num]} {hexsha.decode()} is malformed: {exc}"
+        ) from None
+    except ObjectCheckError as exc:
+        raise ObjectCheckError(f"{TYPE_NAMES[type_num]} {hexsha.decode()} {exc}") from None
+    raise ObjectCheckError(f"object {hexsha.decode()}: unknown object type {type_num}")
+
+
+class _Bad(Exception):
+    """A rule git refuses; the message starts with git's fsck message id."""
+
+
+def _check_tree(data: bytes, limits: Limits) -> list[bytes]:
+    refs: list[bytes] = []
+    names: set[bytes] = set()
+    last_key: bytes | None = None
+    pos, end = 0, len(data)
+    find = data.find
+    while pos < end:
+        sp = find(b" ", pos)
+        nul = find(b"\0", pos)
+        if sp < 0 or nul < 0 or nul < sp or nul + 21 > end:
+            raise _Bad("badTree: cannot be parsed as a tree")
+        mode_text = data[pos:sp]
+        if not mode_text or not _OCTAL.issuperset(mode_text):
+            raise _Bad("badTree: malformed mode in tree entry")
+        mode = int(mode_text, 8)
+        name = data[sp + 1 : nul]
+        sha = data[nul + 1 : nul + 21]
+        pos = nul + 21
+        kind = mode & _S_IFMT
+        # git orders a directory as if its name ended with '/' (fsck.c verify_ordered)
+        key = name + b"/" if kind == _S_IFDIR else name
+        if (last_key is not None and key <= last_key) or name in names:
+            if name in names:
+                raise _Bad("duplicateEntries: contains duplicate file entries")
+            raise _Bad("treeNotSorted: not properly sorted")
+        last_key = key
+        names.add(name)
+        if kind == _S_IFGITLINK:
+            pass  # a submodule's commit lives in another repository
+        else:
+            refs.append(sha)
+        first = name[:1]
+        if first and first not in b".gG" and first < b"\x80" and b"\\" not in name:
+            if b"/" in name:
+                raise ObjectCheckError(_name_error(name, "fullPathname"))
+            continue
+        _check_special_name(name, kind)
+    if len(names) > limits.max_tree_entries:
+        raise ObjectCheckError(f"has more than {limits.max_tree_entries} entries")
+    return refs
+
+
+def _check_special_name(name: bytes, kind: int) -> None:
+    if not name:
+        raise _Bad("emptyName: contains empty pathname")
+    if b"/" in name:
+        raise ObjectCheckError(_name_error(name, "fullPathname"))
+    if name in (b".", b".."):
+        raise ObjectCheckError(_name_error(name, "hasDot" if name == b"." else "hasDotdot"))
+    if _is_special_name(name, b".git", b"git~1"):
+        raise ObjectCheckError(
+            f"contains an entry named {name!r}, which is not allowed"
+            " (hasDotgit: it could overwrite .git on checkout)"
+        )
+    if kind == _S_IFLNK and _is_special_name(name, b".gitmodules", b"gitmod~1"):
+        raise _Bad("gitmodulesSymlink: .gitmodules is a symbolic link")
+
+
+def _name_error(name: bytes, msg_id: str) -> str:
+    return (
+        f"contains an entry named {name!r}, which is not allowed"
+        f" ({msg_id}: it could write outside its directory on checkout)"
+    )
+
+
+def _header(data: bytes) -> bytes:
+    """The header lines (up to and including the last header's LF), as git's verify_headers."""
+    end = data.find(b"\n\n")
+    if end >= 0:
+        head = data[: end + 1]
+    elif data.endswith(b"\n"):
+        head = data
+    else:
+        raise _Bad("unterminatedHeader: unterminated header")
+    nul = head.find(b"\0")
+    if nul >= 0:
+        raise _Bad(f"nulInHeader: unterminated header: NUL at offset {nul}")
+    return head
+
+
+def _oid_line(head: bytes, pos: int, prefix: bytes) -> bytes | None:
+    """The binary id on the `prefix <hex>\\n` line at `pos`, or None if there is no such line."""
+    if not head.startswith(prefix, pos):
+        return None
+    start = pos + len(prefix)
+    hex_id = head[start : start + 40]
+    if not _HEX40.match(hex_id) or head[start + 40 : start + 41] != b"\n":
+        kind = prefix.decode().strip()
+        msg_id = {"tree": "badTreeSha1", "parent": "badParentSha1"}.get(kind, "badObjectSha1")
+        raise _Bad(f"{msg_id}: invalid '{kind}' line format - bad sha1")
+    return bytes.fromhex(hex_id.decode())
+
+
+def _check_ident(line: bytes) -> None:
+    """One author/committer/tagger value (without its LF), as git's fsck_ident."""
+    if line.startswith(b"<"):
+        raise _Bad("missingNameBeforeEmail: invalid author/committer line"
+                   " - missing space before email")
+    lt, gt = line.find(b"<"), line.find(b">")
+    if gt >= 0 and (lt < 0 or gt < lt):
+        raise _Bad("badName: invalid author/committer line - bad name")
+    if lt < 0:
+        raise _Bad("missingEmail: invalid author/committer line - missing email")
+    if line[lt - 1 : lt] != b" ":
+        raise _Bad("missingSpaceBeforeEmail: invalid author/committer line"
+                   " - missing space before email")
+    lt2 = line.find(b"<", lt + 1)
+    if gt < 0 or (0 <= lt2 < gt):
+        raise _Bad("badEmail: invalid author/committer line - bad email")
+    rest = line[gt + 1 :]
+    if not rest.startswith(b" "):
+        raise _Bad("missingSpaceBeforeDate: invalid author/committer line"
+                   " - missing space before date")
+    m = _DATE.match(rest, 1)
+    if m is None:
+        date = rest[1:].lstrip(b" \t")
+        if not date[:1].isdigit() or b" " not in date:
+            raise _Bad("badDate: invalid author/committer line - bad date")
+        raise _Bad("badTimezone: invalid author/committer line - bad time zone")
+    digits = m.group(1)
+    if digits[0] == 0x30 and len(digits) > 1:
+        raise _Bad("zeroPaddedDate: invalid author/committer line - zero-padded date")
+    if len(digits) >= 19 and int(digits) > _MAX_TIMESTAMP:
+        raise _Bad("badDateOverflow: invalid author/committer line"
+                   " - date causes integer overflow")
+
+
+def _ident_line(head: bytes, pos: int, prefix: bytes) -> tuple[bytes, int] | None:
+    if not head.startswith(prefix, pos):
+        return None
+    nl = head.index(b"\n", pos)  # the header ends with LF
+    return head[pos + len(prefix) : nl], nl + 1
+
+
+def _check_commit(data: bytes) -> list[bytes]:
+    head = _header(data)
+    tree = _oid_line(head, 0, b"tree ")
+    if tree is None:
+        raise _Bad("missingTree: invalid format - expected 'tree' line")
+    refs = [tree]
+    pos = 46
+    while (parent := _oid_line(head, pos, b"parent ")) is not None:
+        refs.append(parent)
+        pos += 48
+    authors = 0
+    while (found := _ident_line(head, pos, b"author ")) is not None:
+        _check_ident(found[0])
+        pos = found[1]
+        authors += 1
+    if authors == 0:
+        raise _Bad("missingAuthor: invalid format - expected 'author' line")
+    if authors > 1:
+        raise _Bad("multipleAuthors: invalid format - multiple 'author' lines")
+    found = _ident_line(head, pos, b"committer ")
+    if found is None:
+        raise _Bad("missingCommitter: invalid format - expected 'committer' line")
+    _check_ident(found[0])
+    return refs
+
+
+def _check_tag(data: bytes) -> list[bytes]:
+    head = _header(data)
+    target = _oid_line(head, 0, b"object ")
+    if target is None:
+        raise _Bad("missingObject: invalid format - expected 'object' line")
+    pos = 48
+    found = _ident_line(head, pos, b"type ")
+    if found is None:
+        raise _Bad("missingTypeEntry: invalid format - expected 'type' line")
+    if found[0] not in _TAG_TYPES:
+        raise _Bad("badType: invalid 'type' value")
+    pos = found[1]
+    found = _ident_line(head, pos, b"tag ")
+    if found is None:
+        raise _Bad("missingTagEntry: invalid format - expected 'tag' line")
+    pos = found[1]
+    # A missing tagger (missingTaggerEntry) and odd tag names (badTagName) are only reported
+    # by git, never refused: early git wrote tags without a tagger.
+    found = _ident_line(head, pos, b"tagger ")
+    if found is not None:
+        _check_ident(found[0])
+    return [target]

@@ -136,7 +136,7 @@ class _CheckingIndexer(PackIndexer):
         )
         self.limits = limits
         self.types: dict[bytes, int] = {}
-        # referenced hex SHA -> the object that references it, for the connectivity check
+        # referenced binary SHA -> the object that references it, for the connectivity check
         self.references: dict[bytes, bytes] = {}
 
     def record(self, unpacked: UnpackedObject) -> None:
@@ -304,7 +304,7 @@ class ReceivePack:
             quarantine = Quarantine(
                 pack_path, idx_path, f"pack-{pack_sha.hex()}", len(entries), indexer.types
             )
-            present = {e[0].hex().encode() for e in entries}
+            present: set[bytes] = {e[0] for e in entries}
             self._check_connectivity(indexer.references, present)
             return quarantine
         except BaseException:
@@ -315,9 +315,9 @@ class ReceivePack:
 
     def _check_connectivity(self, references: Mapping[bytes, bytes], present: set[bytes]) -> None:
         for sha, referrer in references.items():
-            if sha not in present and ObjectID(sha) not in self.store:
+            if sha not in present and ObjectID(sha.hex().encode()) not in self.store:
                 raise ObjectCheckError(
-                    f"missing object {sha.decode()} referenced by {referrer.decode()}"
+                    f"missing object {sha.hex()} referenced by {referrer.decode()}"
                 )
 
     # -- the refs ---------------------------------------------------------------------------
