@@ -193,6 +193,7 @@ class GitDoor:
 
             def job(read: Read, write: Write) -> None:
                 receive.serve(read, write)
+                emu.repos.consolidate_packs(caller.repo)
 
         return GitStreamResponse(
             job,

@@ -23,6 +23,8 @@ class RepoFiles(Protocol):
 
     def size(self, relpath: str) -> int: ...
 
+    def mtime(self, relpath: str) -> float: ...
+
     def publish(self, relpath: str, source: Path) -> None:
         """Move `source` (a finished local file) to `relpath`, atomically and durably."""
         ...
@@ -67,6 +69,9 @@ class LocalRepoFiles:
 
     def size(self, relpath: str) -> int:
         return self._path(relpath).stat().st_size
+
+    def mtime(self, relpath: str) -> float:
+        return self._path(relpath).stat().st_mtime
 
     def publish(self, relpath: str, source: Path) -> None:
         dest = self._path(relpath)

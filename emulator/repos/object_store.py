@@ -10,6 +10,8 @@ from dulwich.pack import Pack, PackData, PackIndex, load_pack_index_file
 
 from emulator.repos.files import PACK_DIR, RepoFiles
 
+RETIRED = ".retired"  # marker of a pack merged into a newer one (see repack.py)
+
 
 class RepoObjectStore(BucketBasedObjectStore):
     """Packs in, packs out: no loose objects. One instance per request or thread, since dulwich
@@ -21,12 +23,14 @@ class RepoObjectStore(BucketBasedObjectStore):
 
     def pack_names(self) -> list[str]:
         """Published packs: a `.pack` counts once its `.idx` exists (the index is published
-        last)."""
+        last), until it is retired."""
         entries = set(self.files.list(PACK_DIR))
         return sorted(
             name[: -len(".pack")]
             for name in entries
-            if name.endswith(".pack") and name[: -len(".pack")] + ".idx" in entries
+            if name.endswith(".pack")
+            and name[: -len(".pack")] + ".idx" in entries
+            and name[: -len(".pack")] + RETIRED not in entries  # merged into a newer pack
         )
 
     def _iter_pack_names(self) -> Iterator[str]:

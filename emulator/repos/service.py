@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from emulator.repos.files import LocalRepoFiles
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
 from emulator.repos.names import validate_repository_name
 from emulator.repos.object_store import RepoObjectStore
+from emulator.repos.repack import consolidate, delete_retired
 from emulator.state.db import Database
 
 _COLUMNS = "id, account, region, name, description, default_branch, kms_key_id, created, modified"
@@ -58,6 +60,8 @@ class RepositoryService:
         self.root = root
         self.max_repositories = max_repositories
         root.mkdir(parents=True, exist_ok=True)
+        self._locks_guard = threading.Lock()
+        self._merge_locks: dict[str, threading.Lock] = {}
 
     # -- repositories ---------------------------------------------------------------------
 
@@ -319,16 +323,32 @@ class RepositoryService:
     # -- files ----------------------------------------------------------------------------
 
     def discard_quarantine(self) -> int:
-        """Remove what pushes interrupted by a crash left in the repositories' scratch dirs.
-
-        Called at start-up, before any request: nothing there was ever published."""
+        """Remove what pushes interrupted by a crash left in the repositories' scratch dirs,
+        and packs retired by a merge. Called at start-up, before any request: nothing in
+        quarantine was ever published, and no request still reads a retired pack."""
         removed = 0
         for scratch in self.root.glob("*/incoming"):
             for path in scratch.iterdir():
                 if path.is_file():
                     path.unlink()
                     removed += 1
+        for repo_dir in self.root.iterdir():
+            if repo_dir.is_dir():
+                removed += delete_retired(LocalRepoFiles(repo_dir), older_than=0)
         return removed
+
+    def consolidate_packs(self, repo: Repository) -> str | None:
+        """Merge the repository's packs once there are too many (see `repack`). Runs after a
+        push; a merge already running for the repository makes this a no-op."""
+        with self._locks_guard:
+            lock = self._merge_locks.setdefault(repo.id, threading.Lock())
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            files = self.files(repo)
+            return consolidate(files, self.object_store(repo).pack_names(), files.scratch_dir())
+        finally:
+            lock.release()
 
     def files(self, repo: Repository) -> LocalRepoFiles:
         return LocalRepoFiles(self.root / repo.id)

@@ -1,0 +1,145 @@
+"""Pack consolidation: every push adds a pack, and every lookup walks the packs, so after many
+pushes the small packs are merged into one.
+
+The merge copies stored entries as they are, each object once; an OFS_DELTA keeps its
+compressed delta and gets its base offset re-encoded for the new position of its base (a base
+always precedes its delta: either earlier in the same pack, or already written from an earlier
+pack). Nothing is inflated or deflated, so a merge costs about one read and one write of the
+merged packs.
+
+Old packs are retired, not deleted: a `.retired` marker hides them from new readers while
+requests that listed them before can still read them. They are deleted once retired for longer
+than a grace period, or at start-up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from dulwich.pack import write_pack_index
+
+from emulator.repos.files import PACK_DIR, RepoFiles
+from emulator.repos.object_store import RETIRED
+from emulator.repos.pack_reader import (
+    OFS_DELTA,
+    PackCache,
+    PackReader,
+    encode_entry_header,
+    encode_ofs,
+    parse_entry_header,
+)
+
+CONSOLIDATE_AT = 16  # packs in a repository before a merge
+RETIRED_GRACE = 15 * 60.0  # seconds a retired pack stays readable
+
+
+def packs_to_merge(sizes: Sequence[tuple[str, int]]) -> list[str]:
+    """Given (name, size) of every pack, the ones to merge: all of them, except the largest
+    when it outweighs the others together (merging it each time would make every merge cost
+    the whole repository)."""
+    if len(sizes) < CONSOLIDATE_AT:
+        return []
+    ordered = sorted(sizes, key=lambda s: (-s[1], s[0]))
+    (big, big_size), rest = ordered[0], ordered[1:]
+    if big_size > sum(size for _, size in rest):
+        return [name for name, _ in rest]
+    return [big, *(name for name, _ in rest)]
+
+
+def merge_packs(files: RepoFiles, names: list[str], cache: PackCache, scratch: Path) -> str:
+    """Write one pack (and index) holding every object of `names`, publish it, and return its
+    name. The caller retires the merged packs."""
+    pack_path = scratch / f"merge-{time.monotonic_ns()}.pack"
+    idx_path = pack_path.with_suffix(".idx")
+    try:
+        with PackReader(files, names, cache) as reader, open(pack_path, "wb") as out:
+            unique: set[bytes] = set()
+            for ix in reader.indexes:
+                unique.update(ix.shas)
+            digest = hashlib.sha1()  # noqa: S324 - git's pack checksum
+            header = b"PACK" + (2).to_bytes(4, "big") + len(unique).to_bytes(4, "big")
+            out.write(header)
+            digest.update(header)
+            pos = len(header)
+            new_offsets: dict[bytes, int] = {}
+            entries: list[tuple[bytes, int, int]] = []
+            for p, ix in enumerate(reader.indexes):
+                for k in range(ix.count):
+                    sha = ix.shas[ix.sorted_pos[k]]
+                    if sha in new_offsets:
+                        continue
+                    start, end = ix.sorted_offsets[k], ix.sorted_offsets[k + 1]
+                    hdr = parse_entry_header(reader.read_at(p, start, min(end - start, 64)), start)
+                    crc = 0
+                    length = 0
+                    if hdr.type == OFS_DELTA:
+                        assert hdr.base_offset is not None
+                        base = ix.sha_at(hdr.base_offset)
+                        prefix = encode_entry_header(OFS_DELTA, hdr.size) + encode_ofs(
+                            pos - new_offsets[base]
+                        )
+                        out.write(prefix)
+                        digest.update(prefix)
+                        crc = zlib.crc32(prefix)
+                        length = len(prefix)
+                        start += hdr.data_start
+                    for chunk in reader.iter_entry_chunks(p, start, end):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        crc = zlib.crc32(chunk, crc)
+                        length += len(chunk)
+                    new_offsets[sha] = pos
+                    entries.append((sha, pos, crc))
+                    pos += length
+            checksum = digest.digest()
+            out.write(checksum)
+        entries.sort()
+        with open(idx_path, "wb") as idx:
+            write_pack_index(idx, entries, checksum, version=2)
+        name = f"pack-{checksum.hex()}"
+        files.publish(f"{PACK_DIR}/{name}.pack", pack_path)
+        files.publish(f"{PACK_DIR}/{name}.idx", idx_path)  # the index last: then it is visible
+        return name
+    finally:
+        pack_path.unlink(missing_ok=True)
+        idx_path.unlink(missing_ok=True)
+
+
+def retire(files: RepoFiles, names: Sequence[str], scratch: Path) -> None:
+    for name in names:
+        marker = scratch / f"{name}{RETIRED}"
+        marker.write_bytes(b"")
+        files.publish(f"{PACK_DIR}/{name}{RETIRED}", marker)
+
+
+def delete_retired(files: RepoFiles, *, older_than: float) -> int:
+    """Delete retired packs whose marker is older than `older_than` seconds; returns how many."""
+    deleted = 0
+    now = time.time()
+    for entry in files.list(PACK_DIR):
+        if not entry.endswith(RETIRED):
+            continue
+        name = entry[: -len(RETIRED)]
+        if now - files.mtime(f"{PACK_DIR}/{entry}") < older_than:
+            continue
+        files.delete(f"{PACK_DIR}/{name}.idx")
+        files.delete(f"{PACK_DIR}/{name}.pack")
+        files.delete(f"{PACK_DIR}/{entry}")
+        deleted += 1
+    return deleted
+
+
+def consolidate(files: RepoFiles, names: Sequence[str], scratch: Path) -> str | None:
+    """Delete packs retired long enough ago, then merge the packs if there are too many.
+    Returns the new pack's name, if one was written. Callers hold the repository's merge lock."""
+    delete_retired(files, older_than=RETIRED_GRACE)
+    merge = packs_to_merge([(n, files.size(f"{PACK_DIR}/{n}.pack")) for n in names])
+    if not merge:
+        return None
+    new = merge_packs(files, merge, PackCache(), scratch)
+    retire(files, [n for n in merge if n != new], scratch)
+    return new
