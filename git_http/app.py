@@ -59,7 +59,8 @@ def _pkt(data: bytes | None) -> bytes:
 class GitDoor:
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
-        # Parsed pack indexes and commit graphs, shared by the requests of this emulator.
+        # Parsed pack indexes and commit graphs, shared by the requests of this emulator (fetches
+        # read packs through it; pushes look up thin-pack bases and check connectivity).
         self.pack_cache = PackCache()
 
     # -- the gate ---------------------------------------------------------------------------
@@ -150,7 +151,8 @@ class GitDoor:
                 )
             else:
                 receive = ReceivePack(
-                    emu.repos, caller.repo, emu.config.limits, self._authorize_ref(caller)
+                    emu.repos, caller.repo, emu.config.limits, self._authorize_ref(caller),
+                    cache=self.pack_cache,
                 )
                 for line in receive.advertise():
                     write(line)
@@ -189,7 +191,9 @@ class GitDoor:
                 )
 
         else:
-            receive = ReceivePack(emu.repos, caller.repo, limits, self._authorize_ref(caller))
+            receive = ReceivePack(
+                emu.repos, caller.repo, limits, self._authorize_ref(caller), cache=self.pack_cache
+            )
 
             def job(read: Read, write: Write) -> None:
                 receive.serve(read, write)

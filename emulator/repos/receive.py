@@ -5,8 +5,9 @@ end) and a `write(data)` callable.
 
 The steps mirror `git receive-pack` with `receive.fsckObjects` on:
 1. read the commands (and push options) as pkt-lines;
-2. stream the pack into a quarantine file in the repository's scratch dir, index it, complete a
-   thin pack with bases from the store, and check every object while indexing;
+2. stream the pack into a quarantine file in the repository's scratch dir, indexing it as it
+   arrives (each object inflated once, `pack_indexer`) and checking every object while its
+   content is in memory; complete a thin pack with bases from the store;
 3. check connectivity: every object a pushed object references exists in the quarantine or the
    store. Stored objects passed the same check when they were pushed, so this proves every new
    tip's whole history is present without walking old history;
@@ -28,28 +29,20 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from dulwich.errors import GitProtocolError, HangupException
 from dulwich.object_format import DEFAULT_OBJECT_FORMAT
-from dulwich.objects import ObjectID
-from dulwich.pack import (
-    PackData,
-    PackIndexEntry,
-    PackIndexer,
-    PackStreamCopier,
-    UnpackedObject,
-    extend_pack,
-    write_pack_index,
-)
+from dulwich.objects import RawObjectID
+from dulwich.pack import extend_pack
 from dulwich.protocol import ReceivableProtocol, extract_capabilities, pkt_line
 from dulwich.refs import Ref, check_ref_format
 
 from emulator.config import Limits
 from emulator.repos.files import PACK_DIR, LocalRepoFiles
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
-from emulator.repos.object_checks import COMMIT, ObjectCheckError, check_object
-from emulator.repos.object_store import RepoObjectStore
+from emulator.repos.object_checks import COMMIT, ObjectCheckError, check_raw_object
+from emulator.repos.pack_indexer import PackSizeError, StreamIndexer, write_index_v2
+from emulator.repos.pack_reader import PackCache, PackIndex, PackReader
 from emulator.repos.service import ATOMIC_FAILED, RepositoryService
 
 log = logging.getLogger(__name__)
@@ -117,46 +110,12 @@ class Quarantine:
     idx_path: Path
     name: str
     object_count: int
-    types: dict[bytes, int] = field(default_factory=dict)
+    types: dict[bytes, int] = field(default_factory=dict)  # binary SHA -> type
 
     def discard(self) -> None:
         for path in (self.idx_path, self.pack_path):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-
-
-class _CheckingIndexer(PackIndexer):
-    """Indexes a pack and checks each object as it is resolved, so every object is inflated
-    once for both."""
-
-    def __init__(self, file: BinaryIO, store: RepoObjectStore, limits: Limits) -> None:
-        super().__init__(
-            file, store.object_format.hash_func, resolve_ext_ref=store.get_raw,
-            object_format=store.object_format,
-        )
-        self.limits = limits
-        self.types: dict[bytes, int] = {}
-        # referenced binary SHA -> the object that references it, for the connectivity check
-        self.references: dict[bytes, bytes] = {}
-
-    def record(self, unpacked: UnpackedObject) -> None:
-        # The declared size is known before anything is resolved.
-        if unpacked.decomp_len is not None and unpacked.decomp_len > self.limits.max_object_size:
-            raise ObjectCheckError(
-                f"an object of {unpacked.decomp_len} bytes exceeds the limit of"
-                f" {self.limits.max_object_size} bytes"
-            )
-        super().record(unpacked)
-
-    def _result(self, unpacked: UnpackedObject) -> PackIndexEntry:
-        entry: PackIndexEntry = super()._result(unpacked)
-        hexsha = entry[0].hex().encode()
-        type_num, chunks = unpacked.obj_type_num, unpacked.obj_chunks
-        assert type_num is not None and chunks is not None  # set once resolved
-        self.types[hexsha] = type_num
-        for ref in check_object(type_num, chunks, hexsha, self.limits):
-            self.references.setdefault(ref, hexsha)
-        return entry
 
 
 class ReceivePack:
@@ -168,6 +127,7 @@ class ReceivePack:
         repo: Repository,
         limits: Limits,
         authorize_ref: AuthorizeRef,
+        cache: PackCache | None = None,
     ) -> None:
         self.repos = repos
         self.repo = repo
@@ -175,6 +135,10 @@ class ReceivePack:
         self.authorize_ref = authorize_ref
         self.files: LocalRepoFiles = repos.files(repo)
         self.store = repos.object_store(repo)
+        # Parsed indexes of the stored packs, shared with other requests when the door has a
+        # cache: thin-pack bases and the connectivity check look objects up through it.
+        self.cache = cache if cache is not None else PackCache()
+        self._reader: PackReader | None = None
 
     def advertise(self) -> Iterator[bytes]:
         return advertise(self.repos.refs(self.repo))
@@ -209,6 +173,9 @@ class ReceivePack:
         finally:
             if quarantine is not None:
                 quarantine.discard()
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
         if b"report-status" in caps:
             self._report(proto, commands, unpack_error, sideband)
         elif sideband and unpack_error is not None and b"quiet" not in caps:
@@ -253,22 +220,23 @@ class ReceivePack:
         limit = self.limits.max_git_request
         received = 0
 
-        def counted(fn: Callable[[int], bytes]) -> Callable[[int], bytes]:
-            def read(size: int) -> bytes:
-                nonlocal received
-                data = fn(size)
-                received += len(data)
-                if received > limit:
-                    raise PackTooLarge(f"pack exceeds the maximum size of {limit} bytes")
-                return data
-
-            return read
-
-        def read_all(size: int) -> bytes:
-            data = counted(proto.read)(size)
-            if len(data) < size:
-                raise HangupException()
+        def recv(size: int) -> bytes:
+            nonlocal received
+            data = proto.recv(size)
+            received += len(data)
+            if received > limit:
+                raise PackTooLarge(f"pack exceeds the maximum size of {limit} bytes")
             return data
+
+        # referenced binary SHAs, and which object referenced each (for the error message)
+        referenced: set[bytes] = set()
+        referrers: list[tuple[bytes, list[bytes]]] = []
+
+        def check(type_num: int, sha: bytes, content: bytes) -> None:
+            refs = check_raw_object(type_num, content, sha.hex().encode(), self.limits)
+            if refs:
+                referenced.update(refs)
+                referrers.append((sha, refs))
 
         fmt = DEFAULT_OBJECT_FORMAT
         fd, name = tempfile.mkstemp(dir=self.files.scratch_dir(), prefix="quarantine-")
@@ -277,35 +245,36 @@ class ReceivePack:
         os.replace(name, pack_path)
         try:
             with os.fdopen(fd, "w+b") as f:
-                indexer = _CheckingIndexer(f, self.store, self.limits)
-                copier = PackStreamCopier(
-                    fmt.hash_func, read_all, counted(proto.recv), f,
-                    delta_iter=indexer,  # type: ignore[arg-type]  # as dulwich add_thin_pack
+                indexer = StreamIndexer(
+                    recv, f, self._stored_object, check, self.limits.max_object_size
                 )
-                copier.verify()
-                if len(copier) == 0:
+                indexed = indexer.run()
+                if indexed is None:
                     pack_path.unlink()
                     return None  # nothing new: git writes no pack either
+                entries = indexed.entries
+                pack_sha = indexed.checksum
+                bases = indexed.external_bases
+                if bases:
+                    # A thin pack: store the bases it was made against in the pack itself.
+                    pack_sha, extra = extend_pack(
+                        f,
+                        {RawObjectID(sha) for sha in bases},
+                        get_raw=lambda sha: bases[sha],
+                        object_format=fmt,
+                    )
+                    entries.extend(extra)
+                    for sha, (type_num, _) in bases.items():
+                        indexed.types[sha] = type_num
                 f.flush()
-                f.seek(0)
-                with PackData(str(pack_path), file=f, object_format=fmt) as data:
-                    indexer.set_pack_data(data)
-                    entries: list[PackIndexEntry] = list(indexer)
-                    ext_refs = set(indexer.ext_refs())
-                pack_sha, extra = extend_pack(
-                    f, ext_refs, get_raw=self.store.get_raw, object_format=fmt
-                )
-                entries.extend(extra)
-                f.flush()
-                os.fsync(f.fileno())
+            # The pack is fsynced when it is published; a refused push never needs it durable.
             entries.sort()
             with open(idx_path, "wb") as idx:
-                write_pack_index(idx, entries, pack_sha, version=2)
+                write_index_v2(idx, entries, pack_sha)
             quarantine = Quarantine(
-                pack_path, idx_path, f"pack-{pack_sha.hex()}", len(entries), indexer.types
+                pack_path, idx_path, f"pack-{pack_sha.hex()}", len(entries), indexed.types
             )
-            present: set[bytes] = {e[0] for e in entries}
-            self._check_connectivity(indexer.references, present)
+            self._check_connectivity(referenced, referrers, indexed.types)
             return quarantine
         except BaseException:
             for path in (idx_path, pack_path):
@@ -313,23 +282,64 @@ class ReceivePack:
                     path.unlink()
             raise
 
-    def _check_connectivity(self, references: Mapping[bytes, bytes], present: set[bytes]) -> None:
-        for sha, referrer in references.items():
-            if sha not in present and ObjectID(sha.hex().encode()) not in self.store:
-                raise ObjectCheckError(
-                    f"missing object {sha.hex()} referenced by {referrer.decode()}"
-                )
+    # -- the stored objects -----------------------------------------------------------------
+
+    def _stored(self, refresh: bool = False) -> PackReader:
+        if self._reader is None or refresh:
+            if self._reader is not None:
+                self._reader.close()
+            self._reader = PackReader(self.files, self.store.pack_names(), self.cache)
+        return self._reader
+
+    def _stored_object(self, sha: bytes) -> tuple[int, bytes] | None:
+        """Type and content of a stored object (a thin pack's base), by binary SHA."""
+        return self._stored().get(sha)
+
+    def _missing_from_store(self, shas: set[bytes], refresh: bool = False) -> set[bytes]:
+        reader = self._stored(refresh)
+        missing = shas
+        for ix in reader.indexes:
+
+            def build(ix: PackIndex = ix) -> tuple[object, int]:
+                return frozenset(ix.shas), ix.count
+
+            # One set per stored pack, kept across requests: packs never change once published.
+            members = self.cache.get_or_build(("sha-set", *ix.key), build)
+            assert isinstance(members, frozenset)
+            missing = missing.difference(members)
+            if not missing:
+                break
+        return missing
+
+    def _check_connectivity(
+        self,
+        referenced: set[bytes],
+        referrers: Sequence[tuple[bytes, list[bytes]]],
+        present: Mapping[bytes, int],
+    ) -> None:
+        missing = referenced.difference(present)
+        if missing:
+            missing = self._missing_from_store(missing)
+        if missing:  # a push that completed meanwhile may have stored them
+            missing = self._missing_from_store(missing, refresh=True)
+        if missing:
+            for sha, refs in referrers:
+                for ref in refs:
+                    if ref in missing:
+                        raise ObjectCheckError(
+                            f"missing object {ref.hex()} referenced by {sha.hex()}"
+                        )
 
     # -- the refs ---------------------------------------------------------------------------
 
     def _object_type(self, sha: bytes, quarantine: Quarantine | None) -> int | None:
-        if quarantine is not None and sha in quarantine.types:
-            return quarantine.types[sha]
-        try:
-            type_num, _ = self.store.get_raw(ObjectID(sha))
-        except KeyError:
-            return None
-        return int(type_num)
+        binary = bytes.fromhex(sha.decode())
+        if quarantine is not None and binary in quarantine.types:
+            return quarantine.types[binary]
+        found = self._stored().get(binary)
+        if found is None:
+            found = self._stored(refresh=True).get(binary)
+        return None if found is None else found[0]
 
     def _check_command(
         self, cmd: Command, quarantine: Quarantine | None, seen: set[bytes]
@@ -425,6 +435,6 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, HangupException):
         return "pack is truncated"
     text = str(exc) or type(exc).__name__
-    if isinstance(exc, ObjectCheckError | PackTooLarge):
+    if isinstance(exc, ObjectCheckError | PackTooLarge | PackSizeError):
         return text
     return f"invalid pack: {text}"
