@@ -197,7 +197,6 @@ class GitDoor:
 
             def job(read: Read, write: Write) -> None:
                 receive.serve(read, write)
-                emu.repos.consolidate_packs(caller.repo)
 
         return GitStreamResponse(
             job,

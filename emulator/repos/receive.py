@@ -138,6 +138,7 @@ class ReceivePack:
         # Parsed indexes of the stored packs, shared with other requests when the door has a
         # cache: thin-pack bases and the connectivity check look objects up through it.
         self.cache = cache if cache is not None else PackCache()
+        self.added_pack = False
         self._reader: PackReader | None = None
 
     def advertise(self) -> Iterator[bytes]:
@@ -181,6 +182,10 @@ class ReceivePack:
         elif sideband and unpack_error is not None and b"quiet" not in caps:
             proto.write_sideband(_SIDEBAND_PROGRESS, f"error: {unpack_error}\n".encode())
             proto.write_pkt_line(None)
+        if self.added_pack:
+            # Every push adds a pack; once there are many, merge them. The report is written
+            # already; the merge leaves a dominant base pack alone, so it stays small.
+            self.repos.consolidate_packs(self.repo)
 
     def _read_commands(self, proto: ReceivableProtocol) -> tuple[list[Command], set[bytes]]:
         commands: list[Command] = []
@@ -389,6 +394,8 @@ class ReceivePack:
             c.error = result
         if published is not None and all(r is not None for r in results):
             self._unpublish(published)
+        elif published is not None:
+            self.added_pack = True
 
     def _publish(self, quarantine: Quarantine) -> str | None:
         """Move the pack into the store; returns its name if this push added it."""
