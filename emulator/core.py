@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from emulator.config import Config
 from emulator.iam.credentials import CredentialStore
+from emulator.kms.secrets import SecretBox, load_master_key
 from emulator.repos.model import Repository
 from emulator.repos.service import RepositoryService
 from emulator.state.db import Database
@@ -24,6 +25,7 @@ class Emulator:
         self.config = config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(config.data_dir / "state.db")
+        self.secrets = SecretBox(load_master_key(config.data_dir))
         self.credentials = CredentialStore(config)
         self.repos = RepositoryService(
             self.db, config.data_dir / "repos", config.limits.max_repositories

@@ -63,6 +63,10 @@ class Database:
             (str(SCHEMA_VERSION),),
         )
 
+    def ensure_schema(self, script: str) -> None:
+        """Create a service's tables if they do not exist yet (each service owns its DDL)."""
+        self.connection().executescript(script)
+
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
