@@ -1,12 +1,26 @@
-"""Access keys and the secrets behind them."""
+"""Resolving an access key id to the identity that may sign with it, whatever kind of key.
+
+    root key (configured)        the default account's root user
+    12 digits                    the root user of that account, signing with the root secret
+    AKIA… (CreateAccessKey)      an IAM user, or an account's root user; Active keys only
+    ASIA… (STS)                  a session: the assumed role or the user that asked for it; the
+                                 session token must come with it, and it expires
+
+Deactivating or deleting a key takes effect on the next request: nothing is cached here.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from emulator.config import Config
+from emulator.iam.keys import Keys
+from emulator.iam.keys.common import find_user, user_principal, utcnow
+from emulator.iam.keys.sessions import Sessions
 from emulator.iam.principal import Principal
 
 _ACCOUNT_ID = re.compile(r"\d{12}")
@@ -14,11 +28,38 @@ _ACCOUNT_ID = re.compile(r"\d{12}")
 
 @dataclass(frozen=True)
 class SigningIdentity:
-    """A principal and the secret its requests are signed with."""
+    """A principal and the secret its requests are signed with.
+
+    `session_token` is set for temporary credentials only; the request must carry it.
+    """
 
     principal: Principal
     secret_key: str
     session_token: str | None = None
+    # For temporary credentials: the SHA-256 of the session token (the token itself is not
+    # stored), checked with `token_matches`.
+    token_sha256: bytes | None = None
+
+    @property
+    def temporary(self) -> bool:
+        return self.token_sha256 is not None or self.session_token is not None
+
+    def token_matches(self, token: str | None) -> bool:
+        """Whether `token` is this identity's session token (None: no token presented).
+        Long-term keys match only the absence of a token."""
+        if not self.temporary:
+            return token is None
+        if token is None:
+            return False
+        if self.session_token is not None:
+            return hmac.compare_digest(token.encode(), self.session_token.encode())
+        if self.token_sha256 is None:
+            return False
+        return hmac.compare_digest(hashlib.sha256(token.encode()).digest(), self.token_sha256)
+
+    def expired(self, now: datetime) -> bool:
+        expires = self.principal.expires
+        return expires is not None and now >= expires
 
 
 class CredentialStore:
@@ -26,13 +67,20 @@ class CredentialStore:
 
     The default account's root uses the configured key pair. An access key id of exactly twelve
     digits, signed with the root secret, is the root user of that account, so a second account
-    needs no setup.
+    needs no setup. Keys created through IAM and sessions from STS are found in `keys` and
+    `sessions` when the emulator has them.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(
+        self, config: Config, keys: Keys | None = None, sessions: Sessions | None = None
+    ) -> None:
         self._config = config
+        self._keys = keys
+        self._sessions = sessions
 
-    def lookup(self, access_key_id: str) -> SigningIdentity | None:
+    def find(self, access_key_id: str) -> SigningIdentity | None:
+        """Any identity this key id names, including an expired session (so the API can answer
+        ExpiredToken); None for unknown, inactive or deleted keys."""
         cfg = self._config
         if hmac.compare_digest(access_key_id.encode(), cfg.root_access_key.encode()):
             return SigningIdentity(Principal.root(cfg.account, access_key_id), cfg.root_secret_key)
@@ -40,4 +88,41 @@ class CredentialStore:
             return SigningIdentity(
                 Principal.root(access_key_id, access_key_id), cfg.root_secret_key
             )
+        if access_key_id.startswith("AKIA") and self._keys is not None:
+            return self._long_term(self._keys, access_key_id)
+        if access_key_id.startswith("ASIA") and self._sessions is not None:
+            session = self._sessions.find(access_key_id)
+            if session is None:
+                return None
+            return SigningIdentity(
+                session.principal, session.secret_access_key, token_sha256=session.token_sha256
+            )
         return None
+
+    def lookup(self, access_key_id: str, now: datetime | None = None) -> SigningIdentity | None:
+        """The identity that may sign with this key id now: as `find`, but None once a
+        session has expired. Temporary identities still need their token checked
+        (`SigningIdentity.token_matches`)."""
+        identity = self.find(access_key_id)
+        if identity is None or identity.expired(now or utcnow()):
+            return None
+        return identity
+
+    def record_use(self, access_key_id: str, service: str, region: str) -> None:
+        """Note a verified request for GetAccessKeyLastUsed (IAM access keys only)."""
+        if access_key_id.startswith("AKIA") and self._keys is not None:
+            self._keys.access.record_use(access_key_id, service, region)
+
+    @staticmethod
+    def _long_term(keys: Keys, access_key_id: str) -> SigningIdentity | None:
+        found = keys.access.secret(access_key_id)
+        if found is None:
+            return None
+        if found.user_name is None:
+            principal = Principal.root(found.account, access_key_id)
+        else:
+            user = find_user(keys.users, found.account, found.user_name)
+            if user is None:
+                return None
+            principal = user_principal(user, access_key_id)
+        return SigningIdentity(principal, found.secret_access_key)

@@ -103,13 +103,10 @@ def verify_git_password(
     if abs(current - signed_at) > MAX_CLOCK_SKEW:
         return None
     identity = lookup(access_key_id)
-    if identity is None:
+    if identity is None or identity.expired(current):
         return None
     # Temporary credentials must present their own session token, and only those have one.
-    expected_token = identity.session_token or ""
-    if bool(has_token) != bool(identity.session_token) or not hmac.compare_digest(
-        token.encode(), expected_token.encode()
-    ):
+    if not identity.token_matches(token if has_token else None):
         return None
     path = f"/v1/repos/{repository}"
     ok = False

@@ -54,6 +54,15 @@ class UnrecognizedClient(_AuthError):
     code = "UnrecognizedClientException"
 
 
+class ExpiredToken(_AuthError):
+    code = "ExpiredTokenException"
+
+
+# AWS's messages, word for word (they are not secrets).
+INVALID_TOKEN = "The security token included in the request is invalid."  # noqa: S105
+EXPIRED_TOKEN = "The security token included in the request is expired"  # noqa: S105
+
+
 SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your"
     " AWS Secret Access Key and signing method. Consult the service documentation for details."
@@ -174,9 +183,17 @@ def verify(
     auth = parse_authorization(auth_values[0])
     scope = auth.scope
 
-    identity = credentials.lookup(scope.access_key_id)
+    identity = credentials.find(scope.access_key_id)
     if identity is None:
-        raise UnrecognizedClient("The security token included in the request is invalid.")
+        raise UnrecognizedClient(INVALID_TOKEN)
+    # Temporary credentials are valid only with their own session token, and long-term keys
+    # only without one (AWS answers both mistakes as an invalid token).
+    tokens = received.get("x-amz-security-token")
+    if not identity.token_matches(tokens[0].strip() if tokens else None):
+        raise UnrecognizedClient(INVALID_TOKEN)
+    current = now or datetime.now(UTC)
+    if identity.expired(current):
+        raise ExpiredToken(EXPIRED_TOKEN)
 
     amz_dates = received.get("x-amz-date")
     if not amz_dates:
@@ -187,7 +204,7 @@ def verify(
     if not _AMZ_DATE.fullmatch(amz_date):
         raise IncompleteSignature(f"Invalid X-Amz-Date: {amz_date[:40]}")
     try:
-        _check_time(amz_date, now or datetime.now(UTC))
+        _check_time(amz_date, current)
     except ValueError:
         raise IncompleteSignature(f"Invalid X-Amz-Date: {amz_date}") from None
     if scope.date != amz_date[:8]:
@@ -233,4 +250,5 @@ def verify(
             f"{SIGNATURE_MISMATCH}\n\nThe Canonical String for this request should have been\n"
             f"'{canonical}'\n\nThe String-to-Sign should have been\n'{string_to_sign}'\n"
         )
+    credentials.record_use(scope.access_key_id, scope.service, scope.region)
     return VerifiedRequest(identity=identity, scope=scope)

@@ -1,0 +1,73 @@
+"""Long-lived IAM credentials: access keys, SSH public keys and service-specific (git)
+credentials. `Keys` bundles the three stores and the lookups the doors need."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from emulator.iam.keys.access import AccessKeys
+from emulator.iam.keys.common import ACTIVE, Clock, UserDirectory, user_principal, utcnow
+from emulator.iam.keys.service_credentials import CODECOMMIT, ServiceCredentials
+from emulator.iam.keys.ssh import SSHKeys
+from emulator.iam.principal import Principal
+from emulator.kms.secrets import SecretBox
+from emulator.state.db import Database
+
+__all__ = ["Keys", "SSHKeyOwner", "count_credentials"]
+
+
+@dataclass(frozen=True)
+class SSHKeyOwner:
+    """What the SSH door needs to authenticate a key id: whose it is and whether it is active."""
+
+    account: str
+    user_name: str
+    public_key: str  # OpenSSH "type base64", no comment
+    status: str
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
+
+
+class Keys:
+    def __init__(
+        self, db: Database, box: SecretBox, users: UserDirectory, clock: Clock = utcnow
+    ) -> None:
+        self.users = users
+        self.access = AccessKeys(db, box, users, clock)
+        self.ssh = SSHKeys(db, users, clock)
+        self.service = ServiceCredentials(db, users, clock)
+
+    def verify_git_credential(self, username: str, password: str) -> Principal | None:
+        """The IAM user signing in to git over HTTPS with a CodeCommit service-specific
+        credential (`alice-at-123456789012` + password), or None."""
+        user = self.service.verify(username, password, CODECOMMIT)
+        return None if user is None else user_principal(user)
+
+    def ssh_key(self, key_id: str) -> SSHKeyOwner | None:
+        key = self.ssh.find(key_id)
+        if key is None:
+            return None
+        return SSHKeyOwner(key.account, key.user_name, key.openssh, key.status)
+
+
+def count_credentials(db: Database, account: str, user_name: str) -> int:
+    """Access keys, SSH public keys and service-specific credentials `user_name` still has
+    (IAM refuses DeleteUser until they are gone)."""
+    total = 0
+    for table in ("iam_access_keys", "iam_ssh_keys", "iam_service_credentials"):
+        try:
+            (n,) = (
+                db.read()
+                .execute(
+                    f"SELECT count(*) FROM {table} WHERE account = ? AND user_name = ?",
+                    (account, user_name),
+                )
+                .fetchone()
+            )
+        except sqlite3.OperationalError:  # no such table: that kind was never created
+            n = 0
+        total += int(n)
+    return total
