@@ -21,6 +21,8 @@ from emulator.iam import authorize
 from emulator.iam import sts_trust as trust
 from emulator.iam.keys.common import Clock, utcnow
 from emulator.iam.keys.sessions import Sessions, TemporaryCredentials
+from emulator.iam.policy import MalformedPolicyDocument as PolicyMalformed
+from emulator.iam.policy import parse_policy
 from emulator.iam.principal import Principal
 
 # GetSessionToken: 15 minutes to 36 hours for users, at most one hour for the root user.
@@ -142,16 +144,8 @@ def _check_session_policy(policy: str | None, policy_arns: Sequence[str]) -> int
 def _parse_session_policy(policy: str) -> None:
     """Validate a session policy with the policy engine's grammar."""
     try:
-        json.loads(policy)
-    except json.JSONDecodeError:
-        raise MalformedPolicyDocument("Syntax errors in policy.") from None
-    try:
-        from emulator.iam.policy import parse_policy  # type: ignore[attr-defined]
-    except ImportError:  # the engine is optional while it is being built
-        return
-    try:
         parse_policy(policy, "session")
-    except ClientError as exc:
+    except PolicyMalformed as exc:
         raise MalformedPolicyDocument(exc.message) from None
 
 
@@ -234,12 +228,13 @@ class STS:
         # trust the caller: AWS does not tell an outsider which roles exist.
         if role is None or role.arn != role_arn:
             raise _denied(caller, role_arn)
-        decision = trust.evaluate(role.trust_policy, caller, "sts:AssumeRole", context)
+        ctx: dict[str, str | Sequence[str]] = {"sts:RoleSessionName": session_name}
+        ctx.update(context or {})
+        decision = trust.evaluate(role.trust_policy, caller, role.arn, role.account, context=ctx)
         if not decision.allowed:
             raise _denied(caller, role_arn)
-        same_account = caller.account == role.account
-        if not (same_account and decision.names_caller) and not self._is_allowed(
-            caller, "sts:AssumeRole", role.arn, context
+        if not decision.sufficient and not self._is_allowed(
+            caller, "sts:AssumeRole", role.arn, ctx
         ):
             raise _denied(caller, role_arn)
 

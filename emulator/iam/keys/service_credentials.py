@@ -169,15 +169,18 @@ class ServiceCredentials:
         return NewServiceCredential(cred, password)
 
     def list(
-        self, account: str, user_name: str, service: str | None = None
+        self, account: str, user_name: str | None, service: str | None = None
     ) -> list[ServiceCredential]:
-        self._users.get_user(account, user_name)
+        """A user's credentials, or those of every user of the account (`user_name` None)."""
+        if user_name is not None:
+            self._users.get_user(account, user_name)
         if service is not None:
             check_service(service)
         rows = self._db.read().execute(
-            f"SELECT {_COLUMNS} FROM iam_service_credentials WHERE account = ? AND user_name = ?"
-            " AND (? IS NULL OR service = ?) ORDER BY created, id",
-            (account, user_name, service, service),
+            f"SELECT {_COLUMNS} FROM iam_service_credentials WHERE account = ?"
+            " AND (? IS NULL OR user_name = ?) AND (? IS NULL OR service = ?)"
+            " ORDER BY created, id",
+            (account, user_name, user_name, service, service),
         )
         return [_credential(r) for r in rows]
 
