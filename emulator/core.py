@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 from emulator.config import Config
 from emulator.iam.credentials import CredentialStore
+from emulator.iam.entities import IamService
+from emulator.iam.keys import Keys
+from emulator.iam.keys.sessions import Sessions
+from emulator.iam.sts import STS
 from emulator.kms.secrets import SecretBox, load_master_key
 from emulator.repos.model import Repository
 from emulator.repos.service import RepositoryService
@@ -26,7 +30,11 @@ class Emulator:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(config.data_dir / "state.db")
         self.secrets = SecretBox(load_master_key(config.data_dir))
-        self.credentials = CredentialStore(config)
+        self.iam = IamService(self.db)
+        self.keys = Keys(self.db, self.secrets, self.iam)
+        self.sessions = Sessions(self.db, self.secrets)
+        self.sts = STS(self.sessions, self.iam.entities)
+        self.credentials = CredentialStore(config, self.keys, self.sessions)
         self.repos = RepositoryService(
             self.db, config.data_dir / "repos", config.limits.max_repositories
         )

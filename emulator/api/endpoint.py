@@ -7,15 +7,18 @@ Every error is rendered once, here or in the protocol module, never in a handler
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import uuid
 from collections.abc import Callable, Mapping
 
+from botocore.model import ServiceModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.api import codecommit, json_protocol
+from emulator.api import codecommit, iam, json_protocol, query_protocol
 from emulator.api.json_protocol import ApiResponse, render_error
 from emulator.api.service import RequestContext, ServiceSpec
 from emulator.core import Emulator
@@ -24,10 +27,41 @@ from emulator.iam import sigv4
 
 log = logging.getLogger(__name__)
 
-SERVICES: Mapping[str, ServiceSpec] = {spec.signing_name: spec for spec in (codecommit.SERVICE,)}
+
+def _services() -> dict[str, ServiceSpec]:
+    specs = [codecommit.SERVICE, iam.SERVICE]
+    # STS arrives with the credentials work; serve it once its module exists.
+    if importlib.util.find_spec("emulator.api.sts") is not None:
+        specs.append(importlib.import_module("emulator.api.sts").SERVICE)
+    return {spec.signing_name: spec for spec in specs}
+
+
+SERVICES: Mapping[str, ServiceSpec] = _services()
 
 Protocol = Callable[[ServiceSpec, RequestContext, Mapping[str, str], bytes], ApiResponse]
-PROTOCOLS: Mapping[str, Protocol] = {"json": json_protocol.handle}
+PROTOCOLS: Mapping[str, Protocol] = {"json": json_protocol.handle, "query": query_protocol.handle}
+ErrorRenderer = Callable[[ServiceModel | None, ServiceError, str], ApiResponse]
+ERROR_RENDERERS: Mapping[str, ErrorRenderer] = {
+    "json": render_error,
+    "query": query_protocol.render_error,
+}
+
+
+def _render_early_error(
+    headers: list[tuple[str, str]], exc: ServiceError, request_id: str
+) -> ApiResponse:
+    """An error before any service ran (authentication, routing), in the protocol of the
+    service the request was signed for, when that can be told."""
+    auth = next((v for k, v in headers if k.lower() == "authorization"), "")
+    try:
+        service = sigv4.parse_authorization(auth).scope.service
+    except ServiceError:
+        service = ""
+    spec = SERVICES.get(service)
+    if spec is None:
+        return render_error(None, exc, request_id)
+    renderer = ERROR_RENDERERS.get(spec.model.metadata["protocol"], render_error)
+    return renderer(spec.model, exc, request_id)
 
 
 class RequestTooLarge(ClientError):
@@ -113,11 +147,11 @@ async def api_endpoint(emu: Emulator, request: Request) -> Response:
             _dispatch, emu, request_id, request.method, raw_path, query, headers, body
         )
     except ServiceError as exc:
-        # Authentication and routing failures: no service model to consult yet.
-        resp = render_error(None, exc, request_id)
+        # Authentication and routing failures: no handler ran yet.
+        resp = _render_early_error(headers, exc, request_id)
     except Exception:
         log.exception("internal error in API request %s", request_id)
-        resp = render_error(
-            None, ServiceError("An internal error occurred in ccemu; see its log."), request_id
+        resp = _render_early_error(
+            headers, ServiceError("An internal error occurred in ccemu; see its log."), request_id
         )
     return _to_starlette(resp)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -118,7 +119,7 @@ class _Validator:
             self._length(meta, len(value), value, path)
             pattern = meta.get("pattern")
             # Smithy patterns are not implicitly anchored; `^...$` in the model anchors them.
-            if pattern and re.search(pattern, value, re.ASCII) is None:
+            if pattern and _compile(pattern).search(value) is None:
                 self.fail(
                     path,
                     "pattern",
@@ -178,6 +179,20 @@ class _Validator:
             self.fail(
                 path, "range", value, f"Member must have value less than or equal to {meta['max']}"
             )
+
+
+# Java's Unicode classes, which IAM and STS patterns use for tags (`[\p{L}\p{Z}\p{N}_.:/=+\-@]+`);
+# Python's `re` has none, so each becomes the nearest Unicode-aware class.
+_UNICODE_CLASSES = {r"\p{L}": r"\w", r"\p{Z}": r"\s", r"\p{N}": r"\d"}
+
+
+@functools.cache
+def _compile(pattern: str) -> re.Pattern[str]:
+    if "\\p{" not in pattern:
+        return re.compile(pattern, re.ASCII)
+    for java, python in _UNICODE_CLASSES.items():
+        pattern = pattern.replace(java, python)
+    return re.compile(pattern)
 
 
 def _join(path: str, name: str) -> str:

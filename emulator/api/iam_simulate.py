@@ -1,0 +1,3 @@
+"""IAM policy simulation: SimulateCustomPolicy and SimulatePrincipalPolicy."""
+
+from __future__ import annotations
