@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from emulator.errors import ClientError
+from emulator.iam.policy import MalformedPolicyDocument as MalformedPolicyDocument
 
 Tags = tuple[tuple[str, str], ...]
 
@@ -49,10 +50,6 @@ class LimitExceeded(ClientError):
 
 class InvalidInput(ClientError):
     code = "InvalidInput"
-
-
-class MalformedPolicyDocument(ClientError):
-    code = "MalformedPolicyDocument"
 
 
 class PolicyNotAttachable(ClientError):

@@ -22,6 +22,7 @@ from emulator.iam.entities.model import (
 from emulator.iam.entities.policies import PolicyStore
 from emulator.iam.entities.schema import SCHEMA
 from emulator.iam.entities.store import EntityStore
+from emulator.iam.policy import Policy, PolicyKind, parse_policy
 from emulator.iam.principal import Principal
 from emulator.state.db import Database
 
@@ -41,12 +42,29 @@ class IdentityPolicy(NamedTuple):
 
 @dataclass(frozen=True)
 class PrincipalPolicies:
+    """What `policies_for` answers: the documents, and the same parsed once by the engine
+    (`parsed[i]` is `identity[i]`, its `policy_id` set) so a request costs no parsing."""
+
     identity: tuple[IdentityPolicy, ...]
     boundary: str | None  # the permissions boundary's document, if one is set
     boundary_arn: str | None = None
+    parsed: tuple[Policy, ...] = ()
+    parsed_boundary: Policy | None = None
 
 
 NO_POLICIES = PrincipalPolicies((), None)
+
+
+def _parsed(
+    identity: tuple[IdentityPolicy, ...], boundary: str | None, arn: str | None
+) -> tuple[tuple[Policy, ...], Policy | None]:
+    policies = tuple(
+        parse_policy(p.document, PolicyKind.IDENTITY).with_id(p.policy_id) for p in identity
+    )
+    bound = None
+    if boundary is not None:
+        bound = parse_policy(boundary, PolicyKind.PERMISSIONS_BOUNDARY).with_id(arn or "")
+    return policies, bound
 
 
 # The credential stores' tables (emulator.iam.keys); each has `account` and `user_name`.
@@ -216,7 +234,9 @@ class IamService:
                 boundary = self.policies.default_document(account, boundary_arn)
             except NoSuchEntity:
                 boundary = None
-        return PrincipalPolicies(tuple(identity), boundary, boundary_arn)
+        policies = tuple(identity)
+        parsed, parsed_boundary = _parsed(policies, boundary, boundary_arn)
+        return PrincipalPolicies(policies, boundary, boundary_arn, parsed, parsed_boundary)
 
     def policies_for(self, principal: Principal) -> PrincipalPolicies:
         """The identity policies and permissions boundary that apply to `principal` (none for
