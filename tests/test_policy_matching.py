@@ -163,3 +163,10 @@ def test_principal_tag_and_account_variables() -> None:
     assert not allowed(
         st, "codecommit:GitPull", "arn:aws:codecommit:us-east-2:111111111111:blue-app", ctx
     )
+
+
+def test_special_variables_in_condition_values() -> None:
+    st = {"Action": "*", "Resource": "*",
+          "Condition": {"StringEquals": {"s3:prefix": "${*}"}}}  # fmt: skip
+    assert allowed(st, "s3:ListBucket", "arn:aws:s3:::b", {"s3:prefix": "*"})
+    assert not allowed(st, "s3:ListBucket", "arn:aws:s3:::b", {"s3:prefix": "${*}"})

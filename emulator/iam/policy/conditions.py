@@ -229,12 +229,9 @@ class ConditionClause:
     qualifier: str | None
     if_exists: bool
     key: str
+    key_lc: str
     values: tuple[Template, ...]
     static_test: ValueTest | None  # built once when no value holds a variable
-
-    @property
-    def key_lc(self) -> str:
-        return self.key.lower()
 
 
 def make_clause(
@@ -247,12 +244,15 @@ def make_clause(
     static_test = None
     if operator.family != NULL and all(t.static is not None for t in values):
         static = [t.static for t in values if t.static is not None]
-        static_test = builder(operator)([t.text for t in values], static)
-    return ConditionClause(operator, operator_text, qualifier, if_exists, key, values, static_test)
+        texts = ["".join(text for text, _ in pieces) for pieces in static]
+        static_test = builder(operator)(texts, static)
+    return ConditionClause(
+        operator, operator_text, qualifier, if_exists, key, key.lower(), values, static_test
+    )
 
 
 def clause_holds(clause: ConditionClause, lookup: Lookup, missing: set[str] | None) -> bool:
-    present = lookup(clause.key.lower())
+    present = lookup(clause.key_lc)
     operator = clause.operator
     if operator.family == NULL:
         absent = not present
