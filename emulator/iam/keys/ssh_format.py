@@ -14,6 +14,7 @@ import binascii
 import hashlib
 from dataclasses import dataclass
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -94,7 +95,7 @@ def parse_public_key(body: str) -> ParsedKey:
         key = _load(text)
     except InvalidPublicKey:
         raise
-    except (ValueError, TypeError, IndexError, UnicodeError) as exc:
+    except (ValueError, TypeError, IndexError, UnicodeError, UnsupportedAlgorithm) as exc:
         raise _invalid(f"it could not be parsed ({str(exc)[:100]})") from None
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < MIN_RSA_BITS:
