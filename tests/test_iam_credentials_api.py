@@ -188,7 +188,8 @@ def test_ssh_key_management(tmp_path: Path, iam: Any, user: str) -> None:
     ids = []
     for _ in range(5):
         body = _keygen(tmp_path, "ed25519").read_text()
-        ids.append(iam.upload_ssh_public_key(UserName=user, SSHPublicKeyBody=body)["SSHPublicKey"]["SSHPublicKeyId"])  # fmt: skip
+        key = iam.upload_ssh_public_key(UserName=user, SSHPublicKeyBody=body)["SSHPublicKey"]
+        ids.append(key["SSHPublicKeyId"])
     with pytest.raises(ClientError) as exc:
         iam.upload_ssh_public_key(
             UserName=user, SSHPublicKeyBody=_keygen(tmp_path, "ed25519").read_text()
