@@ -56,10 +56,10 @@ def _context(entries: list[dict[str, Any]] | None) -> dict[str, str | list[str]]
 
 
 def _principal_from_arn(ctx: RequestContext, arn: str | None) -> Principal:
-    """The simulated caller: `CallerArn` (a user, root or an assumed-role session), else the
-    account's root."""
+    """The simulated caller: `CallerArn` (a user, root or an assumed-role session), else an
+    anonymous user of the account, so only the policies given decide (root would bypass them)."""
     if arn is None:
-        return Principal.root(ctx.account)
+        return Principal(ctx.account, f"arn:aws:iam::{ctx.account}:user/", "", "IAMUser")
     parts = arn.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn":
         raise InvalidInput(f"Invalid CallerArn: {arn}")
@@ -89,6 +89,24 @@ def _principal_from_arn(ctx: RequestContext, arn: str | None) -> Principal:
             role_arn=f"arn:aws:iam::{account}:role/{role}",
         )
     raise InvalidInput(f"CallerArn must be an IAM user, root or assumed-role ARN: {arn}")
+
+
+def _exclusions(entries: list[dict[str, Any]] | None) -> set[str]:
+    """The policy ids `PolicyExclusionList` names: managed policies by ARN, inline policies by
+    name (a group's as `{group}/{name}`, as `policies_for` names them), or the boundary."""
+    ids: set[str] = set()
+    for entry in entries or ():
+        if entry.get("PolicyArn"):
+            ids.add(str(entry["PolicyArn"]))
+        inline = entry.get("InlinePolicyIdentifier") or {}
+        if inline.get("PolicyName"):
+            name = str(inline["PolicyName"])
+            if str(inline.get("AttachmentType", "")).lower() == "group":
+                name = f"{inline.get('AttachmentName', '')}/{name}"
+            ids.add(name)
+        if entry.get("PolicyType") == "permission-boundary":
+            ids.add("permission-boundary")
+    return ids
 
 
 def _statement(m: MatchedStatement, types: dict[str, str]) -> Output:
@@ -198,7 +216,7 @@ def simulate_principal_policy(
     action_names: list[str],
     policy_input_list: list[str] | None = None,
     permissions_boundary_policy_input_list: list[str] | None = None,
-    policy_exclusion_list: list[str] | None = None,
+    policy_exclusion_list: list[dict[str, Any]] | None = None,
     resource_arns: list[str] | None = None,
     resource_policy: str | None = None,
     resource_owner: str | None = None,
@@ -241,7 +259,7 @@ def simulate_principal_policy(
     types: dict[str, str] = {}
     identity: list[Policy] = []
     boundaries: list[Policy] = []
-    excluded = set(policy_exclusion_list or ())
+    excluded = _exclusions(policy_exclusion_list)
     if kind == "group":
         for p in iam.policies.inline(group.id):
             identity.append(parse_policy(p.document, PolicyKind.IDENTITY).with_id(p.name))
@@ -259,6 +277,8 @@ def simulate_principal_policy(
             boundaries.append(resolved.parsed_boundary)
             types[resolved.parsed_boundary.policy_id or ""] = "none"
     identity = [p for p in identity if (p.policy_id or "") not in excluded]
+    if "permission-boundary" in excluded:
+        boundaries = []
     extra = _parse(policy_input_list or [], PolicyKind.IDENTITY, "PolicyInputList")
     identity += extra
     types.update({p.policy_id or "": _INPUT_TYPE for p in extra})
