@@ -169,3 +169,23 @@ def test_session_policy_is_kept_and_role_chaining_is_capped(emu: Emulator) -> No
     assert _code(exc) == "ValidationError"
     chained = emu.sts.assume_role(session, second.arn, "s2")
     assert chained.principal.arn == f"arn:aws:sts::{A}:assumed-role/second/s2"
+
+
+def test_policy_arns_become_session_policies(emu: Emulator) -> None:
+    alice = _user(emu, A, "alice")
+    role = emu.iam.entities.create_role(A, "dev", _trust(alice.arn))
+    doc = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "codecommit:GitPull",
+                                                 "Resource": "*"}]}
+    )  # fmt: skip
+    managed = emu.iam.policies.create_policy(A, "pull-only", doc)
+    # Without a way to read managed policies, PolicyArns are refused rather than ignored.
+    bare = STS(emu.sessions, emu.iam.entities)
+    with pytest.raises(ClientError) as exc:
+        bare.assume_role(alice, role.arn, "s1", policy_arns=[managed.arn])
+    assert _code(exc) == "ValidationError"
+    sts = STS(emu.sessions, emu.iam.entities, policies=emu.iam.policies)
+    assumed = sts.assume_role(alice, role.arn, "s1", policy_arns=[managed.arn])
+    assert assumed.principal.session_policies == (doc,)
+    found = emu.credentials.lookup(assumed.credentials.access_key_id)
+    assert found is not None and found.principal.session_policies == (doc,)

@@ -78,6 +78,12 @@ class IAMRole(Protocol):
     def tags(self) -> Sequence[tuple[str, str]]: ...
 
 
+class PolicyDocuments(Protocol):
+    def default_document(self, account: str, arn: str) -> str:
+        """The default version's document of managed policy `arn` (NoSuchEntity if none)."""
+        ...
+
+
 class RoleDirectory(Protocol):
     def find_role(self, account: str, name: str) -> IAMRole | None: ...
 
@@ -166,11 +172,13 @@ class STS:
         roles: RoleDirectory,
         is_allowed: IsAllowed = authorize.is_allowed,
         clock: Clock = utcnow,
+        policies: PolicyDocuments | None = None,
     ) -> None:
         self._sessions = sessions
         self._roles = roles
         self._is_allowed = is_allowed
         self._clock = clock
+        self._policies = policies
 
     def get_session_token(
         self, caller: Principal, duration_seconds: int | None = None
@@ -263,8 +271,22 @@ class STS:
             role_arn=role.arn,
             session_name=session_name,
             tags=_merge_tags(tuple(role.tags), tags),
-            session_policies=(policy,) if policy is not None else (),
+            session_policies=self._session_policies(role.account, policy, policy_arns),
         )
         creds = self._sessions.issue(principal, duration, caller.access_key_id)
         principal = replace(principal, access_key_id=creds.access_key_id, expires=creds.expiration)
         return AssumedRole(creds, principal, packed)
+
+    def _session_policies(
+        self, account: str, policy: str | None, policy_arns: Sequence[str]
+    ) -> tuple[str, ...]:
+        """The documents that limit the session: the inline policy and each managed policy's
+        default version (AWS intersects the role's permissions with all of them)."""
+        documents = [policy] if policy is not None else []
+        if not policy_arns:
+            return tuple(documents)
+        resolver = self._policies
+        if resolver is None:
+            # Ignoring them would give the session more than the caller asked for.
+            raise ValidationError("PolicyArns are not supported by this emulator instance.")
+        return tuple(documents + [resolver.default_document(account, a) for a in policy_arns])
