@@ -316,3 +316,16 @@ def test_get_session_token_rules(
     with pytest.raises(ClientError) as exc:
         sts.get_session_token(session.principal)
     assert _code(exc) == "AccessDenied"
+
+
+def test_user_names_are_case_insensitive_and_renames_keep_credentials(emu: Emulator) -> None:
+    from emulator.iam.keys import rename_user
+
+    emu.iam.entities.create_user(ACCOUNT, "Frank")
+    key_id = emu.keys.access.create(ACCOUNT, "FRANK").key.access_key_id
+    assert [k.access_key_id for k in emu.keys.access.list(ACCOUNT, "frank")] == [key_id]
+    emu.iam.entities.update_user(ACCOUNT, "Frank", "Francis", None)
+    with emu.db.transaction() as conn:
+        rename_user(conn, ACCOUNT, "Frank", "Francis")
+    found = emu.credentials.lookup(key_id)
+    assert found is not None and found.principal.arn.endswith(":user/Francis")

@@ -88,11 +88,6 @@ class RoleDirectory(Protocol):
     def find_role(self, account: str, name: str) -> IAMRole | None: ...
 
 
-class NoRoles:
-    def find_role(self, account: str, name: str) -> IAMRole | None:
-        return None
-
-
 @dataclass(frozen=True)
 class CallerIdentity:
     account: str

@@ -14,7 +14,7 @@ from emulator.iam.principal import Principal
 from emulator.kms.secrets import SecretBox
 from emulator.state.db import Database
 
-__all__ = ["Keys", "SSHKeyOwner", "count_credentials"]
+__all__ = ["Keys", "SSHKeyOwner", "count_credentials", "rename_user"]
 
 
 @dataclass(frozen=True)
@@ -53,11 +53,28 @@ class Keys:
         return SSHKeyOwner(key.account, key.user_name, key.openssh, key.status)
 
 
+_TABLES = ("iam_access_keys", "iam_ssh_keys", "iam_service_credentials")
+
+
+def rename_user(conn: sqlite3.Connection, account: str, old: str, new: str) -> None:
+    """Move a renamed user's credentials to its new name, inside the caller's transaction
+    (UpdateUser keeps keys and credentials working, as on AWS). A service-specific
+    credential keeps the ServiceUserName it was issued with."""
+    for table in _TABLES:
+        try:
+            conn.execute(
+                f"UPDATE {table} SET user_name = ? WHERE account = ? AND user_name = ?",
+                (new, account, old),
+            )
+        except sqlite3.OperationalError:  # no such table: that kind was never created
+            pass
+
+
 def count_credentials(db: Database, account: str, user_name: str) -> int:
     """Access keys, SSH public keys and service-specific credentials `user_name` still has
     (IAM refuses DeleteUser until they are gone)."""
     total = 0
-    for table in ("iam_access_keys", "iam_ssh_keys", "iam_service_credentials"):
+    for table in _TABLES:
         try:
             (n,) = (
                 db.read()

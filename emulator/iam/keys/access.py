@@ -105,12 +105,12 @@ class AccessKeys:
         self._lock = threading.Lock()
         db.ensure_schema(SCHEMA)
 
-    def _owner_exists(self, account: str, user_name: str | None) -> None:
-        if user_name is not None:
-            self._users.get_user(account, user_name)
+    def _owner(self, account: str, user_name: str | None) -> str | None:
+        # IAM user names are case-insensitive: rows hold the name as the user has it.
+        return None if user_name is None else self._users.get_user(account, user_name).name
 
     def create(self, account: str, user_name: str | None) -> NewAccessKey:
-        self._owner_exists(account, user_name)
+        user_name = self._owner(account, user_name)
         key_id = new_id("AKIA", 16)
         secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
         now = self._clock()
@@ -140,7 +140,7 @@ class AccessKeys:
         )
 
     def list(self, account: str, user_name: str | None) -> list[AccessKey]:
-        self._owner_exists(account, user_name)
+        user_name = self._owner(account, user_name)
         rows = self._db.read().execute(
             "SELECT id, account, user_name, status, created FROM iam_access_keys"
             " WHERE account = ? AND user_name IS ? ORDER BY created, id",
@@ -149,7 +149,7 @@ class AccessKeys:
         return [_key(r) for r in rows]
 
     def _get(self, account: str, user_name: str | None, key_id: str) -> AccessKey:
-        self._owner_exists(account, user_name)
+        user_name = self._owner(account, user_name)
         row = (
             self._db.read()
             .execute(

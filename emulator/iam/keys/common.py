@@ -100,17 +100,6 @@ class UserDirectory(Protocol):
         ...
 
 
-class NoUsers:
-    """A directory with no users, for an emulator built without the IAM entity service."""
-
-    def get_user(self, account: str, name: str) -> IAMUser:
-        raise no_such_user(name)
-
-
-def no_such_user(name: str) -> NoSuchEntity:
-    return NoSuchEntity(f"The user with name {name} cannot be found.")
-
-
 def user_principal(user: IAMUser, access_key_id: str | None = None) -> Principal:
     return Principal(
         account=user.account,

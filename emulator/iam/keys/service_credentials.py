@@ -173,7 +173,7 @@ class ServiceCredentials:
     ) -> list[ServiceCredential]:
         """A user's credentials, or those of every user of the account (`user_name` None)."""
         if user_name is not None:
-            self._users.get_user(account, user_name)
+            user_name = self._users.get_user(account, user_name).name
         if service is not None:
             check_service(service)
         rows = self._db.read().execute(
@@ -185,7 +185,7 @@ class ServiceCredentials:
         return [_credential(r) for r in rows]
 
     def get(self, account: str, user_name: str, credential_id: str) -> ServiceCredential:
-        self._users.get_user(account, user_name)
+        user_name = self._users.get_user(account, user_name).name
         row = (
             self._db.read()
             .execute(

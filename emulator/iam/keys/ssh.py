@@ -73,7 +73,7 @@ class SSHKeys:
         db.ensure_schema(SCHEMA)
 
     def upload(self, account: str, user_name: str, body: str) -> SSHPublicKey:
-        self._users.get_user(account, user_name)
+        user_name = self._users.get_user(account, user_name).name
         parsed = parse_public_key(body)
         key = SSHPublicKey(
             account,
@@ -118,7 +118,7 @@ class SSHKeys:
         return key
 
     def get(self, account: str, user_name: str, key_id: str) -> SSHPublicKey:
-        self._users.get_user(account, user_name)
+        user_name = self._users.get_user(account, user_name).name
         row = (
             self._db.read()
             .execute(
@@ -133,7 +133,7 @@ class SSHKeys:
         return _key(row)
 
     def list(self, account: str, user_name: str) -> list[SSHPublicKey]:
-        self._users.get_user(account, user_name)
+        user_name = self._users.get_user(account, user_name).name
         rows = self._db.read().execute(
             f"SELECT {_COLUMNS} FROM iam_ssh_keys WHERE account = ? AND user_name = ?"
             " ORDER BY uploaded, id",
