@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from emulator.config import Config
+from emulator.iam.authorize import Authorizer
 from emulator.iam.credentials import CredentialStore
 from emulator.iam.entities import IamService
 from emulator.iam.keys import Keys
@@ -33,7 +34,8 @@ class Emulator:
         self.iam = IamService(self.db)
         self.keys = Keys(self.db, self.secrets, self.iam)
         self.sessions = Sessions(self.db, self.secrets)
-        self.sts = STS(self.sessions, self.iam.entities)
+        self.authorizer = Authorizer(self.iam)
+        self.sts = STS(self.sessions, self.iam.entities, is_allowed=self.authorizer.is_allowed)
         self.credentials = CredentialStore(config, self.keys, self.sessions)
         self.repos = RepositoryService(
             self.db, config.data_dir / "repos", config.limits.max_repositories

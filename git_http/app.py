@@ -11,6 +11,7 @@ service in a worker thread. Dumb HTTP is not served.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,14 +22,14 @@ from starlette.routing import BaseRoute, Route
 
 from emulator.core import Emulator
 from emulator.errors import ClientError
-from emulator.iam.authorize import AccessDenied, authorize
+from emulator.iam.authorize import AccessDenied
 from emulator.iam.git_password import (
     host_candidates,
     parse_basic_authorization,
     verify_git_password,
 )
 from emulator.iam.principal import Principal
-from emulator.repos.model import Repository
+from emulator.repos.model import Repository, partition_for
 from emulator.repos.pack_reader import PackCache
 from emulator.repos.receive import ReceivePack
 from git_http.bridge import GitStreamResponse, Read, Write
@@ -38,12 +39,14 @@ UPLOAD_PACK = "git-upload-pack"
 RECEIVE_PACK = "git-receive-pack"
 _ACTIONS = {UPLOAD_PACK: "codecommit:GitPull", RECEIVE_PACK: "codecommit:GitPush"}
 REALM = 'Basic realm="ccemu"'
+_GIT_CREDENTIAL_USER = re.compile(r"[\w+=,.@-]{1,64}-at-\d{12}")
 
 
 @dataclass(frozen=True)
 class _Caller:
     principal: Principal
     repo: Repository
+    source_ip: str | None
 
 
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -65,58 +68,83 @@ class GitDoor:
 
     # -- the gate ---------------------------------------------------------------------------
 
-    def _resolve(self, request: Request, name: str, service: str) -> _Caller | Response:
-        """Authenticate, find the repository, authorize. Blocking (SQLite)."""
+    def _authenticate(
+        self, request: Request, name: str, user: str, password: str
+    ) -> tuple[Principal, str] | None:
+        """The principal and the region its request is for, or None."""
         emu = self.emu
-        credentials = parse_basic_authorization(request.headers.get("authorization"))
-        if credentials is None:
-            # git then asks its credential helper and retries
-            return _text(401, "authentication required", {"WWW-Authenticate": REALM})
-        # One port serves every region. The password does not name its region but is signed
-        # for one (the client's configured region), so try the endpoint's region and then each
-        # region where the caller's account has a repository of that name.
+        if _GIT_CREDENTIAL_USER.fullmatch(user):
+            # A CodeCommit git credential (`alice-at-123456789012`) is not region-bound: the
+            # endpoint's region, else the one region where the account has that repository.
+            principal = emu.keys.verify_git_credential(user, password)
+            if principal is None:
+                return None
+            regions = emu.repos.regions_of(principal.account, name)
+            region = emu.config.region
+            if region not in regions and regions:
+                region = regions[0]
+            return principal, region
+        # One port serves every region. A SigV4 password does not name its region but is
+        # signed for one (the client's configured region), so try the endpoint's region and
+        # then each region where the caller's account has a repository of that name.
         regions = [emu.config.region]
-        identity = emu.credentials.lookup(credentials[0].partition("%")[0])
+        identity = emu.credentials.lookup(user.partition("%")[0])
         if identity is not None:
             regions += [
                 r
                 for r in emu.repos.regions_of(identity.principal.account, name)
                 if r != emu.config.region
             ]
-        principal, region = None, emu.config.region
+        hosts = host_candidates(request.headers.get("host", ""))
         for region in regions:
             principal = verify_git_password(
-                credentials[0],
-                credentials[1],
+                user,
+                password,
                 repository=name,
-                hosts=host_candidates(request.headers.get("host", "")),
+                hosts=hosts,
                 region=region,
                 lookup=emu.credentials.lookup,
             )
             if principal is not None:
-                break
-        if principal is None:
+                return principal, region
+        return None
+
+    def _resolve(self, request: Request, name: str, service: str) -> _Caller | Response:
+        """Authenticate, authorize, find the repository. Blocking (SQLite)."""
+        emu = self.emu
+        credentials = parse_basic_authorization(request.headers.get("authorization"))
+        if credentials is None:
+            # git then asks its credential helper and retries
+            return _text(401, "authentication required", {"WWW-Authenticate": REALM})
+        found = self._authenticate(request, name, *credentials)
+        if found is None:
             return _text(403, "the git credentials are not valid for this repository")
+        principal, region = found
+        source_ip = request.client.host if request.client else None
+        # Authorize before looking the repository up, as the API does: a caller who may not
+        # pull or push gets the same answer whether or not the repository exists.
+        arn = f"arn:{partition_for(region)}:codecommit:{region}:{principal.account}:{name}"
+        try:
+            emu.authorizer.authorize(principal, _ACTIONS[service], arn, source_ip=source_ip)
+        except AccessDenied as exc:
+            return _text(403, exc.message)
         try:
             repo = emu.repos.find(principal.account, region, name)
         except ClientError:
             repo = None
         if repo is None:
             return _text(404, f"repository '{name}' not found")
-        try:
-            authorize(principal, _ACTIONS[service], repo.arn)
-        except AccessDenied as exc:
-            return _text(403, exc.message)
-        return _Caller(principal, repo)
+        return _Caller(principal, repo, source_ip)
 
     def _authorize_ref(self, caller: _Caller) -> Callable[[bytes], str | None]:
         def check(ref: bytes) -> str | None:
             try:
-                authorize(
+                self.emu.authorizer.authorize(
                     caller.principal,
                     "codecommit:GitPush",
                     caller.repo.arn,
                     {"codecommit:References": [ref.decode("utf-8", "replace")]},
+                    source_ip=caller.source_ip,
                 )
             except AccessDenied as exc:
                 return f"permission denied: {exc.message}"
@@ -151,7 +179,10 @@ class GitDoor:
                 )
             else:
                 receive = ReceivePack(
-                    emu.repos, caller.repo, emu.config.limits, self._authorize_ref(caller),
+                    emu.repos,
+                    caller.repo,
+                    emu.config.limits,
+                    self._authorize_ref(caller),
                     cache=self.pack_cache,
                 )
                 for line in receive.advertise():

@@ -21,7 +21,6 @@ from emulator.api.service import (
 )
 from emulator.api.shapes import Invalid, validation_message
 from emulator.errors import ServiceError, client_error
-from emulator.iam.authorize import authorize
 from emulator.repos import branches
 from emulator.repos.model import Repository, partition_for
 from emulator.repos.names import validate_repository_name
@@ -43,10 +42,14 @@ def _arn(ctx: RequestContext, name: str) -> str:
     return f"arn:{partition_for(ctx.region)}:codecommit:{ctx.region}:{ctx.account}:{name}"
 
 
+def _authorize(ctx: RequestContext, action: str, resource: str) -> None:
+    ctx.emu.authorizer.authorize(ctx.principal, action, resource, source_ip=ctx.source_ip)
+
+
 def _authorized_repo(ctx: RequestContext, name: str | None) -> Repository:
     """Authorize the current operation on repository `name`, then fetch it."""
     name = validate_repository_name(name)
-    authorize(ctx.principal, f"codecommit:{ctx.operation}", _arn(ctx, name))
+    _authorize(ctx, f"codecommit:{ctx.operation}", _arn(ctx, name))
     return ctx.emu.repos.get(ctx.account, ctx.region, name)
 
 
@@ -86,7 +89,7 @@ def _repo_from_arn(ctx: RequestContext, arn: str | None) -> Repository:
     if not account.isdigit():
         raise invalid
     name = validate_repository_name(name)
-    authorize(ctx.principal, f"codecommit:{ctx.operation}", arn)
+    _authorize(ctx, f"codecommit:{ctx.operation}", arn)
     # A repository lives in one account and region: an ARN elsewhere names nothing here.
     repo = ctx.emu.repos.find(account, region, name)
     if repo is None or account != ctx.account or region != ctx.region:
@@ -105,7 +108,7 @@ def create_repository(
     kms_key_id: str | None = None,
 ) -> Output:
     name = validate_repository_name(repository_name)
-    authorize(ctx.principal, "codecommit:CreateRepository", _arn(ctx, name))
+    _authorize(ctx, "codecommit:CreateRepository", _arn(ctx, name))
     checked = validate_tags(tags)
     repo = ctx.emu.repos.create(
         ctx.account, ctx.region, name, repository_description, checked, kms_key_id
@@ -123,7 +126,7 @@ def list_repositories(
     sort_by: str | None = None,
     order: str | None = None,
 ) -> Output:
-    authorize(ctx.principal, "codecommit:ListRepositories", "*")
+    _authorize(ctx, "codecommit:ListRepositories", "*")
     sort_by = sort_by or "repositoryName"
     order = order or "ascending"
     repos = ctx.emu.repos.list(ctx.account, ctx.region)
@@ -153,7 +156,7 @@ def batch_get_repositories(ctx: RequestContext, repository_names: list[str]) -> 
         )
     names = list(dict.fromkeys(validate_repository_name(n) for n in repository_names))
     for name in names:
-        authorize(ctx.principal, "codecommit:BatchGetRepositories", _arn(ctx, name))
+        _authorize(ctx, "codecommit:BatchGetRepositories", _arn(ctx, name))
     found: list[Output] = []
     missing: list[str] = []
     for name in names:
@@ -178,7 +181,7 @@ def batch_get_repositories(ctx: RequestContext, repository_names: list[str]) -> 
 
 def delete_repository(ctx: RequestContext, repository_name: str) -> Output:
     name = validate_repository_name(repository_name)
-    authorize(ctx.principal, "codecommit:DeleteRepository", _arn(ctx, name))
+    _authorize(ctx, "codecommit:DeleteRepository", _arn(ctx, name))
     deleted = ctx.emu.repos.delete(ctx.account, ctx.region, name)
     return {"repositoryId": None if deleted is None else deleted.id}
 
@@ -186,7 +189,7 @@ def delete_repository(ctx: RequestContext, repository_name: str) -> Output:
 def update_repository_name(ctx: RequestContext, old_name: str, new_name: str) -> None:
     old = validate_repository_name(old_name)
     new = validate_repository_name(new_name)
-    authorize(ctx.principal, "codecommit:UpdateRepositoryName", _arn(ctx, old))
+    _authorize(ctx, "codecommit:UpdateRepositoryName", _arn(ctx, old))
     ctx.emu.repos.rename(ctx.account, ctx.region, old, new)
 
 

@@ -95,6 +95,7 @@ def _dispatch(
     query: str,
     headers: list[tuple[str, str]],
     body: bytes,
+    source_ip: str | None = None,
 ) -> ApiResponse:
     """Authenticate, pick the service and its protocol, run the operation (blocking work)."""
     verified = sigv4.verify(
@@ -118,6 +119,7 @@ def _dispatch(
         region=verified.scope.region,
         operation="",
         request_id=request_id,
+        source_ip=source_ip,
     )
     return protocol(spec, ctx, {k.lower(): v for k, v in headers}, body)
 
@@ -144,7 +146,15 @@ async def api_endpoint(emu: Emulator, request: Request) -> Response:
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
     try:
         resp = await run_in_threadpool(
-            _dispatch, emu, request_id, request.method, raw_path, query, headers, body
+            _dispatch,
+            emu,
+            request_id,
+            request.method,
+            raw_path,
+            query,
+            headers,
+            body,
+            request.client.host if request.client else None,
         )
     except ServiceError as exc:
         # Authentication and routing failures: no handler ran yet.

@@ -6,6 +6,7 @@ model gives the error shape (400 unless its `error` metadata says otherwise).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 from collections.abc import Mapping
@@ -113,7 +114,7 @@ def handle(
     model = spec.model
     try:
         op = operation_for(model, headers.get("x-amz-target"))
-        ctx = RequestContext(ctx.emu, ctx.principal, ctx.region, op.name, ctx.request_id)
+        ctx = dataclasses.replace(ctx, operation=op.name)
         result = _call(spec, op, ctx, parse_body(body))
         out: Any = {}
         if op.output_shape is not None and result is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -299,7 +300,7 @@ def handle(
     try:
         params = parse_form(body)
         op = operation_for(model, params)
-        ctx = RequestContext(ctx.emu, ctx.principal, ctx.region, op.name, ctx.request_id)
+        ctx = dataclasses.replace(ctx, operation=op.name)
         result = _call(spec, op, ctx, params)
         return ApiResponse(
             200,

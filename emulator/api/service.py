@@ -31,6 +31,7 @@ class RequestContext:
     region: str
     operation: str
     request_id: str
+    source_ip: str | None = None  # the client's address, for aws:SourceIp
 
     @property
     def account(self) -> str:

@@ -1,10 +1,32 @@
-"""The one gate every door calls: may this principal do this action on this resource?"""
+"""The one gate every door calls: may this principal do this action on this resource?
+
+    emu.authorizer.authorize(principal, "codecommit:GitPush", repo.arn,
+                             {"codecommit:References": ["refs/heads/main"]}, source_ip=ip)
+
+Root may do everything in its own account. An IAM user or an assumed-role session is decided by
+the policy engine over its identity policies, its permissions boundary and (for sessions) its
+session policies, with the global context keys AWS fills in (`aws:username`, `aws:userid`,
+`aws:PrincipalArn`, `aws:SourceIp`, `aws:CurrentTime`, ...). CodeCommit has no resource-based
+policies, so another account's repository is reachable only by assuming one of its roles.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
 
 from emulator.errors import ClientError
+from emulator.iam.entities.service import PrincipalPolicies
+from emulator.iam.policy import (
+    Evaluation,
+    PolicyKind,
+    Request,
+    evaluate,
+    global_context,
+    parse_policy,
+)
 from emulator.iam.principal import Principal
 
 Context = Mapping[str, str | Sequence[str]]
@@ -15,29 +37,119 @@ class AccessDenied(ClientError):
     status = 400
 
 
-def _resource_account(resource: str) -> str | None:
-    # arn:partition:service:region:account:resource
-    parts = resource.split(":", 5)
-    if len(parts) == 6 and parts[0] == "arn":
-        return parts[4]
-    return None
+class PolicySource(Protocol):
+    """What the gate needs from IAM: a principal's identity policies and boundary."""
+
+    def policies_for(self, principal: Principal) -> PrincipalPolicies: ...
+
+
+_ARN_ACCOUNT = re.compile(r"arn:[^:]*:[^:]*:[^:]*:(\d{12}|aws)?:")
+
+
+def resource_account(resource: str) -> str | None:
+    m = _ARN_ACCOUNT.match(resource)
+    return m.group(1) if m else None
+
+
+def denial_message(principal: Principal, action: str, resource: str, reason: str = "") -> str:
+    """AWS's AccessDenied wording: `User: arn is not authorized to perform: action on resource:
+    arn[ because ...]`."""
+    message = (
+        f"User: {principal.arn} is not authorized to perform: {action} on resource: {resource}"
+    )
+    return f"{message} {reason}".rstrip() if reason else message
+
+
+class Authorizer:
+    def __init__(self, iam: PolicySource, clock: Callable[[], datetime] | None = None) -> None:
+        self._iam = iam
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def decide(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        context: Context | None = None,
+        *,
+        source_ip: str | None = None,
+        secure_transport: bool | None = None,
+    ) -> Evaluation | None:
+        """The policy engine's evaluation, or None when root acts in its own account."""
+        account = resource_account(resource)
+        if principal.kind == "Root" and account in (None, "", principal.account):
+            return None
+        ctx: dict[str, str | list[str]] = dict(
+            global_context(
+                principal, source_ip=source_ip, secure_transport=secure_transport, now=self._clock()
+            )
+        )
+        for key, value in (context or {}).items():
+            ctx[key] = value if isinstance(value, str) else list(value)
+        request = Request(
+            principal=principal,
+            action=action,
+            resource=resource,
+            resource_account=account or principal.account,
+            context=ctx,
+        )
+        if principal.kind == "Root":  # another account's resource: no resource policies here
+            return evaluate(request)
+        found = self._iam.policies_for(principal)
+        boundary = found.parsed_boundary
+        session = tuple(
+            parse_policy(doc, PolicyKind.SESSION).with_id("session policy")
+            for doc in principal.session_policies
+        )
+        return evaluate(
+            request,
+            identity=found.parsed,
+            boundaries=() if boundary is None else (boundary,),
+            session=session,
+        )
+
+    def is_allowed(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        context: Context | None = None,
+        *,
+        source_ip: str | None = None,
+    ) -> bool:
+        result = self.decide(principal, action, resource, context, source_ip=source_ip)
+        return result is None or result.allowed
+
+    def authorize(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        context: Context | None = None,
+        *,
+        source_ip: str | None = None,
+    ) -> None:
+        """Raise `AccessDeniedException` (AWS's message shape) unless the request is allowed."""
+        result = self.decide(principal, action, resource, context, source_ip=source_ip)
+        if result is not None and not result.allowed:
+            raise AccessDenied(denial_message(principal, action, resource, result.reason))
+
+
+def _root_only(principal: Principal, resource: str) -> bool:
+    account = resource_account(resource)
+    return principal.kind == "Root" and account in (None, "", principal.account)
 
 
 def is_allowed(
     principal: Principal, action: str, resource: str, context: Context | None = None
 ) -> bool:
-    """Decide a request. Root may do everything in its own account and nothing elsewhere."""
-    if principal.kind == "Root":
-        account = _resource_account(resource)
-        return account is None or account in ("", principal.account)
-    return False
+    """Root-only decision, for code that has no `Authorizer` at hand."""
+    return _root_only(principal, resource)
 
 
 def authorize(
     principal: Principal, action: str, resource: str, context: Context | None = None
 ) -> None:
-    """Raise `AccessDeniedException` unless the request is allowed."""
-    if not is_allowed(principal, action, resource, context):
-        raise AccessDenied(
-            f"User: {principal.arn} is not authorized to perform: {action} on resource: {resource}"
-        )
+    """Root-only gate, for code that has no `Authorizer` at hand."""
+    if not _root_only(principal, resource):
+        raise AccessDenied(denial_message(principal, action, resource))
