@@ -1,8 +1,8 @@
 """IAM (`iam-2010-05-08`, query protocol): users, groups, roles and their tags.
 
-Policy operations live in `iam_policies`, simulation in `iam_simulate`, credentials (access
-keys, SSH keys, service-specific credentials) in `iam_credentials`; `SERVICE` collects the
-handlers of all of them by the name botocore gives each operation.
+Policy operations live in `iam_policies` and `iam_attachments`, simulation in `iam_simulate`,
+credentials (access keys, SSH keys, service-specific credentials) in `iam_credentials`;
+`SERVICE` collects the handlers of all of them by the name botocore gives each operation.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import importlib
 import importlib.util
 from typing import Any
 
-from emulator.api import iam_policies, iam_simulate
+from emulator.api import iam_attachments, iam_policies, iam_simulate
 from emulator.api.iam_wire import (
     Output,
     allow,
@@ -295,7 +295,12 @@ def list_role_tags(
 
 def _handlers() -> dict[str, Handler]:
     model = load_model("iam")
-    namespaces: list[dict[str, Any]] = [globals(), vars(iam_policies), vars(iam_simulate)]
+    namespaces: list[dict[str, Any]] = [
+        globals(),
+        vars(iam_policies),
+        vars(iam_attachments),
+        vars(iam_simulate),
+    ]
     # Access keys, SSH keys and service-specific credentials, once that module exists.
     if importlib.util.find_spec("emulator.api.iam_credentials") is not None:
         namespaces.append(vars(importlib.import_module("emulator.api.iam_credentials")))
