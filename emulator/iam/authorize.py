@@ -74,9 +74,15 @@ class Authorizer:
         *,
         source_ip: str | None = None,
         secure_transport: bool | None = None,
+        identity_side_only: bool = False,
     ) -> Evaluation | None:
-        """The policy engine's evaluation, or None when root acts in its own account."""
+        """The policy engine's evaluation, or None when root acts in its own account.
+
+        `identity_side_only` decides what the caller's own account says, for a request whose
+        other side is judged elsewhere (AssumeRole: the role's trust policy)."""
         account = resource_account(resource)
+        if identity_side_only:
+            account = principal.account
         if principal.kind == "Root" and account in (None, "", principal.account):
             return None
         ctx: dict[str, str | list[str]] = dict(
@@ -118,6 +124,18 @@ class Authorizer:
         source_ip: str | None = None,
     ) -> bool:
         result = self.decide(principal, action, resource, context, source_ip=source_ip)
+        return result is None or result.allowed
+
+    def identity_allows(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        context: Context | None = None,
+    ) -> bool:
+        """Whether the caller's own policies allow the request, whatever account the resource
+        is in (STS checks `sts:AssumeRole` this way and the trust policy on its own)."""
+        result = self.decide(principal, action, resource, context, identity_side_only=True)
         return result is None or result.allowed
 
     def authorize(
