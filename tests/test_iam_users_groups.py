@@ -202,3 +202,16 @@ def test_accounts_are_isolated(server: Server) -> None:
     b.delete_user(UserName=name)
     assert a.get_user(UserName=name)["User"]["Arn"].startswith("arn:aws:iam::123456789012:")
     a.delete_user(UserName=name)
+
+
+def test_renamed_user_keeps_its_access_keys(iam: Any) -> None:
+    old, new = _name(), _name()
+    iam.create_user(UserName=old)
+    key = iam.create_access_key(UserName=old)["AccessKey"]["AccessKeyId"]
+    iam.update_user(UserName=old, NewUserName=new)
+    keys = iam.list_access_keys(UserName=new)["AccessKeyMetadata"]
+    assert [k["AccessKeyId"] for k in keys] == [key]
+    with pytest.raises(iam.exceptions.DeleteConflictException):
+        iam.delete_user(UserName=new)
+    iam.delete_access_key(UserName=new, AccessKeyId=key)
+    iam.delete_user(UserName=new)

@@ -22,6 +22,7 @@ from emulator.iam.entities.model import (
 from emulator.iam.entities.policies import PolicyStore
 from emulator.iam.entities.schema import SCHEMA
 from emulator.iam.entities.store import EntityStore
+from emulator.iam.keys import count_credentials
 from emulator.iam.policy import Policy, PolicyKind, parse_policy
 from emulator.iam.principal import Principal
 from emulator.state.db import Database
@@ -67,28 +68,6 @@ def _parsed(
     return policies, bound
 
 
-# The credential stores' tables (emulator.iam.keys); each has `account` and `user_name`.
-_CREDENTIAL_TABLES = ("iam_access_keys", "iam_ssh_keys", "iam_service_credentials")
-
-
-def _credential_count(db: Database, account: str, user: User) -> int:
-    """Access keys, SSH public keys and service-specific credentials `user` still has."""
-    conn = db.read()
-    present = {
-        str(r[0])
-        for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-    }
-    total = 0
-    for table in _CREDENTIAL_TABLES:
-        if table in present:
-            (n,) = conn.execute(
-                f"SELECT COUNT(*) FROM {table} WHERE account = ? AND user_name = ?",
-                (account, user.name),
-            ).fetchone()
-            total += int(n)
-    return total
-
-
 class IamService:
     def __init__(self, db: Database) -> None:
         db.ensure_schema(SCHEMA)
@@ -132,7 +111,7 @@ class IamService:
 
     def delete_user(self, account: str, name: str) -> None:
         user = self.entities.get_user(account, name)
-        if _credential_count(self.db, account, user):
+        if count_credentials(self.db, account, user.name):
             raise DeleteConflict("Cannot delete entity, must delete access keys first.")
         if self.policies.inline(user.id):
             raise DeleteConflict("Cannot delete entity, must delete policies first.")

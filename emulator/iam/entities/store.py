@@ -25,6 +25,7 @@ from emulator.iam.entities.model import (
     new_id,
 )
 from emulator.iam.entities.tags import put_tags, read_tags, remove_tags
+from emulator.iam.keys import rename_user as rename_credentials
 from emulator.state.db import Database
 
 MAX_GROUPS_PER_USER = 10
@@ -121,6 +122,8 @@ class EntityStore:
                     "UPDATE iam_users SET name = ?, name_key = ?, path = ? WHERE id = ?",
                     (target, target.lower(), path, user.id),
                 )
+                # Access keys, SSH keys and git credentials follow the user to its new name.
+                rename_credentials(conn, account, user.name, target)
         except sqlite3.IntegrityError:
             raise EntityAlreadyExists(f"User with name {target} already exists.") from None
         self._changed()
