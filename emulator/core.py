@@ -35,7 +35,12 @@ class Emulator:
         self.keys = Keys(self.db, self.secrets, self.iam)
         self.sessions = Sessions(self.db, self.secrets)
         self.authorizer = Authorizer(self.iam)
-        self.sts = STS(self.sessions, self.iam.entities, is_allowed=self.authorizer.identity_allows)
+        self.sts = STS(
+            self.sessions,
+            self.iam.entities,
+            is_allowed=self.authorizer.identity_allows,
+            policies=self.iam.policies,
+        )
         self.credentials = CredentialStore(config, self.keys, self.sessions)
         self.repos = RepositoryService(
             self.db, config.data_dir / "repos", config.limits.max_repositories

@@ -106,6 +106,7 @@ class GitDoor:
                 lookup=emu.credentials.lookup,
             )
             if principal is not None:
+                emu.credentials.record_use(user.partition("%")[0], "codecommit", region)
                 return principal, region
         return None
 

@@ -241,6 +241,8 @@ def test_inactive_and_deleted_access_keys_stop_git_at_once(
     iam = server.client("iam")
     url = server.git_url(name, key=u["key"], secret=u["secret"])
     git(git_env, "ls-remote", url)
+    used = iam.get_access_key_last_used(AccessKeyId=u["key"])["AccessKeyLastUsed"]
+    assert used["ServiceName"] == "codecommit" and used["Region"] == "us-east-1"
     iam.update_access_key(UserName=u["name"], AccessKeyId=u["key"], Status="Inactive")
     assert "403" in git(git_env, "ls-remote", url, check=False).stderr
     iam.update_access_key(UserName=u["name"], AccessKeyId=u["key"], Status="Active")
