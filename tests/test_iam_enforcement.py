@@ -315,3 +315,28 @@ def test_cross_account_through_assume_role(
     # Without the session token the key is not accepted.
     bare = server.git_url(name, **tmp)
     assert git(git_env, "ls-remote", bare, check=False).returncode != 0
+
+
+def test_iam_api_is_decided_by_policy_too(server: Server) -> None:
+    admin = _user(server, _policy({"Effect": "Allow", "Action": "iam:*", "Resource": "*"}))
+    reader = _user(
+        server, _policy({"Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"})
+    )
+    a = server.client("iam", key=admin["key"], secret=admin["secret"])
+    r = server.client("iam", key=reader["key"], secret=reader["secret"])
+    name = f"made-by-admin-{uuid.uuid4().hex[:6]}"
+    a.create_user(UserName=name)
+    assert r.get_user(UserName=name)["User"]["UserName"] == name
+    with pytest.raises(ClientError) as exc:
+        r.delete_user(UserName=name)
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    assert (
+        f"iam:DeleteUser on resource: arn:aws:iam::{ACCOUNT}:user/{name}"
+        in (exc.value.response["Error"]["Message"])
+    )
+    # AWS managed policies belong to no account: readable by anyone allowed iam:GetPolicy.
+    managed = "arn:aws:iam::aws:policy/AWSCodeCommitReadOnly"
+    assert r.get_policy(PolicyArn=managed)["Policy"]["Arn"] == managed
+    a.attach_user_policy(UserName=name, PolicyArn=managed)
+    a.detach_user_policy(UserName=name, PolicyArn=managed)
+    a.delete_user(UserName=name)

@@ -16,7 +16,6 @@ from botocore.model import OperationModel
 from emulator.api.service import RequestContext
 from emulator.api.shapes import Invalid
 from emulator.errors import ClientError, ServiceError
-from emulator.iam.authorize import authorize
 from emulator.iam.entities.model import Group, InvalidInput, Role, Tags, User
 
 T = TypeVar("T")
@@ -26,12 +25,10 @@ DEFAULT_MAX_ITEMS = 100
 
 
 def allow(ctx: RequestContext, resource: str) -> None:
-    """Authorize the current IAM operation on `resource`."""
-    if ctx.principal.kind == "Root" and resource.startswith("arn:aws:iam::aws:"):
-        # AWS managed policies belong to no account; an account's root may read and attach
-        # them as it may its own (`authorize` confines root to its own account's ARNs).
-        return
-    authorize(ctx.principal, f"iam:{ctx.operation}", resource)
+    """Authorize the current IAM operation on `resource` through the one gate."""
+    ctx.emu.authorizer.authorize(
+        ctx.principal, f"iam:{ctx.operation}", resource, source_ip=ctx.source_ip
+    )
 
 
 def iam_arn(ctx: RequestContext, kind: str, path: str, name: str) -> str:

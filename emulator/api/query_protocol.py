@@ -40,7 +40,11 @@ _AUTH_CODES = {
     "MissingAuthenticationTokenException": "MissingAuthenticationToken",
     "IncompleteSignatureException": "IncompleteSignature",
     "NotImplementedException": "InvalidAction",
+    "ExpiredTokenException": "ExpiredToken",
+    # The gate raises CodeCommit's name; IAM and STS call a denial AccessDenied (HTTP 403).
+    "AccessDeniedException": "AccessDenied",
 }
+_QUERY_STATUS = {"AccessDenied": 403}
 
 
 class MalformedInput(ClientError):
@@ -80,8 +84,8 @@ def _namespace(model: ServiceModel | None) -> str:
 
 
 def render_error(model: ServiceModel | None, exc: ServiceError, request_id: str) -> ApiResponse:
-    status = error_status(model, exc)
     code = _AUTH_CODES.get(exc.code, exc.code)
+    status = _QUERY_STATUS.get(code) or error_status(model, exc)
     kind = "Receiver" if status >= 500 else "Sender"
     body = (
         f'<ErrorResponse xmlns="{_namespace(model)}"><Error><Type>{kind}</Type>'

@@ -81,7 +81,9 @@ class Authorizer:
         `identity_side_only` decides what the caller's own account says, for a request whose
         other side is judged elsewhere (AssumeRole: the role's trust policy)."""
         account = resource_account(resource)
-        if identity_side_only:
+        if identity_side_only or account == "aws":
+            # AWS managed policies (`arn:aws:iam::aws:policy/...`) belong to no account: each
+            # account reads and attaches them as its own.
             account = principal.account
         if principal.kind == "Root" and account in (None, "", principal.account):
             return None
