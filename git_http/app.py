@@ -47,6 +47,7 @@ class _Caller:
     principal: Principal
     repo: Repository
     source_ip: str | None
+    secure: bool
 
 
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -122,11 +123,14 @@ class GitDoor:
             return _text(403, "the git credentials are not valid for this repository")
         principal, region = found
         source_ip = request.client.host if request.client else None
+        secure = request.url.scheme == "https"
         # Authorize before looking the repository up, as the API does: a caller who may not
         # pull or push gets the same answer whether or not the repository exists.
         arn = f"arn:{partition_for(region)}:codecommit:{region}:{principal.account}:{name}"
         try:
-            emu.authorizer.authorize(principal, _ACTIONS[service], arn, source_ip=source_ip)
+            emu.authorizer.authorize(
+                principal, _ACTIONS[service], arn, source_ip=source_ip, secure_transport=secure
+            )
         except AccessDenied as exc:
             return _text(403, exc.message)
         try:
@@ -135,7 +139,7 @@ class GitDoor:
             repo = None
         if repo is None:
             return _text(404, f"repository '{name}' not found")
-        return _Caller(principal, repo, source_ip)
+        return _Caller(principal, repo, source_ip, secure)
 
     def _authorize_ref(self, caller: _Caller) -> Callable[[bytes], str | None]:
         def check(ref: bytes) -> str | None:
@@ -146,6 +150,7 @@ class GitDoor:
                     caller.repo.arn,
                     {"codecommit:References": [ref.decode("utf-8", "replace")]},
                     source_ip=caller.source_ip,
+                    secure_transport=caller.secure,
                 )
             except AccessDenied as exc:
                 return f"permission denied: {exc.message}"

@@ -340,3 +340,42 @@ def test_iam_api_is_decided_by_policy_too(server: Server) -> None:
     a.attach_user_policy(UserName=name, PolicyArn=managed)
     a.detach_user_policy(UserName=name, PolicyArn=managed)
     a.delete_user(UserName=name)
+
+
+def test_global_condition_keys_reach_the_policy(
+    server: Server, git_env: dict[str, str], tmp_path: Path
+) -> None:
+    name, sha = _repo_with_commit(server, git_env, tmp_path / "w")
+
+    def user_with(condition: dict[str, Any]) -> dict[str, Any]:
+        return _user(
+            server,
+            _policy(
+                {
+                    "Effect": "Allow",
+                    "Action": ["codecommit:GitPull", "codecommit:GetRepository"],
+                    "Resource": "*",
+                    "Condition": condition,
+                }
+            ),
+        )
+
+    loopback = user_with({"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}})
+    elsewhere = user_with({"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}})
+    tls_only = user_with({"Bool": {"aws:SecureTransport": "true"}})
+    named = user_with({"StringLike": {"aws:username": "u-*"}})
+    for u, allowed in ((loopback, True), (elsewhere, False), (tls_only, False), (named, True)):
+        cc = server.client(key=u["key"], secret=u["secret"])
+        proc = git(
+            git_env,
+            "ls-remote",
+            server.git_url(name, key=u["key"], secret=u["secret"]),
+            check=False,
+        )
+        if allowed:
+            assert cc.get_repository(repositoryName=name)["repositoryMetadata"]
+            assert sha in proc.stdout
+        else:
+            with pytest.raises(ClientError):
+                cc.get_repository(repositoryName=name)
+            assert proc.returncode != 0 and "403" in proc.stderr

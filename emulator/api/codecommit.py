@@ -43,7 +43,13 @@ def _arn(ctx: RequestContext, name: str) -> str:
 
 
 def _authorize(ctx: RequestContext, action: str, resource: str) -> None:
-    ctx.emu.authorizer.authorize(ctx.principal, action, resource, source_ip=ctx.source_ip)
+    ctx.emu.authorizer.authorize(
+        ctx.principal,
+        action,
+        resource,
+        source_ip=ctx.source_ip,
+        secure_transport=ctx.secure_transport,
+    )
 
 
 def _authorized_repo(ctx: RequestContext, name: str | None) -> Repository:

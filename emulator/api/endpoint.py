@@ -96,6 +96,7 @@ def _dispatch(
     headers: list[tuple[str, str]],
     body: bytes,
     source_ip: str | None = None,
+    secure_transport: bool = False,
 ) -> ApiResponse:
     """Authenticate, pick the service and its protocol, run the operation (blocking work)."""
     verified = sigv4.verify(
@@ -120,6 +121,7 @@ def _dispatch(
         operation="",
         request_id=request_id,
         source_ip=source_ip,
+        secure_transport=secure_transport,
     )
     return protocol(spec, ctx, {k.lower(): v for k, v in headers}, body)
 
@@ -155,6 +157,7 @@ async def api_endpoint(emu: Emulator, request: Request) -> Response:
             headers,
             body,
             request.client.host if request.client else None,
+            request.url.scheme == "https",
         )
     except ServiceError as exc:
         # Authentication and routing failures: no handler ran yet.

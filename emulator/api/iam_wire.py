@@ -27,7 +27,11 @@ DEFAULT_MAX_ITEMS = 100
 def allow(ctx: RequestContext, resource: str) -> None:
     """Authorize the current IAM operation on `resource` through the one gate."""
     ctx.emu.authorizer.authorize(
-        ctx.principal, f"iam:{ctx.operation}", resource, source_ip=ctx.source_ip
+        ctx.principal,
+        f"iam:{ctx.operation}",
+        resource,
+        source_ip=ctx.source_ip,
+        secure_transport=ctx.secure_transport,
     )
 
 

@@ -32,6 +32,7 @@ class RequestContext:
     operation: str
     request_id: str
     source_ip: str | None = None  # the client's address, for aws:SourceIp
+    secure_transport: bool = False  # whether the request came over TLS (aws:SecureTransport)
 
     @property
     def account(self) -> str:

@@ -124,8 +124,16 @@ class Authorizer:
         context: Context | None = None,
         *,
         source_ip: str | None = None,
+        secure_transport: bool | None = None,
     ) -> bool:
-        result = self.decide(principal, action, resource, context, source_ip=source_ip)
+        result = self.decide(
+            principal,
+            action,
+            resource,
+            context,
+            source_ip=source_ip,
+            secure_transport=secure_transport,
+        )
         return result is None or result.allowed
 
     def identity_allows(
@@ -148,9 +156,17 @@ class Authorizer:
         context: Context | None = None,
         *,
         source_ip: str | None = None,
+        secure_transport: bool | None = None,
     ) -> None:
         """Raise `AccessDeniedException` (AWS's message shape) unless the request is allowed."""
-        result = self.decide(principal, action, resource, context, source_ip=source_ip)
+        result = self.decide(
+            principal,
+            action,
+            resource,
+            context,
+            source_ip=source_ip,
+            secure_transport=secure_transport,
+        )
         if result is not None and not result.allowed:
             raise AccessDenied(denial_message(principal, action, resource, result.reason))
 
