@@ -22,6 +22,7 @@ from emulator.iam.policy import (
     PolicyKind,
     Request,
     evaluate,
+    evaluate_trust,
     parse_policy,
 )
 from emulator.iam.principal import Principal
@@ -127,14 +128,31 @@ def _simulate(
     resource_arns: list[str] | None,
     resource_owner: str | None,
     context: dict[str, str | list[str]],
+    scps: Sequence[Sequence[Policy]] = (),
 ) -> list[Output]:
     results: list[Output] = []
     for action in action_names:
         for resource in resource_arns or ["*"]:
             request = Request(principal, action, resource, resource_owner, context)
-            ev: Evaluation = evaluate(
-                request, identity=identity, boundaries=boundaries, resource=resource_policy
-            )
+            ev: Evaluation
+            if resource_policy and resource_policy[0].kind == PolicyKind.TRUST:
+                # A role's resource policy is its trust policy, which must allow on its own,
+                # even in the caller's account.
+                ev = evaluate_trust(
+                    request,
+                    resource_policy[0],
+                    identity=identity,
+                    boundaries=boundaries,
+                    scps=scps,
+                )
+            else:
+                ev = evaluate(
+                    request,
+                    identity=identity,
+                    boundaries=boundaries,
+                    resource=resource_policy,
+                    scps=scps,
+                )
             matched = [_statement(m, types) for m in ev.matched]
             result: Output = {
                 "EvalActionName": action,
@@ -173,7 +191,7 @@ def simulate_custom_policy(
     policy_input_list: list[str],
     action_names: list[str],
     permissions_boundary_policy_input_list: list[str] | None = None,
-    ordered_organization_policy_input_list: list[str] | None = None,
+    ordered_organization_policy_input_list: list[dict[str, Any]] | None = None,
     resource_arns: list[str] | None = None,
     resource_policy: str | None = None,
     resource_owner: str | None = None,
@@ -190,11 +208,25 @@ def simulate_custom_policy(
         PolicyKind.PERMISSIONS_BOUNDARY,
         "PermissionsBoundaryPolicyInputList",
     )
+    # Simulating sts:AssumeRole on a role, the resource policy is the role's trust policy.
+    trust = bool(action_names) and all(a.lower().startswith("sts:assumerole") for a in action_names)
     resource = _parse(
-        [resource_policy] if resource_policy else [], PolicyKind.RESOURCE, "ResourcePolicy"
+        [resource_policy] if resource_policy else [],
+        PolicyKind.TRUST if trust else PolicyKind.RESOURCE,
+        "ResourcePolicy",
     )
+    # Each element is one level of the organization, root first; every level must allow.
+    scps: list[Sequence[Policy]] = [
+        _parse(
+            level.get("ServiceControlPolicyInputList") or [],
+            PolicyKind.SCP,
+            f"OrderedOrganizationPolicyInputList.{i}",
+        )
+        for i, level in enumerate(ordered_organization_policy_input_list or [], 1)
+    ]
     types = {p.policy_id or "": _INPUT_TYPE for p in identity + boundaries}
     types.update({p.policy_id or "": "resource" for p in resource})
+    types.update({p.policy_id or "": "organizations" for level in scps for p in level})
     results = _simulate(
         _principal_from_arn(ctx, caller_arn),
         identity,
@@ -205,6 +237,7 @@ def simulate_custom_policy(
         resource_arns,
         resource_owner,
         _context(context_entries),
+        scps,
     )
     listing = f"simulate:{len(action_names)}:{len(resource_arns or ())}"
     return _page_results(results, marker, max_items, listing)
@@ -289,8 +322,12 @@ def simulate_principal_policy(
             "PermissionsBoundaryPolicyInputList",
         )
         types.update({p.policy_id or "": _INPUT_TYPE for p in boundaries})
+    # Simulating sts:AssumeRole on a role, the resource policy is the role's trust policy.
+    trust = bool(action_names) and all(a.lower().startswith("sts:assumerole") for a in action_names)
     resource = _parse(
-        [resource_policy] if resource_policy else [], PolicyKind.RESOURCE, "ResourcePolicy"
+        [resource_policy] if resource_policy else [],
+        PolicyKind.TRUST if trust else PolicyKind.RESOURCE,
+        "ResourcePolicy",
     )
     types.update({p.policy_id or "": "resource" for p in resource})
     caller = _principal_from_arn(ctx, caller_arn) if caller_arn else principal
