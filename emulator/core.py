@@ -11,7 +11,9 @@ from emulator.iam.entities import IamService
 from emulator.iam.keys import Keys
 from emulator.iam.keys.sessions import Sessions
 from emulator.iam.sts import STS
+from emulator.kms.datakeys import RepositoryDataKeys
 from emulator.kms.secrets import SecretBox, load_master_key
+from emulator.kms.service import KmsService
 from emulator.repos.model import Repository
 from emulator.repos.service import RepositoryService
 from emulator.state.db import Database
@@ -30,7 +32,10 @@ class Emulator:
         self.config = config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(config.data_dir / "state.db")
-        self.secrets = SecretBox(load_master_key(config.data_dir))
+        master_key = load_master_key(config.data_dir)
+        self.secrets = SecretBox(master_key)
+        self.kms = KmsService(self.db, master_key)
+        self.data_keys = RepositoryDataKeys(self.db, self.kms)
         self.iam = IamService(self.db)
         self.keys = Keys(self.db, self.secrets, self.iam)
         self.sessions = Sessions(self.db, self.secrets)
