@@ -14,7 +14,9 @@ from emulator.iam.sts import STS
 from emulator.kms.datakeys import RepositoryDataKeys
 from emulator.kms.secrets import SecretBox, load_master_key
 from emulator.kms.service import KmsService
+from emulator.repos.git_session import GitGate
 from emulator.repos.model import Repository
+from emulator.repos.pack_reader import PackCache
 from emulator.repos.service import RepositoryService
 from emulator.state.db import Database
 
@@ -51,6 +53,10 @@ class Emulator:
             self.db, config.data_dir / "repos", config.limits.max_repositories
         )
         self.repos.discard_quarantine()
+        self.pack_cache = PackCache()
+        self.git = GitGate(
+            self.authorizer, self.repos, config.limits, config.region, self.pack_cache
+        )
         self.endpoints = Endpoints()
 
     def clone_url_http(self, repo: Repository) -> str:

@@ -12,8 +12,6 @@ service in a worker thread. Dumb HTTP is not served.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -29,25 +27,13 @@ from emulator.iam.git_password import (
     verify_git_password,
 )
 from emulator.iam.principal import Principal
-from emulator.repos.model import Repository, partition_for
-from emulator.repos.pack_reader import PackCache
-from emulator.repos.receive import ReceivePack
+from emulator.repos.git_session import RECEIVE_PACK, UPLOAD_PACK, GitSession
 from git_http.bridge import GitStreamResponse, Read, Write
 from git_http.upload import serve_upload_pack
 
-UPLOAD_PACK = "git-upload-pack"
-RECEIVE_PACK = "git-receive-pack"
-_ACTIONS = {UPLOAD_PACK: "codecommit:GitPull", RECEIVE_PACK: "codecommit:GitPush"}
+_SERVICES = (UPLOAD_PACK, RECEIVE_PACK)
 REALM = 'Basic realm="ccemu"'
 _GIT_CREDENTIAL_USER = re.compile(r"[\w+=,.@-]{1,64}-at-\d{12}")
-
-
-@dataclass(frozen=True)
-class _Caller:
-    principal: Principal
-    repo: Repository
-    source_ip: str | None
-    secure: bool
 
 
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -63,9 +49,6 @@ def _pkt(data: bytes | None) -> bytes:
 class GitDoor:
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
-        # Parsed pack indexes and commit graphs, shared by the requests of this emulator (fetches
-        # read packs through it; pushes look up thin-pack bases and check connectivity).
-        self.pack_cache = PackCache()
 
     # -- the gate ---------------------------------------------------------------------------
 
@@ -80,11 +63,7 @@ class GitDoor:
             principal = emu.keys.verify_git_credential(user, password)
             if principal is None:
                 return None
-            regions = emu.repos.regions_of(principal.account, name)
-            region = emu.config.region
-            if region not in regions and regions:
-                region = regions[0]
-            return principal, region
+            return principal, emu.git.region_for(principal.account, name)
         # One port serves every region. A SigV4 password does not name its region but is
         # signed for one (the client's configured region), so try the endpoint's region and
         # then each region where the caller's account has a repository of that name.
@@ -111,9 +90,8 @@ class GitDoor:
                 return principal, region
         return None
 
-    def _resolve(self, request: Request, name: str, service: str) -> _Caller | Response:
-        """Authenticate, authorize, find the repository. Blocking (SQLite)."""
-        emu = self.emu
+    def _resolve(self, request: Request, name: str, service: str) -> GitSession | Response:
+        """Authenticate, then open the session through the core's gate. Blocking (SQLite)."""
         credentials = parse_basic_authorization(request.headers.get("authorization"))
         if credentials is None:
             # git then asks its credential helper and retries
@@ -122,76 +100,38 @@ class GitDoor:
         if found is None:
             return _text(403, "the git credentials are not valid for this repository")
         principal, region = found
-        source_ip = request.client.host if request.client else None
-        secure = request.url.scheme == "https"
-        # Authorize before looking the repository up, as the API does: a caller who may not
-        # pull or push gets the same answer whether or not the repository exists.
-        arn = f"arn:{partition_for(region)}:codecommit:{region}:{principal.account}:{name}"
         try:
-            emu.authorizer.authorize(
-                principal, _ACTIONS[service], arn, source_ip=source_ip, secure_transport=secure
+            return self.emu.git.open(
+                principal,
+                region,
+                name,
+                service,
+                source_ip=request.client.host if request.client else None,
+                secure=request.url.scheme == "https",
             )
         except AccessDenied as exc:
             return _text(403, exc.message)
-        try:
-            repo = emu.repos.find(principal.account, region, name)
-        except ClientError:
-            repo = None
-        if repo is None:
-            return _text(404, f"repository '{name}' not found")
-        return _Caller(principal, repo, source_ip, secure)
-
-    def _authorize_ref(self, caller: _Caller) -> Callable[[bytes], str | None]:
-        def check(ref: bytes) -> str | None:
-            try:
-                self.emu.authorizer.authorize(
-                    caller.principal,
-                    "codecommit:GitPush",
-                    caller.repo.arn,
-                    {"codecommit:References": [ref.decode("utf-8", "replace")]},
-                    source_ip=caller.source_ip,
-                    secure_transport=caller.secure,
-                )
-            except AccessDenied as exc:
-                return f"permission denied: {exc.message}"
-            return None
-
-        return check
+        except ClientError as exc:
+            return _text(404, exc.message)
 
     # -- endpoints --------------------------------------------------------------------------
 
     async def info_refs(self, request: Request) -> Response:
         name = request.path_params["name"]
         service = request.query_params.get("service")
-        if service not in _ACTIONS:
+        if service not in _SERVICES:
             return _text(403, "dumb HTTP transport is not supported; use a git client >= 1.6.6")
         caller = await run_in_threadpool(self._resolve, request, name, service)
         if isinstance(caller, Response):
             return caller
         preamble = _pkt(f"# service={service}\n".encode()) + _pkt(None)
-        emu = self.emu
 
         def job(read: Read, write: Write) -> None:
             write(preamble)
             if service == UPLOAD_PACK:
-                serve_upload_pack(
-                    emu.repos,
-                    caller.repo,
-                    emu.config.limits,
-                    self.pack_cache,
-                    read,
-                    write,
-                    advertise=True,
-                )
+                serve_upload_pack(caller, read, write, advertise=True)
             else:
-                receive = ReceivePack(
-                    emu.repos,
-                    caller.repo,
-                    emu.config.limits,
-                    self._authorize_ref(caller),
-                    cache=self.pack_cache,
-                )
-                for line in receive.advertise():
+                for line in caller.receive_pack().advertise():
                     write(line)
 
         return GitStreamResponse(job, media_type=f"application/x-{service}-advertisement")
@@ -212,25 +152,14 @@ class GitDoor:
         caller = await run_in_threadpool(self._resolve, request, name, service)
         if isinstance(caller, Response):
             return caller
-        emu = self.emu
 
         if service == UPLOAD_PACK:
 
             def job(read: Read, write: Write) -> None:
-                serve_upload_pack(
-                    emu.repos,
-                    caller.repo,
-                    limits,
-                    self.pack_cache,
-                    read,
-                    write,
-                    advertise=False,
-                )
+                serve_upload_pack(caller, read, write, advertise=False)
 
         else:
-            receive = ReceivePack(
-                emu.repos, caller.repo, limits, self._authorize_ref(caller), cache=self.pack_cache
-            )
+            receive = caller.receive_pack()
 
             def job(read: Read, write: Write) -> None:
                 receive.serve(read, write)

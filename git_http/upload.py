@@ -1,25 +1,14 @@
-"""git-upload-pack for the HTTP door.
-
-`serve_upload_pack` is the one place that chooses the engine: the pack-reusing engine of
-`emulator.repos.upload_pack`, over the repository's pack store and a snapshot of its refs.
-"""
+"""git-upload-pack for the HTTP door: the stateless-RPC halves of the conversation."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from emulator.config import Limits
-from emulator.repos.model import Repository
-from emulator.repos.pack_reader import PackCache
-from emulator.repos.service import RepositoryService
-from emulator.repos.upload_pack import UploadPack
+from emulator.repos.git_session import GitSession
 
 
 def serve_upload_pack(
-    repos: RepositoryService,
-    repo: Repository,
-    limits: Limits,
-    cache: PackCache,
+    session: GitSession,
     read: Callable[[int], bytes],
     write: Callable[[bytes], None],
     *,
@@ -27,11 +16,8 @@ def serve_upload_pack(
 ) -> None:
     """Write the v0 ref advertisement (`advertise`) or answer one stateless upload-pack
     request read from `read`. Blocking."""
-    engine = UploadPack(repos.object_store(repo), repos.refs(repo), limits, cache=cache)
     if advertise:
-        # HEAD is a symref to the default branch; the engine leaves HEAD out if it is gone.
-        head = repo.default_branch.encode() if repo.default_branch else None
-        for frame in engine.advertisement(head):
+        for frame in session.upload_pack().advertisement(session.head):
             write(frame)
         return
     # The engine answers every failure in-band (`ERR ...`); a body the door could not read
@@ -45,6 +31,6 @@ def serve_upload_pack(
             body_errors.append(exc)
             raise
 
-    engine.serve(guarded_read, write, stateless=True)
+    session.upload_pack().serve(guarded_read, write, stateless=True)
     if body_errors:
         raise body_errors[0]

@@ -1,0 +1,166 @@
+"""A git request, whichever door it came through: who asks, for which service, on which repository.
+
+Both git doors (smart HTTP and SSH) authenticate in their own way and then call `GitGate.open`,
+which does the rest the same way for both:
+
+- the region: the endpoint's, else the one region where the caller's account has a repository
+  of that name (CodeCommit git credentials and SSH keys are not region-bound);
+- authorization through the one gate (`codecommit:GitPull` / `codecommit:GitPush`) against the
+  repository's ARN *before* the repository is looked up, so a caller who may not use it gets the
+  same answer whether or not it exists (no existence leak);
+- the repository, or `RepositoryDoesNotExistException`;
+- a `GitSession` that builds the git services with the per-ref push check
+  (`codecommit:References`) and the pack cache shared by every request of the emulator.
+
+Errors are `AccessDenied` and `ClientError`s named after AWS error shapes; each door renders them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from emulator.config import Limits
+from emulator.errors import ClientError, client_error
+from emulator.iam.authorize import AccessDenied, Authorizer
+from emulator.iam.principal import Principal
+from emulator.repos.model import Repository, partition_for
+from emulator.repos.pack_reader import PackCache
+from emulator.repos.receive import ReceivePack
+from emulator.repos.service import RepositoryService
+from emulator.repos.upload_pack import UploadPack
+
+UPLOAD_PACK = "git-upload-pack"
+RECEIVE_PACK = "git-receive-pack"
+UPLOAD_ARCHIVE = "git-upload-archive"
+ACTIONS: Mapping[str, str] = {
+    UPLOAD_PACK: "codecommit:GitPull",
+    UPLOAD_ARCHIVE: "codecommit:GitPull",
+    RECEIVE_PACK: "codecommit:GitPush",
+}
+
+Read = Callable[[int], bytes]
+Write = Callable[[bytes], None]
+
+
+@dataclass(frozen=True)
+class GitSession:
+    """One authorized git request on one repository."""
+
+    gate: GitGate
+    principal: Principal
+    repo: Repository
+    service: str
+    source_ip: str | None
+    secure: bool
+
+    @property
+    def head(self) -> bytes | None:
+        # HEAD is a symref to the default branch; the engine leaves HEAD out if it is gone.
+        return self.repo.default_branch.encode() if self.repo.default_branch else None
+
+    def authorize_ref(self, ref: bytes) -> str | None:
+        """None if the principal may push `ref`, else the reason git reports for it."""
+        try:
+            self.gate.authorizer.authorize(
+                self.principal,
+                "codecommit:GitPush",
+                self.repo.arn,
+                {"codecommit:References": [ref.decode("utf-8", "replace")]},
+                source_ip=self.source_ip,
+                secure_transport=self.secure,
+            )
+        except AccessDenied as exc:
+            return f"permission denied: {exc.message}"
+        return None
+
+    def upload_pack(self, refs: Mapping[bytes, bytes] | None = None) -> UploadPack:
+        """A fresh upload-pack engine (one per advertisement or request), over `refs` or a new
+        snapshot of the repository's refs."""
+        gate = self.gate
+        return UploadPack(
+            gate.repos.object_store(self.repo),
+            gate.repos.refs(self.repo) if refs is None else refs,
+            gate.limits,
+            cache=gate.pack_cache,
+        )
+
+    def receive_pack(self) -> ReceivePack:
+        gate = self.gate
+        return ReceivePack(
+            gate.repos, self.repo, gate.limits, self.authorize_ref, cache=gate.pack_cache
+        )
+
+    def serve_stateful(self, read: Read, write: Write) -> None:
+        """The whole conversation of a bidirectional transport (SSH, like git's own
+        `git-upload-pack <dir>`): advertisement, then the requests on the same stream.
+        Blocking; the service reports protocol errors in-band."""
+        if self.service == UPLOAD_PACK:
+            # One snapshot for both halves: a want of a tip we advertised must stay "our ref"
+            # even if a push moves the branch in between.
+            refs = self.gate.repos.refs(self.repo)
+            for frame in self.upload_pack(refs).advertisement(self.head):
+                write(frame)
+            self.upload_pack(refs).serve(read, write, stateless=False)
+        elif self.service == RECEIVE_PACK:
+            receive = self.receive_pack()
+            for line in receive.advertise():
+                write(line)
+            receive.serve(read, write)
+        else:
+            raise client_error("InvalidParameterException", f"{self.service} is not served")
+
+
+class GitGate:
+    """Opens `GitSession`s: region, authorization, repository (see the module docstring)."""
+
+    def __init__(
+        self,
+        authorizer: Authorizer,
+        repos: RepositoryService,
+        limits: Limits,
+        region: str,
+        pack_cache: PackCache,
+    ) -> None:
+        self.authorizer = authorizer
+        self.repos = repos
+        self.limits = limits
+        self.region = region
+        # Parsed pack indexes and commit graphs, shared by every request of this emulator
+        # (fetches read packs through it; pushes look up thin-pack bases and check connectivity).
+        self.pack_cache = pack_cache
+
+    def region_for(self, account: str, name: str) -> str:
+        """The endpoint's region, else the one where `account` has a repository `name`."""
+        regions = self.repos.regions_of(account, name)
+        if self.region in regions or not regions:
+            return self.region
+        return regions[0]
+
+    def open(
+        self,
+        principal: Principal,
+        region: str,
+        name: str,
+        service: str,
+        *,
+        source_ip: str | None,
+        secure: bool,
+    ) -> GitSession:
+        """Authorize `service` on repository `name` and find it. Blocking (SQLite).
+
+        Raises `AccessDenied` or `RepositoryDoesNotExistException`."""
+        action = ACTIONS.get(service)
+        if action is None:
+            raise client_error("InvalidParameterException", f"unknown git service {service}")
+        arn = f"arn:{partition_for(region)}:codecommit:{region}:{principal.account}:{name}"
+        self.authorizer.authorize(
+            principal, action, arn, source_ip=source_ip, secure_transport=secure
+        )
+        try:
+            repo = self.repos.find(principal.account, region, name)
+        except ClientError:
+            repo = None
+        if repo is None:
+            raise client_error("RepositoryDoesNotExistException", f"repository '{name}' not found")
+        return GitSession(self, principal, repo, service, source_ip, secure)
