@@ -284,7 +284,10 @@ class StreamIndexer:
                 typ, data = hit
                 break
             entry = self._entries[cur]
-            raw = os.pread(self._out.fileno(), entry.end - entry.data_start, entry.data_start)
+            # read back through the file object (it may be encrypted), then append again
+            self._out.seek(entry.data_start)
+            raw = self._out.read(entry.end - entry.data_start)
+            self._out.seek(0, os.SEEK_END)
             body = zlib.decompress(raw)
             if entry.pack_type in _TYPE_HEADERS:
                 typ, data = entry.pack_type, body

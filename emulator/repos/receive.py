@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from dulwich.errors import GitProtocolError, HangupException
 from dulwich.object_format import DEFAULT_OBJECT_FORMAT
@@ -38,7 +37,7 @@ from dulwich.protocol import ReceivableProtocol, extract_capabilities, pkt_line
 from dulwich.refs import Ref, check_ref_format
 
 from emulator.config import Limits
-from emulator.repos.files import PACK_DIR, LocalRepoFiles
+from emulator.repos.files import PACK_DIR, RepoFiles
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
 from emulator.repos.object_checks import COMMIT, ObjectCheckError, check_raw_object
 from emulator.repos.pack_indexer import PackSizeError, StreamIndexer, write_index_v2
@@ -133,7 +132,7 @@ class ReceivePack:
         self.repo = repo
         self.limits = limits
         self.authorize_ref = authorize_ref
-        self.files: LocalRepoFiles = repos.files(repo)
+        self.files: RepoFiles = repos.files(repo)
         self.store = repos.object_store(repo)
         # Parsed indexes of the stored packs, shared with other requests when the door has a
         # cache: thin-pack bases and the connectivity check look objects up through it.
@@ -244,12 +243,13 @@ class ReceivePack:
                 referrers.append((sha, refs))
 
         fmt = DEFAULT_OBJECT_FORMAT
-        fd, name = tempfile.mkstemp(dir=self.files.scratch_dir(), prefix="quarantine-")
-        pack_path = Path(name + ".pack")
-        idx_path = Path(name + ".idx")
-        os.replace(name, pack_path)
+        # Scratch files come from the store: an encrypted store keeps them encrypted too.
+        pack_file = self.files.create_scratch(prefix="quarantine-", suffix=".pack")
+        pack_path = pack_file.path
+        idx_path: Path | None = None
         try:
-            with os.fdopen(fd, "w+b") as f:
+            with pack_file:
+                f = cast(BinaryIO, pack_file)  # read, write, seek and tell are all it needs
                 indexer = StreamIndexer(
                     recv, f, self._stored_object, check, self.limits.max_object_size
                 )
@@ -271,11 +271,11 @@ class ReceivePack:
                     entries.extend(extra)
                     for sha, (type_num, _) in bases.items():
                         indexed.types[sha] = type_num
-                f.flush()
             # The pack is fsynced when it is published; a refused push never needs it durable.
             entries.sort()
-            with open(idx_path, "wb") as idx:
-                write_index_v2(idx, entries, pack_sha)
+            with self.files.create_scratch(prefix="quarantine-", suffix=".idx") as idx:
+                idx_path = idx.path
+                write_index_v2(cast(BinaryIO, idx), entries, pack_sha)
             quarantine = Quarantine(
                 pack_path, idx_path, f"pack-{pack_sha.hex()}", len(entries), indexed.types
             )
@@ -283,8 +283,8 @@ class ReceivePack:
             return quarantine
         except BaseException:
             for path in (idx_path, pack_path):
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+                if path is not None:
+                    path.unlink(missing_ok=True)
             raise
 
     # -- the stored objects -----------------------------------------------------------------

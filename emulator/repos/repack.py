@@ -19,6 +19,7 @@ import time
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from dulwich.pack import write_pack_index
 
@@ -53,10 +54,12 @@ def packs_to_merge(sizes: Sequence[tuple[str, int]]) -> list[str]:
 def merge_packs(files: RepoFiles, names: list[str], cache: PackCache, scratch: Path) -> str:
     """Write one pack (and index) holding every object of `names`, publish it, and return its
     name. The caller retires the merged packs."""
-    pack_path = scratch / f"merge-{time.monotonic_ns()}.pack"
-    idx_path = pack_path.with_suffix(".idx")
+    # Scratch files come from the store: an encrypted store keeps them encrypted too.
+    pack_file = files.create_scratch(prefix="merge-", suffix=".pack")
+    pack_path = pack_file.path
+    idx_path: Path | None = None
     try:
-        with PackReader(files, names, cache) as reader, open(pack_path, "wb") as out:
+        with PackReader(files, names, cache) as reader, pack_file as out:
             unique: set[bytes] = set()
             for ix in reader.indexes:
                 unique.update(ix.shas)
@@ -98,15 +101,17 @@ def merge_packs(files: RepoFiles, names: list[str], cache: PackCache, scratch: P
             checksum = digest.digest()
             out.write(checksum)
         entries.sort()
-        with open(idx_path, "wb") as idx:
-            write_pack_index(idx, entries, checksum, version=2)
+        with files.create_scratch(prefix="merge-", suffix=".idx") as idx:
+            idx_path = idx.path
+            write_pack_index(cast(BinaryIO, idx), entries, checksum, version=2)
         name = f"pack-{checksum.hex()}"
         files.publish(f"{PACK_DIR}/{name}.pack", pack_path)
         files.publish(f"{PACK_DIR}/{name}.idx", idx_path)  # the index last: then it is visible
         return name
     finally:
         pack_path.unlink(missing_ok=True)
-        idx_path.unlink(missing_ok=True)
+        if idx_path is not None:
+            idx_path.unlink(missing_ok=True)
 
 
 def retire(files: RepoFiles, names: Sequence[str], scratch: Path) -> None:

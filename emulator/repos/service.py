@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from emulator.errors import client_error
-from emulator.repos.files import LocalRepoFiles
+from emulator.kms.segmented import AES_GCM, SegmentCipher
+from emulator.repos.encrypted_files import DataKeyProvider, EncryptedRepoFiles
+from emulator.repos.files import LocalRepoFiles, RepoFiles
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
 from emulator.repos.names import validate_repository_name
 from emulator.repos.object_store import RepoObjectStore
@@ -55,10 +57,21 @@ def repository_not_found(name: str) -> Exception:
 
 
 class RepositoryService:
-    def __init__(self, db: Database, root: Path, max_repositories: int = 10_000) -> None:
+    def __init__(
+        self,
+        db: Database,
+        root: Path,
+        max_repositories: int = 10_000,
+        data_keys: DataKeyProvider | None = None,
+        cipher: SegmentCipher = AES_GCM,
+    ) -> None:
+        """With `data_keys`, every pack and index is encrypted at rest (`encrypted_files`);
+        `cipher` is replaced only by a benchmark measuring what encryption costs."""
         self.db = db
         self.root = root
         self.max_repositories = max_repositories
+        self.data_keys = data_keys
+        self.cipher = cipher
         root.mkdir(parents=True, exist_ok=True)
         self._locks_guard = threading.Lock()
         self._merge_locks: dict[str, threading.Lock] = {}
@@ -350,8 +363,11 @@ class RepositoryService:
         finally:
             lock.release()
 
-    def files(self, repo: Repository) -> LocalRepoFiles:
-        return LocalRepoFiles(self.root / repo.id)
+    def files(self, repo: Repository) -> RepoFiles:
+        local = LocalRepoFiles(self.root / repo.id)
+        if self.data_keys is None:
+            return local
+        return EncryptedRepoFiles(local, repo, self.data_keys, self.cipher)
 
     def object_store(self, repo: Repository) -> RepoObjectStore:
         return RepoObjectStore(self.files(repo))
