@@ -395,7 +395,7 @@ def prepare_repo(args: argparse.Namespace, env: dict[str, str]) -> RepoInfo:
                 run(["git", "symbolic-ref", "HEAD", first], env, cwd=bare)
             run(["git", "gc", "--quiet", "--prune=now"], env, cwd=bare)
             stamp.write_text(str(src))
-        desc = f"branches and tags of `{src}`"
+        desc = f"branches and tags of `{args.repo}`"
     else:
         bare = WORK_DIR / f"generated-{args.commits}-s{args.seed}-v{GEN_VERSION}.git"
         if not (bare / "bench-ok").exists():
