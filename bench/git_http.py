@@ -2,7 +2,7 @@
 
     python bench/git_http.py [--repo PATH] [--runs N] [--out bench/RESULTS.md]
 
-Builds (or reuses, cached under bench/work/) a repository, serves it with `git http-backend`
+Builds (or reuses, cached under bench/data/) a repository, serves it with `git http-backend`
 behind a small streaming CGI bridge and with ccemu, and times the real git CLI against both: full
 clone, fetch of 50 new commits, push of 50 commits, ls-remote. Also reports server CPU and peak
 memory. See bench/README.md.
@@ -39,7 +39,7 @@ from urllib.parse import quote
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-WORK_DIR = BENCH_DIR / "work"
+WORK_DIR = BENCH_DIR / "data"
 REGION = "us-east-1"
 KEY = SECRET = "test"
 GEN_VERSION = 1  # bump when the generator changes, so a cached repository is rebuilt
