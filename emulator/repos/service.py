@@ -7,7 +7,7 @@ import builtins
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,6 +44,8 @@ def _row_to_repo(row: Sequence[object]) -> Repository:
     )
 
 
+RefListener = Callable[[sqlite3.Connection, Repository, Sequence[RefUpdate], str | None], None]
+
 STALE_REF = "failed to update ref: it changed during the push"
 ATOMIC_FAILED = "atomic push failed"
 
@@ -73,6 +75,8 @@ class RepositoryService:
         self.data_keys = data_keys
         self.cipher = cipher
         root.mkdir(parents=True, exist_ok=True)
+        # Called inside the ref transaction with (conn, repo, applied updates, actor ARN).
+        self.ref_listeners: builtins.list[RefListener] = []
         self._locks_guard = threading.Lock()
         self._merge_locks: dict[str, threading.Lock] = {}
 
@@ -269,17 +273,24 @@ class RepositoryService:
         return None if row is None else bytes(row[0])
 
     def update_refs(
-        self, repo: Repository, updates: Sequence[RefUpdate], *, atomic: bool
+        self,
+        repo: Repository,
+        updates: Sequence[RefUpdate],
+        *,
+        atomic: bool,
+        actor: str | None = None,
     ) -> builtins.list[str | None]:
         """Apply ref updates by compare-and-swap in one transaction.
 
         Returns one entry per update: None if applied, else the reason it was not. With
         `atomic`, either every update applies or none does. Sets the default branch on the
-        first branch pushed to a repository that has none, as CodeCommit does.
+        first branch pushed to a repository that has none, as CodeCommit does. Every
+        `ref_listeners` entry sees the applied updates inside the same transaction (with
+        `actor`, the ARN of who made them), so what it writes commits or rolls back with them.
         """
         results: builtins.list[str | None] = []
         try:
-            self._update_refs(repo, updates, atomic, results)
+            self._update_refs(repo, updates, atomic, results, actor)
         except _AtomicAbort:
             return [r if r is not None else ATOMIC_FAILED for r in results]
         return results
@@ -290,6 +301,7 @@ class RepositoryService:
         updates: Sequence[RefUpdate],
         atomic: bool,
         results: builtins.list[str | None],
+        actor: str | None,
     ) -> None:
         with self.db.transaction() as conn:
             exists = conn.execute(
@@ -332,6 +344,8 @@ class RepositoryService:
                     "UPDATE repositories SET default_branch = ?, modified = ? WHERE id = ?",
                     (default_branch, _now(), repo.id),
                 )
+                for listener in self.ref_listeners:
+                    listener(conn, repo, applied, actor)
 
     # -- files ----------------------------------------------------------------------------
 
