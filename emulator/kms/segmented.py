@@ -30,6 +30,7 @@ files of the cipher it was built with.
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import struct
@@ -58,7 +59,7 @@ Bytes = bytes | bytearray | memoryview
 
 
 def integrity_error(message: str) -> ClientError:
-    return client_error("EncryptionIntegrityChecksFailedException", message, 500)
+    return client_error("EncryptionIntegrityChecksFailedException", message)
 
 
 class Aead(Protocol):
@@ -327,7 +328,8 @@ class SegmentedReader:
             self._raw.close()
 
     def fileno(self) -> int:
-        raise OSError("an encrypted file has no plaintext descriptor")
+        # dulwich maps a file when it has a descriptor; this one must be read instead
+        raise io.UnsupportedOperation("an encrypted file has no plaintext descriptor")
 
     def __enter__(self) -> SegmentedReader:
         return self
