@@ -221,6 +221,7 @@ class PackReader:
     def _load_index(self, name: str) -> PackIndex:
         rel = f"{PACK_DIR}/{name}.idx"
         size = self.files.size(rel)
+        pack_size = self.files.size(f"{PACK_DIR}/{name}.pack")
         with self.files.open_read(rel) as f:
             f.seek(max(0, size - 20))
             idx_sum = f.read(20)
@@ -228,10 +229,13 @@ class PackReader:
             def build() -> tuple[object, int]:
                 f.seek(0)
                 data = f.read()
-                ix = parse_index(name, data, self.files.size(f"{PACK_DIR}/{name}.pack"))
+                ix = parse_index(name, data, pack_size)
                 return ix, ix.count + 1
 
-            ix = self.cache.get_or_build(("idx", name, idx_sum), build)
+            # The cache is shared by all repositories, and the same pack pushed to two of them
+            # has the same name and index: the pack's size is part of the key, so a damaged
+            # (truncated) copy in one repository never lends its extent to the other.
+            ix = self.cache.get_or_build(("idx", name, idx_sum, pack_size), build)
         assert isinstance(ix, PackIndex)
         return ix
 
