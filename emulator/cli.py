@@ -82,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         help='write {"http": URL, ...} as JSON here once every listener is up',
     )
     serve.add_argument(
+        "--master-key-file",
+        type=Path,
+        default=None,
+        help="file holding the master key (64 hex digits), kept apart from the data dir; else"
+        " CCEMU_MASTER_KEY, else master.key in the data dir (generated on first start)",
+    )
+    serve.add_argument(
         "--max-push-bytes",
         type=int,
         default=None,
@@ -101,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from emulator.config import Limits
     from emulator.core import Emulator
+    from emulator.kms.secrets import MasterKeyError
     from emulator.server import serve
 
     if not (len(args.account) == 12 and args.account.isdigit()):
@@ -121,9 +129,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         root_access_key=args.root_access_key,
         root_secret_key=secret,
         ready_file=args.ready_file,
+        master_key_file=args.master_key_file,
         limits=limits,
     )
-    return serve(Emulator(config))
+    try:
+        emu = Emulator(config)
+    except MasterKeyError as exc:
+        print(f"ccemu: error: {exc}", file=sys.stderr)
+        return 2
+    return serve(emu)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ class Config:
     root_access_key: str = DEFAULT_ROOT_ACCESS_KEY
     root_secret_key: str = DEFAULT_ROOT_SECRET_KEY
     ready_file: Path | None = None
+    # Where the master key lives when not in CCEMU_MASTER_KEY or the data dir (emulator.kms.master).
+    master_key_file: Path | None = None
     limits: Limits = field(default_factory=Limits)
     # Set once the listener is bound (port 0 picks a free port); used to build clone URLs.
     public_http_url: str | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 
 from emulator.config import Config
@@ -12,13 +14,16 @@ from emulator.iam.keys import Keys
 from emulator.iam.keys.sessions import Sessions
 from emulator.iam.sts import STS
 from emulator.kms.datakeys import RepositoryDataKeys
-from emulator.kms.secrets import SecretBox, load_master_key
+from emulator.kms.master import open_master_key
+from emulator.kms.secrets import SecretBox
 from emulator.kms.service import KmsService
 from emulator.repos.git_session import GitGate
 from emulator.repos.model import Repository
 from emulator.repos.pack_reader import PackCache
 from emulator.repos.service import RepositoryService
 from emulator.state.db import Database
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,7 +39,19 @@ class Emulator:
         self.config = config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(config.data_dir / "state.db")
-        master_key = load_master_key(config.data_dir)
+        try:
+            master = open_master_key(
+                self.db.connection(),
+                config.data_dir,
+                config.master_key_file,
+                os.environ.get("CCEMU_MASTER_KEY"),
+            )
+        except BaseException:
+            self.db.close()
+            raise
+        if master.warning:
+            log.warning("ccemu: warning: %s", master.warning)
+        master_key = master.key
         self.secrets = SecretBox(master_key)
         self.kms = KmsService(self.db, master_key)
         self.data_keys = RepositoryDataKeys(self.db, self.kms)
@@ -50,7 +67,10 @@ class Emulator:
         )
         self.credentials = CredentialStore(config, self.keys, self.sessions)
         self.repos = RepositoryService(
-            self.db, config.data_dir / "repos", config.limits.max_repositories
+            self.db,
+            config.data_dir / "repos",
+            config.limits.max_repositories,
+            data_keys=self.data_keys,
         )
         self.repos.discard_quarantine()
         self.pack_cache = PackCache()

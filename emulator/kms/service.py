@@ -305,6 +305,10 @@ class KmsService:
         # AWS leaves a key whose deletion was cancelled disabled.
         return self._set(key, state=DISABLED, deletion_date=None)
 
+    def update_description(self, key: KmsKey, description: str) -> KmsKey:
+        _not_pending(key)
+        return self._set(key, description=description)
+
     # -- rotation ---------------------------------------------------------------------------
 
     def enable_rotation(self, key: KmsKey, period_days: int | None) -> KmsKey:
@@ -447,6 +451,21 @@ class KmsService:
             raise AlreadyExistsException(
                 f"An alias with the name {alias_arn(region, account, name)} already exists"
             ) from None
+
+    def update_alias(self, account: str, region: str, name: str, key: KmsKey) -> None:
+        _not_pending(key)
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE kms_aliases SET key_id = ?, modified = ?"
+                " WHERE account = ? AND region = ? AND name = ?",
+                (key.key_id, ts(self._clock()), account, region, name),
+            )
+        if cur.rowcount == 0:
+            raise NotFoundException(f"Alias {alias_arn(region, account, name)} is not found.")
+
+    @staticmethod
+    def alias_arn(account: str, region: str, name: str) -> str:
+        return alias_arn(region, account, name)
 
     def delete_alias(self, account: str, region: str, name: str) -> None:
         with self.db.transaction() as conn:
