@@ -94,12 +94,30 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="largest git request body accepted, after decompression (default 2 GiB)",
     )
+    host_key = sub.add_parser(
+        "ssh-host-key",
+        help="print the SSH host key fingerprints and known_hosts lines",
+        description="Print the fingerprints of the SSH server's host keys and the lines to add"
+        " to ~/.ssh/known_hosts. The keys are made (as on the first start) if missing.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    host_key.add_argument(
+        "--data-dir", type=Path, default=Path("ccemu-data"), help="the server's data dir"
+    )
+    host_key.add_argument("--host", default="127.0.0.1", help="host name clients connect to")
+    host_key.add_argument("--port", type=_port, default=2222, help="the server's SSH port")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "ssh-host-key":
+        from emulator.server import ssh_host_key_lines
+
+        for line in ssh_host_key_lines(args.data_dir, args.host, args.port):
+            print(line)
+        return 0
     if args.command != "serve":
         parser.print_help()
         return 0 if args.command is None and argv is not None else 2

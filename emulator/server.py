@@ -20,6 +20,8 @@ from starlette.routing import BaseRoute, Route
 from emulator.api.endpoint import api_endpoint
 from emulator.core import Emulator
 from git_http.app import git_routes
+from ssh_server.host_keys import fingerprint, known_hosts_line, load_or_create
+from ssh_server.server import SSHServer
 
 
 def build_app(emu: Emulator) -> Starlette:
@@ -82,6 +84,14 @@ class _Server(uvicorn.Server):
             self._on_ready()
 
 
+def ssh_host_key_lines(data_dir: Path, host: str, port: int) -> list[str]:
+    """The SSH host keys' fingerprints (as `#` comments) and known_hosts lines, so the whole
+    output can be appended to a known_hosts file. The keys are made if missing."""
+    keys = load_or_create(data_dir)
+    lines = [f"# {key.get_name()} {fingerprint(key)}" for key in keys]
+    return lines + [known_hosts_line(key, host, port) for key in keys]
+
+
 def serve(emu: Emulator) -> int:
     cfg = emu.config
     try:
@@ -90,12 +100,22 @@ def serve(emu: Emulator) -> int:
         print(f"ccemu: cannot listen on {cfg.host}:{cfg.port}: {exc.strerror}", file=sys.stderr)
         emu.close()
         return 1
+    try:
+        ssh_sock = bind(cfg.host, cfg.ssh_port)
+    except OSError as exc:
+        print(
+            f"ccemu: cannot listen on {cfg.host}:{cfg.ssh_port}: {exc.strerror}", file=sys.stderr
+        )
+        http_sock.close()
+        emu.close()
+        return 1
     http_port = http_sock.getsockname()[1]
     emu.endpoints.http = f"http://{_url_host(cfg.host)}:{http_port}"
-    emu.endpoints.ssh = f"ssh://{_url_host(cfg.host)}:{cfg.ssh_port}"
+    ssh = SSHServer(emu, ssh_sock, load_or_create(cfg.data_dir))
+    emu.endpoints.ssh = f"ssh://{_url_host(cfg.host)}:{ssh.port}"
 
     def on_ready() -> None:
-        info = {"http": emu.endpoints.http or ""}
+        info = {"http": emu.endpoints.http or "", "ssh": emu.endpoints.ssh or ""}
         if cfg.ready_file is not None:
             write_ready_file(cfg.ready_file, info)
         print(
@@ -104,6 +124,7 @@ def serve(emu: Emulator) -> int:
             f"  credentials: AWS_ACCESS_KEY_ID={cfg.root_access_key}"
             " AWS_SECRET_ACCESS_KEY=<the root secret; 'test' unless you changed it>\n"
             f"  aws --endpoint-url {emu.endpoints.http} codecommit list-repositories\n"
+            f"  git over SSH on {emu.endpoints.ssh} (user name: an SSH key id, APKA...)\n"
             f"  data dir: {cfg.data_dir.resolve()}",
             flush=True,
         )
@@ -116,9 +137,12 @@ def serve(emu: Emulator) -> int:
         lifespan="off",
     )
     server = _Server(config, on_ready)
+    ssh.start()
     try:
         server.run(sockets=[http_sock])
     finally:
+        ssh.close()
+        ssh_sock.close()
         http_sock.close()
         emu.close()
     print("ccemu stopped", file=sys.stderr, flush=True)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,66 @@ class Server:
     data_dir: Path
     proc: subprocess.Popen[bytes]
     log: Path
+    ssh_url: str = ""
+    _known_hosts: Path | None = field(default=None, repr=False)
 
     @property
     def host_port(self) -> str:
         return self.url.split("://", 1)[1]
+
+    @property
+    def ssh_port(self) -> int:
+        return int(self.ssh_url.rsplit(":", 1)[1])
+
+    def known_hosts(self) -> Path:
+        """A known_hosts file made with `ccemu ssh-host-key`, as a user would make it."""
+        if self._known_hosts is None:
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "emulator",
+                    "ssh-host-key",
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--port",
+                    str(self.ssh_port),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
+            ).stdout
+            path = self.data_dir.parent / f"known_hosts-{uuid.uuid4().hex[:8]}"
+            path.write_text(out)
+            self._known_hosts = path
+        return self._known_hosts
+
+    def ssh_command(self, identity: Path, *options: str) -> list[str]:
+        """The OpenSSH client with only `identity`, checking the host key strictly."""
+        return [
+            "ssh",
+            "-i",
+            str(identity),
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            f"UserKnownHostsFile={self.known_hosts()}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "LogLevel=ERROR",
+            "-F",
+            "/dev/null",
+            "-p",
+            str(self.ssh_port),
+            *options,
+        ]
+
+    def ssh_git_url(self, repo: str, key_id: str) -> str:
+        return f"ssh://{key_id}@127.0.0.1:{self.ssh_port}/v1/repos/{repo}"
 
     def client(
         self,
@@ -144,7 +201,9 @@ def start_server(
             raise RuntimeError(f"ccemu exited with {proc.returncode}:\n{log.read_text()}")
         if ready.exists():
             info = json.loads(ready.read_text())
-            return Server(url=info["http"], data_dir=data_dir, proc=proc, log=log)
+            return Server(
+                url=info["http"], data_dir=data_dir, proc=proc, log=log, ssh_url=info["ssh"]
+            )
         time.sleep(0.05)
     proc.kill()
     raise RuntimeError(f"ccemu did not become ready:\n{log.read_text()}")
@@ -233,3 +292,80 @@ def make_commits(
         git(env, "commit", "-q", "-m", f"add {name}", cwd=work)
         shas.append(git(env, "rev-parse", "HEAD", cwd=work).stdout.strip())
     return shas
+
+
+# -- SSH identities -------------------------------------------------------------------------
+
+needs_openssh = pytest.mark.skipif(
+    shutil.which("ssh") is None or shutil.which("ssh-keygen") is None,
+    reason="the OpenSSH client (ssh, ssh-keygen) is not installed",
+)
+
+
+def ssh_keygen(path: Path, key_type: str = "ed25519") -> Path:
+    """A new unencrypted key pair made by ssh-keygen; returns the private key's path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    args = ["-t", key_type] + (["-b", "3072"] if key_type == "rsa" else [])
+    subprocess.run(
+        ["ssh-keygen", "-q", *args, "-N", "", "-C", "test", "-f", str(path)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return path
+
+
+@dataclass
+class GitUser:
+    """An IAM user with an access key and an SSH key, who can use git over both doors."""
+
+    server: Server
+    name: str
+    access_key: str
+    secret: str
+    ssh_key_id: str
+    identity: Path  # the private key
+
+    def ssh_env(self, env: dict[str, str], identity: Path | None = None) -> dict[str, str]:
+        command = self.server.ssh_command(identity or self.identity)
+        return {**env, "GIT_SSH_COMMAND": " ".join(command)}
+
+    def ssh_url(self, repo: str) -> str:
+        return self.server.ssh_git_url(repo, self.ssh_key_id)
+
+    def http_url(self, repo: str) -> str:
+        return self.server.git_url(repo, key=self.access_key, secret=self.secret)
+
+
+MakeGitUser = Callable[..., GitUser]
+
+
+@pytest.fixture
+def make_git_user(server: Server, tmp_path: Path) -> MakeGitUser:
+    """`make_git_user(policy=None, managed=..., key_type="ed25519", account_key="test",
+    on=server)`: a new IAM user with the policy, an access key and an SSH key from ssh-keygen."""
+
+    def make(
+        policy: str | None = None,
+        managed: str | None = "arn:aws:iam::aws:policy/AWSCodeCommitPowerUser",
+        key_type: str = "ed25519",
+        account_key: str = "test",
+        on: Server | None = None,
+    ) -> GitUser:
+        srv = on or server
+        iam = srv.client("iam", key=account_key, secret="test")
+        name = f"git-{uuid.uuid4().hex[:10]}"
+        iam.create_user(UserName=name)
+        if policy is not None:
+            iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=policy)
+        if managed is not None:
+            iam.attach_user_policy(UserName=name, PolicyArn=managed)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        identity = ssh_keygen(tmp_path / "ssh" / f"{name}_{key_type}", key_type)
+        body = identity.with_name(identity.name + ".pub").read_text()
+        key_id = iam.upload_ssh_public_key(UserName=name, SSHPublicKeyBody=body)["SSHPublicKey"][
+            "SSHPublicKeyId"
+        ]
+        return GitUser(srv, name, key["AccessKeyId"], key["SecretAccessKey"], key_id, identity)
+
+    return make

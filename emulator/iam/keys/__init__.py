@@ -3,11 +3,21 @@ credentials. `Keys` bundles the three stores and the lookups the doors need."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
 import sqlite3
 from dataclasses import dataclass
 
 from emulator.iam.keys.access import AccessKeys
-from emulator.iam.keys.common import ACTIVE, Clock, UserDirectory, user_principal, utcnow
+from emulator.iam.keys.common import (
+    ACTIVE,
+    Clock,
+    UserDirectory,
+    find_user,
+    user_principal,
+    utcnow,
+)
 from emulator.iam.keys.service_credentials import CODECOMMIT, ServiceCredentials
 from emulator.iam.keys.ssh import SSHKeys
 from emulator.iam.principal import Principal
@@ -51,6 +61,22 @@ class Keys:
         if key is None:
             return None
         return SSHKeyOwner(key.account, key.user_name, key.openssh, key.status)
+
+    def ssh_principal(self, key_id: str, key_blob: bytes) -> Principal | None:
+        """The IAM user signing in to git over SSH as `key_id` with the public key `key_blob`
+        (its SSH wire encoding), or None unless the key is Active, matches and its owner exists.
+        Only a yes/no for keys merely offered: the door trusts it after the signature checks."""
+        owner = self.ssh_key(key_id)
+        if owner is None or not owner.active:
+            return None
+        try:
+            stored = base64.b64decode(owner.public_key.split()[1], validate=True)
+        except (IndexError, binascii.Error):
+            return None
+        if not hmac.compare_digest(stored, key_blob):
+            return None
+        user = find_user(self.users, owner.account, owner.user_name)
+        return None if user is None else user_principal(user)
 
 
 _TABLES = ("iam_access_keys", "iam_ssh_keys", "iam_service_credentials")

@@ -1,0 +1,85 @@
+"""The server's host keys: Ed25519 and RSA, made on first start, kept in the data dir (0600).
+
+They must stay the same across restarts, or every client's `known_hosts` entry breaks. RSA is
+there for older clients that do not speak Ed25519; both are offered and the client picks.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import paramiko
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+ED25519_FILE = "ssh_host_ed25519_key"
+RSA_FILE = "ssh_host_rsa_key"
+RSA_BITS = 3072  # ssh-keygen's default
+
+
+def _ed25519_pem() -> bytes:
+    return ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+
+
+def _rsa_pem() -> bytes:
+    return rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+
+
+_KINDS: tuple[tuple[str, Callable[[], bytes], type[paramiko.PKey]], ...] = (
+    (ED25519_FILE, _ed25519_pem, paramiko.Ed25519Key),
+    (RSA_FILE, _rsa_pem, paramiko.RSAKey),
+)
+
+
+def _create(path: Path, pem: bytes) -> None:
+    """Write `pem` to `path` with mode 0600 unless the file exists (a concurrent first start
+    keeps whichever key landed first)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        tmp.unlink()
+
+
+def load_or_create(data_dir: Path) -> list[paramiko.PKey]:
+    """The host keys, Ed25519 first; generated and stored on first use."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    keys: list[paramiko.PKey] = []
+    for name, generate, cls in _KINDS:
+        path = data_dir / name
+        if not path.exists():
+            _create(path, generate())
+        keys.append(cls.from_private_key_file(str(path)))
+    return keys
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """`SHA256:…` as `ssh-keygen -l` and the ssh client print it."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def known_hosts_line(key: paramiko.PKey, host: str, port: int) -> str:
+    """A `known_hosts` line for this key at host:port (OpenSSH writes `[host]:port` unless the
+    port is 22)."""
+    where = host if port == 22 else f"[{host}]:{port}"
+    return f"{where} {key.get_name()} {key.get_base64()}"

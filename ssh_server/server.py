@@ -1,0 +1,241 @@
+"""The SSH listener: accepts connections, runs a paramiko transport for each, and starts a worker
+thread per command. Only the composition root (`emulator.server`) builds one.
+
+Limits, each so that one client cannot exhaust the server: a handshake timeout, a deadline to
+authenticate, a cap on connections that have not authenticated yet (OpenSSH's MaxStartups), on
+all connections, on sessions per connection (MaxSessions) and on commands running at once, an
+idle timeout on every session, and a cap on authentication attempts (MaxAuthTries).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import paramiko
+from paramiko.common import MSG_CHANNEL_REQUEST
+
+from emulator.core import Emulator
+from emulator.iam.principal import Principal
+from ssh_server.interface import GitServerInterface
+from ssh_server.session import Caller, finish, run_exec
+
+log = logging.getLogger(__name__)
+
+# Weak algorithms paramiko still offers; OpenSSH clients have not needed any of them for years.
+DISABLED_ALGORITHMS = {
+    "ciphers": ["aes128-cbc", "aes192-cbc", "aes256-cbc", "3des-cbc"],
+    "macs": ["hmac-sha1", "hmac-md5", "hmac-sha1-96", "hmac-md5-96"],
+}
+WINDOW_SIZE = 8 * 1024 * 1024  # per channel: lets a push stream without waiting on acks
+_POLL = 0.05
+
+
+class _Transport(paramiko.Transport):
+    """paramiko's transport, running a request's follow-up only once its reply is sent.
+
+    paramiko answers a channel request (exec, shell, ...) after `ServerInterface` returned, on
+    the transport thread. Work started from the interface could write output, an exit status
+    and a close before that answer; OpenSSH then sees a reply for a closed channel and drops
+    the connection. So the interface queues the start in `after_reply`, run here."""
+
+    def __init__(self, sock: socket.socket, **kwargs: Any) -> None:
+        super().__init__(sock, **kwargs)
+        self.after_reply: dict[int, Callable[[], None]] = {}
+
+    _channel_handler_table: ClassVar[dict[int, Callable[[paramiko.Channel, Any], None]]] = {
+        **paramiko.Transport._channel_handler_table,  # type: ignore[attr-defined]
+        MSG_CHANNEL_REQUEST: lambda channel, m: _channel_request(channel, m),
+    }
+
+
+def _channel_request(channel: paramiko.Channel, m: paramiko.Message) -> None:
+    paramiko.Channel._handle_request(channel, m)  # type: ignore[attr-defined]
+    transport = channel.get_transport()
+    if isinstance(transport, _Transport):
+        start = transport.after_reply.pop(channel.get_id(), None)
+        if start is not None:
+            start()
+
+
+@dataclass(frozen=True)
+class SSHLimits:
+    handshake_timeout: float = 20.0  # banner and key exchange
+    auth_timeout: float = 60.0  # from connect to authenticated
+    idle_timeout: float = 600.0  # a session that moves no data for this long is closed
+    max_unauthenticated: int = 32
+    max_connections: int = 512
+    max_sessions_per_connection: int = 10
+    max_running: int = 128  # commands running at once, all connections together
+    max_auth_attempts: int = 20
+
+
+class SSHServer:
+    def __init__(
+        self,
+        emu: Emulator,
+        sock: socket.socket,
+        host_keys: list[paramiko.PKey],
+        limits: SSHLimits | None = None,
+    ) -> None:
+        self.emu = emu
+        self.sock = sock
+        self.host_keys = host_keys
+        self.limits = limits or SSHLimits()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._transports: set[paramiko.Transport] = set()
+        self._unauthenticated = 0
+        self._running = threading.BoundedSemaphore(self.limits.max_running)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        port: int = self.sock.getsockname()[1]
+        return port
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._accept_loop, name="ssh-accept", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop accepting, end every connection, and wait (briefly) for the threads."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        with self._lock:
+            transports = list(self._transports)
+        for t in transports:
+            t.close()
+        deadline = time.monotonic() + 5
+        for t in transports:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _accept_loop(self) -> None:
+        self.sock.settimeout(0.25)
+        while not self._stop.is_set():
+            try:
+                conn, addr = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._stop.is_set():
+                    return
+                log.exception("ssh accept failed")
+                time.sleep(0.1)
+                continue
+            with self._lock:
+                busy = (
+                    self._unauthenticated >= self.limits.max_unauthenticated
+                    or len(self._transports) >= self.limits.max_connections
+                )
+                if not busy:
+                    self._unauthenticated += 1
+            if busy:
+                conn.close()  # as OpenSSH does past MaxStartups: the client retries later
+                continue
+            threading.Thread(
+                target=self._connection, args=(conn, addr[0]), name="ssh-conn", daemon=True
+            ).start()
+
+    def _connection(self, conn: socket.socket, peer: str) -> None:
+        counted = True
+        transport: paramiko.Transport | None = None
+        try:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            transport = _Transport(
+                conn,
+                default_window_size=WINDOW_SIZE,
+                disabled_algorithms=DISABLED_ALGORITHMS,
+            )
+            transport.local_version = "SSH-2.0-ccemu"
+            transport.handshake_timeout = self.limits.handshake_timeout
+            transport.banner_timeout = self.limits.handshake_timeout
+            for key in self.host_keys:
+                transport.add_server_key(key)
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                self._transports.add(transport)
+            interface = self._interface(transport, peer)
+            transport.start_server(event=threading.Event(), server=interface)
+            deadline = time.monotonic() + self.limits.auth_timeout
+            while (
+                transport.is_active()
+                and not transport.is_authenticated()
+                and time.monotonic() < deadline
+            ):
+                time.sleep(_POLL)
+            with self._lock:
+                self._unauthenticated -= 1
+                counted = False
+            if not transport.is_authenticated():
+                return
+            while transport.is_active() and not self._stop.is_set():
+                transport.join(timeout=1.0)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            log.debug("ssh connection from %s failed: %s", peer, exc)
+        finally:
+            if counted:
+                with self._lock:
+                    self._unauthenticated -= 1
+            if transport is not None:
+                transport.close()
+                with self._lock:
+                    self._transports.discard(transport)
+            conn.close()
+
+    def _interface(self, transport: _Transport, peer: str) -> GitServerInterface:
+        keys = self.emu.keys
+
+        def principal() -> Principal | None:
+            key_id = transport.get_username()
+            blob = interface.accepted.get(key_id or "")
+            if not transport.is_authenticated() or key_id is None or blob is None:
+                return None
+            return keys.ssh_principal(key_id, blob)
+
+        def start_exec(channel: paramiko.Channel, command: bytes) -> None:
+            caller = Caller(transport.get_username() or "", principal, peer)
+            self._start(
+                channel,
+                lambda: run_exec(self.emu.git, channel, caller, command, self.limits.idle_timeout),
+            )
+
+        def refuse(channel: paramiko.Channel, message: str) -> None:
+            self._start(channel, lambda: finish(channel, 1, message))
+
+        interface = GitServerInterface(
+            transport,
+            keys.ssh_principal,
+            start_exec,
+            refuse,
+            max_auth_attempts=self.limits.max_auth_attempts,
+            max_sessions=self.limits.max_sessions_per_connection,
+        )
+        return interface
+
+    def _start(self, channel: paramiko.Channel, job: Callable[[], None]) -> None:
+        """Run `job` in a worker thread, off the transport thread."""
+        if not self._running.acquire(blocking=False):
+            threading.Thread(
+                target=finish,
+                args=(channel, 1, "fatal: too many git sessions at once; try again later"),
+                daemon=True,
+            ).start()
+            return
+
+        def work() -> None:
+            try:
+                job()
+            finally:
+                self._running.release()
+
+        threading.Thread(target=work, name="ssh-session", daemon=True).start()
