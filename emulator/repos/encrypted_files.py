@@ -22,13 +22,17 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from emulator.kms.secrets import MasterKeyError
 from emulator.kms.segmented import (
     AES_GCM,
+    MAGIC,
+    NullCipher,
     SegmentCipher,
     SegmentedReader,
     SegmentedWriter,
@@ -38,6 +42,33 @@ from emulator.repos.files import LocalRepoFiles, ScratchFile, fsync_dir
 from emulator.repos.model import Repository
 
 _COPY_CHUNK = 1 << 20
+
+# Benchmark only (bench/encryption.py): store packs with `NullCipher`, to measure what
+# encryption costs against the very same code. Never set it for real data.
+BENCH_NULL_CIPHER_ENV = "CCEMU_BENCH_NULL_CIPHER"
+
+
+class StoredCipherMismatch(MasterKeyError):
+    """The data dir holds packs written with another cipher than the one asked for."""
+
+
+def cipher_from_env(root: Path, environ: Mapping[str, str] | None = None) -> SegmentCipher:
+    """AES-GCM, or `NullCipher` when the benchmark-only variable asks for it. Refuses (at start
+    up) a data dir whose stored packs were written with the other one, so a benchmark run can
+    never open real data without its integrity checks, nor the reverse."""
+    env = os.environ if environ is None else environ
+    cipher: SegmentCipher = NullCipher() if env.get(BENCH_NULL_CIPHER_ENV) == "1" else AES_GCM
+    for path in root.glob("*/objects/pack/*"):
+        if path.name.startswith(".tmp-"):
+            continue
+        with open(path, "rb") as f:
+            head = f.read(len(MAGIC) + 2)
+        if head[: len(MAGIC)] == MAGIC and head[-1] != cipher.cipher_id:
+            raise StoredCipherMismatch(
+                f"{path} was written with cipher {head[-1]}, not {cipher.cipher_id}: "
+                f"{BENCH_NULL_CIPHER_ENV} is for benchmark data dirs only"
+            )
+    return cipher
 
 
 class DataKeyProvider(Protocol):

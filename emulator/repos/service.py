@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from emulator.errors import client_error
-from emulator.kms.segmented import AES_GCM, SegmentCipher
-from emulator.repos.encrypted_files import DataKeyProvider, EncryptedRepoFiles
+from emulator.kms.segmented import SegmentCipher
+from emulator.repos.encrypted_files import DataKeyProvider, EncryptedRepoFiles, cipher_from_env
 from emulator.repos.files import LocalRepoFiles, RepoFiles
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
 from emulator.repos.names import validate_repository_name
@@ -65,16 +65,17 @@ class RepositoryService:
         root: Path,
         max_repositories: int = 10_000,
         data_keys: DataKeyProvider | None = None,
-        cipher: SegmentCipher = AES_GCM,
+        cipher: SegmentCipher | None = None,
     ) -> None:
-        """With `data_keys`, every pack and index is encrypted at rest (`encrypted_files`);
-        `cipher` is replaced only by a benchmark measuring what encryption costs."""
+        """With `data_keys`, every pack and index is encrypted at rest (`encrypted_files`).
+        The cipher is AES-GCM; only a benchmark measuring what encryption costs replaces it
+        (see `cipher_from_env`)."""
         self.db = db
         self.root = root
         self.max_repositories = max_repositories
-        self.data_keys = data_keys
-        self.cipher = cipher
         root.mkdir(parents=True, exist_ok=True)
+        self.data_keys = data_keys
+        self.cipher = cipher if cipher is not None else cipher_from_env(root)
         # Called inside the ref transaction with (conn, repo, applied updates, actor ARN).
         self.ref_listeners: builtins.list[RefListener] = []
         self._locks_guard = threading.Lock()
