@@ -112,7 +112,10 @@ class GitDoor:
         except AccessDenied as exc:
             return _text(403, exc.message)
         except ClientError as exc:
-            return _text(404, exc.message)
+            # A repository that cannot be decrypted (its KMS key is disabled or gone) is
+            # refused, not hidden: git prints the message after "remote:".
+            status = 403 if exc.code.startswith("Encryption") else 404
+            return _text(status, f"{exc.code}: {exc.message}" if status == 403 else exc.message)
 
     # -- endpoints --------------------------------------------------------------------------
 

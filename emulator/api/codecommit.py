@@ -20,7 +20,9 @@ from emulator.api.service import (
     load_model,
 )
 from emulator.api.shapes import Invalid, validation_message
-from emulator.errors import ServiceError, client_error
+from emulator.errors import ClientError, ServiceError, client_error
+from emulator.iam.authorize import AccessDenied
+from emulator.kms.model import CUSTOMER, KmsKey
 from emulator.repos import branches
 from emulator.repos.model import Repository, partition_for
 from emulator.repos.names import validate_repository_name
@@ -53,10 +55,30 @@ def _authorize(ctx: RequestContext, action: str, resource: str) -> None:
 
 
 def _authorized_repo(ctx: RequestContext, name: str | None) -> Repository:
-    """Authorize the current operation on repository `name`, then fetch it."""
+    """Authorize the current operation on repository `name`, then fetch it. A repository
+    whose KMS key cannot be used answers every operation with CodeCommit's encryption error."""
     name = validate_repository_name(name)
     _authorize(ctx, f"codecommit:{ctx.operation}", _arn(ctx, name))
-    return ctx.emu.repos.get(ctx.account, ctx.region, name)
+    repo = ctx.emu.repos.get(ctx.account, ctx.region, name)
+    ctx.emu.data_keys.check(repo)
+    return repo
+
+
+def _encryption_key(ctx: RequestContext, kms_key_id: str | None) -> KmsKey:
+    """The KMS key a repository is to be encrypted with (`aws/codecommit` when none is named).
+    A customer managed key is used with the caller's own permissions on it, as CodeCommit
+    does; being refused is `EncryptionKeyAccessDeniedException`."""
+    key = ctx.emu.data_keys.choose_key(ctx.account, ctx.region, kms_key_id)
+    if key.manager == CUSTOMER:
+        for action in ("kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"):
+            try:
+                _authorize(ctx, action, key.arn)
+            except AccessDenied as exc:
+                raise client_error(
+                    "EncryptionKeyAccessDeniedException",
+                    f"An encryption key could not be accessed: {exc.message}",
+                ) from None
+    return key
 
 
 def _metadata(ctx: RequestContext, repo: Repository) -> Output:
@@ -100,6 +122,7 @@ def _repo_from_arn(ctx: RequestContext, arn: str | None) -> Repository:
     repo = ctx.emu.repos.find(account, region, name)
     if repo is None or account != ctx.account or region != ctx.region:
         raise repository_not_found(name)
+    ctx.emu.data_keys.check(repo)
     return repo
 
 
@@ -116,9 +139,11 @@ def create_repository(
     name = validate_repository_name(repository_name)
     _authorize(ctx, "codecommit:CreateRepository", _arn(ctx, name))
     checked = validate_tags(tags)
+    key = _encryption_key(ctx, kms_key_id)
     repo = ctx.emu.repos.create(
-        ctx.account, ctx.region, name, repository_description, checked, kms_key_id
+        ctx.account, ctx.region, name, repository_description, checked, key.arn
     )
+    ctx.emu.data_keys.create(repo, key)
     return {"repositoryMetadata": _metadata(ctx, repo)}
 
 
@@ -165,24 +190,35 @@ def batch_get_repositories(ctx: RequestContext, repository_names: list[str]) -> 
         _authorize(ctx, "codecommit:BatchGetRepositories", _arn(ctx, name))
     found: list[Output] = []
     missing: list[str] = []
+    errors: list[Output] = []
     for name in names:
         repo = ctx.emu.repos.find(ctx.account, ctx.region, name)
         if repo is None:
             missing.append(name)
-        else:
-            found.append(_metadata(ctx, repo))
-    return {
-        "repositories": found,
-        "repositoriesNotFound": missing,
-        "errors": [
-            {
-                "repositoryName": name,
-                "errorCode": "RepositoryDoesNotExistException",
-                "errorMessage": f"{name} does not exist",
-            }
-            for name in missing
-        ],
-    }
+            errors.append(
+                {
+                    "repositoryName": name,
+                    "errorCode": "RepositoryDoesNotExistException",
+                    "errorMessage": f"{name} does not exist",
+                }
+            )
+            continue
+        try:
+            ctx.emu.data_keys.check(repo)
+        except ClientError as exc:
+            # A repository whose key cannot be used is reported, not returned (the model's
+            # BatchGetRepositoriesErrorCodeEnum lists the encryption errors for this).
+            errors.append(
+                {
+                    "repositoryId": repo.id,
+                    "repositoryName": name,
+                    "errorCode": exc.code,
+                    "errorMessage": exc.message,
+                }
+            )
+            continue
+        found.append(_metadata(ctx, repo))
+    return {"repositories": found, "repositoriesNotFound": missing, "errors": errors}
 
 
 def delete_repository(ctx: RequestContext, repository_name: str) -> Output:
@@ -204,6 +240,18 @@ def update_repository_description(
 ) -> None:
     repo = _authorized_repo(ctx, repository_name)
     ctx.emu.repos.update(repo, description=repository_description)
+
+
+def update_repository_encryption_key(
+    ctx: RequestContext, repository_name: str, kms_key_id: str
+) -> Output:
+    """Re-wrap the repository's data key under another KMS key: one row changes, no pack is
+    read or rewritten."""
+    repo = _authorized_repo(ctx, repository_name)
+    key = _encryption_key(ctx, kms_key_id)
+    original = ctx.emu.data_keys.rewrap(repo, key)
+    ctx.emu.repos.update(repo, kms_key_id=key.arn)
+    return {"repositoryId": repo.id, "kmsKeyId": key.arn, "originalKmsKeyId": original.arn}
 
 
 # -- tags -----------------------------------------------------------------------------------

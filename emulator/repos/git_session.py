@@ -163,4 +163,8 @@ class GitGate:
             repo = None
         if repo is None:
             raise client_error("RepositoryDoesNotExistException", f"repository '{name}' not found")
+        if self.repos.data_keys is not None:
+            # A repository whose KMS key is disabled, pending deletion or gone is refused here
+            # with CodeCommit's encryption error, before any pack is opened.
+            self.repos.data_keys.data_key(repo)
         return GitSession(self, principal, repo, service, source_ip, secure)
