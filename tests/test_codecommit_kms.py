@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,7 @@ def test_disabled_key_stops_api_and_git_until_enabled(
     arn = f"arn:aws:codecommit:{REGION}:{ACCOUNT}:{repo_name}"
 
     kms.disable_key(KeyId=key["KeyId"])
-    calls = {
+    calls: dict[str, Callable[[], object]] = {
         "GetRepository": lambda: cc.get_repository(repositoryName=repo_name),
         "ListBranches": lambda: cc.list_branches(repositoryName=repo_name),
         "GetBranch": lambda: cc.get_branch(repositoryName=repo_name, branchName="main"),

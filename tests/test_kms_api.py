@@ -4,6 +4,7 @@ Encrypt/Decrypt/GenerateDataKey/ReEncrypt, tags, and the errors KMS answers."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,10 @@ def kms(server: Server) -> Any:
 def new_key(kms: Any, **kw: Any) -> dict[str, Any]:
     meta: dict[str, Any] = kms.create_key(**kw)["KeyMetadata"]
     return meta
+
+
+def calls(*fns: Callable[[], object]) -> tuple[Callable[[], object], ...]:
+    return fns
 
 
 def error_code(exc: pytest.ExceptionInfo[ClientError]) -> str:
@@ -163,7 +168,7 @@ def test_aws_managed_codecommit_key(kms: Any) -> None:
     aliases = kms.list_aliases(KeyId=meta["KeyId"])["Aliases"]
     assert [a["AliasName"] for a in aliases] == ["alias/aws/codecommit"]
     # AWS manages it: not the caller's to disable, delete, rotate or re-point.
-    for call in (
+    for call in calls(
         lambda: kms.disable_key(KeyId=meta["KeyId"]),
         lambda: kms.schedule_key_deletion(KeyId=meta["KeyId"]),
         lambda: kms.rotate_key_on_demand(KeyId=meta["KeyId"]),
@@ -289,7 +294,7 @@ def test_disable_and_enable(kms: Any) -> None:
     kms.disable_key(KeyId=key_id)
     meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
     assert meta["KeyState"] == "Disabled" and meta["Enabled"] is False
-    for call in (
+    for call in calls(
         lambda: kms.encrypt(KeyId=key_id, Plaintext=b"x"),
         lambda: kms.decrypt(CiphertextBlob=blob),
         lambda: kms.generate_data_key(KeyId=key_id, KeySpec="AES_256"),
@@ -314,7 +319,7 @@ def test_schedule_and_cancel_deletion(kms: Any) -> None:
     assert abs(out["DeletionDate"] - expected) < timedelta(minutes=1)
     meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
     assert meta["KeyState"] == "PendingDeletion" and meta["DeletionDate"] == out["DeletionDate"]
-    for call in (
+    for call in calls(
         lambda: kms.encrypt(KeyId=key_id, Plaintext=b"x"),
         lambda: kms.decrypt(CiphertextBlob=blob),
         lambda: kms.enable_key(KeyId=key_id),
@@ -426,7 +431,7 @@ def test_kms_calls_go_through_the_iam_gate(server: Server, kms: Any) -> None:
     theirs = server.client("kms", key=creds["AccessKeyId"], secret=creds["SecretAccessKey"])
     blob = theirs.encrypt(KeyId=allowed, Plaintext=b"ok")["CiphertextBlob"]
     assert theirs.decrypt(CiphertextBlob=blob)["Plaintext"] == b"ok"
-    for call in (
+    for call in calls(
         lambda: theirs.encrypt(KeyId=denied, Plaintext=b"no"),
         lambda: theirs.describe_key(KeyId=denied),
         lambda: theirs.disable_key(KeyId=allowed),
