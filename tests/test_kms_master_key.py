@@ -138,3 +138,27 @@ def test_master_key_file_flag(tmp_path: Path) -> None:
 def test_malformed_env_key(tmp_path: Path, value: str) -> None:
     refused = refused_start(tmp_path / "data", env={"CCEMU_MASTER_KEY": value})
     assert "CCEMU_MASTER_KEY must hold 64 hex digits" in refused.stderr
+
+
+def test_git_credential_hashes_are_sealed(tmp_path: Path) -> None:
+    from emulator.config import Config
+    from emulator.core import Emulator
+
+    emu = Emulator(Config(data_dir=tmp_path / "data"))
+    try:
+        emu.iam.entities.create_user("123456789012", "dana")
+        made = emu.keys.service.create("123456789012", "dana", "codecommit.amazonaws.com")
+        (stored,) = (
+            emu.db.read()
+            .execute(
+                "SELECT hash FROM iam_service_credentials WHERE id = ?",
+                (made.credential.credential_id,),
+            )
+            .fetchone()
+        )
+        assert len(stored) > 32  # the scrypt hash, sealed: nonce, ciphertext and tag
+        user = made.credential.service_user_name
+        assert emu.keys.verify_git_credential(user, made.password) is not None
+        assert emu.keys.verify_git_credential(user, made.password[:-1] + "x") is None
+    finally:
+        emu.close()

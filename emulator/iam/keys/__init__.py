@@ -48,7 +48,7 @@ class Keys:
         self.users = users
         self.access = AccessKeys(db, box, users, clock)
         self.ssh = SSHKeys(db, users, clock)
-        self.service = ServiceCredentials(db, users, clock)
+        self.service = ServiceCredentials(db, users, clock, box)
 
     def verify_git_credential(self, username: str, password: str) -> Principal | None:
         """The IAM user signing in to git over HTTPS with a CodeCommit service-specific

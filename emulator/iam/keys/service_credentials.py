@@ -1,10 +1,11 @@
 """Service-specific credentials: the HTTPS git user name and password CodeCommit hands out
 (`alice-at-123456789012` + a 44-character password), at most two per user and service.
 
-Only a salted scrypt hash of the password is stored. git sends the password on every request
-of an operation, so a verified (credential id, password) pair is remembered in memory under an
-HMAC with a key that lives only in this process; the entry names the credential's version,
-which a reset, deactivation or deletion changes or removes, so a stale entry never matches.
+Only a salted scrypt hash of the password is stored, sealed under the master key. git sends the
+password on every request of an operation, so a verified (credential id, password) pair is
+remembered in memory under an HMAC with a key that lives only in this process; the entry names
+the credential's version, which a reset, deactivation or deletion changes or removes, so a
+stale entry never matches.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from emulator.iam.keys.common import (
     to_epoch,
     utcnow,
 )
+from emulator.kms.secrets import SecretBox
 from emulator.state.db import Database
 
 SCHEMA = """
@@ -92,8 +94,15 @@ def _hash(password: str, salt: bytes) -> bytes:
         r=SCRYPT_R,
         p=SCRYPT_P,
         maxmem=_SCRYPT_MAXMEM,
-        dklen=32,
+        dklen=_HASH_BYTES,
     )
+
+
+_HASH_BYTES = 32
+
+
+def _hash_aad(cred_id: str) -> bytes:
+    return f"iam service credential hash {cred_id}".encode()
 
 
 def _new_password() -> str:
@@ -113,8 +122,15 @@ def _credential(row: tuple[str, str, str, str, str, str, float]) -> ServiceCrede
 
 
 class ServiceCredentials:
-    def __init__(self, db: Database, users: UserDirectory, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        users: UserDirectory,
+        clock: Clock = utcnow,
+        box: SecretBox | None = None,
+    ) -> None:
         self._db = db
+        self._box = box
         self._users = users
         self._clock = clock
         self._cache_key = secrets.token_bytes(32)
@@ -129,11 +145,12 @@ class ServiceCredentials:
         check_service(service)
         password = _new_password()
         salt = secrets.token_bytes(16)
-        digest = _hash(password, salt)
+        cred_id = new_id("ACCA", 17)
+        digest = self._seal(cred_id, _hash(password, salt))
         cred = ServiceCredential(
             account,
             user.name,
-            new_id("ACCA", 17),
+            cred_id,
             service,
             service_user_name(user.name, account),
             ACTIVE,
@@ -205,7 +222,7 @@ class ServiceCredentials:
         cred = self.get(account, user_name, credential_id)
         password = _new_password()
         salt = secrets.token_bytes(16)
-        digest = _hash(password, salt)
+        digest = self._seal(credential_id, _hash(password, salt))
         with self._db.transaction() as conn:
             conn.execute(
                 "UPDATE iam_service_credentials SET salt = ?, hash = ?, version = version + 1"
@@ -260,7 +277,9 @@ class ServiceCredentials:
                     self._verified.move_to_end(token)
             # The version check is what makes a reset, deactivation or delete effective at once
             # even for a cache entry _forget missed (another process, a race with verify).
-            ok = hit == (cred_id, version) or hmac.compare_digest(_hash(password, salt), digest)
+            ok = hit == (cred_id, version) or hmac.compare_digest(
+                _hash(password, salt), self._open(cred_id, bytes(digest))
+            )
             if not ok:
                 continue
             with self._lock:
@@ -269,6 +288,16 @@ class ServiceCredentials:
                     self._verified.popitem(last=False)
             return find_user(self._users, account, user_name)
         return None
+
+    # The scrypt hash is sealed under the master key, so a copied database alone does not
+    # even allow guessing passwords offline. A 32-byte value is a hash stored before sealing.
+    def _seal(self, cred_id: str, digest: bytes) -> bytes:
+        return digest if self._box is None else self._box.seal(digest, _hash_aad(cred_id))
+
+    def _open(self, cred_id: str, stored: bytes) -> bytes:
+        if self._box is None or len(stored) == _HASH_BYTES:
+            return stored
+        return self._box.open(stored, _hash_aad(cred_id))
 
     def _forget(self, credential_id: str) -> None:
         with self._lock:
