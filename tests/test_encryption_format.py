@@ -24,7 +24,12 @@ from emulator.kms.segmented import (
     encrypt_file,
     plaintext_size,
 )
-from emulator.repos.encrypted_files import EncryptedRepoFiles
+from emulator.repos.encrypted_files import (
+    BENCH_NULL_CIPHER_ENV,
+    EncryptedRepoFiles,
+    StoredCipherMismatch,
+    cipher_from_env,
+)
 from emulator.repos.files import PACK_DIR, LocalRepoFiles
 from emulator.repos.model import Repository
 
@@ -261,3 +266,16 @@ def test_a_failed_publish_leaves_no_temp_file_and_removes_the_source(tmp_path: P
         files.publish(f"{PACK_DIR}/p.pack", src.path)
     leftovers = [p for p in (tmp_path / REPO).rglob("*") if p.is_file()]
     assert leftovers == []
+
+
+def test_a_benchmark_null_cipher_data_dir_and_a_real_one_never_mix(tmp_path: Path) -> None:
+    root = tmp_path / "repos"
+    assert cipher_from_env(root, {}).cipher_id == 1
+    assert cipher_from_env(root, {BENCH_NULL_CIPHER_ENV: "1"}).cipher_id == 0
+    files = EncryptedRepoFiles(LocalRepoFiles(root / REPO), repository(), FixedKeys())
+    src = tmp_path / "p"
+    src.write_bytes(b"PACK")
+    files.publish(f"{PACK_DIR}/p.pack", src)
+    with pytest.raises(StoredCipherMismatch):
+        cipher_from_env(root, {BENCH_NULL_CIPHER_ENV: "1"})
+    assert cipher_from_env(root, {}).cipher_id == 1
