@@ -97,6 +97,7 @@ def start(label: str, tmp: Path, env: dict[str, str], repo_path: Path, branch: s
 
 def bench(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
+    args.load_before = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="ccemu-bench-enc-", dir=args.tmp))
     atexit.register(shutil.rmtree, tmp, True)
     env = git_env(tmp / "home")
@@ -168,6 +169,9 @@ def render(args: argparse.Namespace, objects: int, pack_bytes: int, commits: int
     lines += [
         f"| initial mirror push (1 run) | {fmt_s(aes.initial_push)} | "
         f"{fmt_s(null.initial_push)} | {aes.initial_push / null.initial_push:.3f} | | |",
+        "",
+        f"Load average {args.load_before:.2f} before, {os.getloadavg()[0]:.2f} after: wall "
+        "times on a busy machine are noisy, server CPU shows the cost of the cipher itself.",
         "",
         f"Peak server RSS during a clone: {aes.peak_rss_kib / 1024:.0f} MiB with AES-256-GCM, "
         f"{null.peak_rss_kib / 1024:.0f} MiB with the null cipher (pack "
