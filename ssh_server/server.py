@@ -204,13 +204,15 @@ class SSHServer:
 
         def start_exec(channel: paramiko.Channel, command: bytes) -> None:
             caller = Caller(transport.get_username() or "", principal, peer)
-            self._start(
+            transport.after_reply[channel.get_id()] = lambda: self._start(
                 channel,
                 lambda: run_exec(self.emu.git, channel, caller, command, self.limits.idle_timeout),
             )
 
         def refuse(channel: paramiko.Channel, message: str) -> None:
-            self._start(channel, lambda: finish(channel, 1, message))
+            transport.after_reply[channel.get_id()] = lambda: self._start(
+                channel, lambda: finish(channel, 1, message)
+            )
 
         interface = GitServerInterface(
             transport,
