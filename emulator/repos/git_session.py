@@ -108,7 +108,9 @@ class GitSession:
                 write(line)
             receive.serve(read, write)
         else:
-            raise client_error("InvalidParameterException", f"{self.service} is not served")
+            raise client_error(
+                "InvalidParameterException", f"{self.service} is not supported by ccemu"
+            )
 
 
 class GitGate:
