@@ -28,12 +28,16 @@ def other_account() -> str:
 
 def test_create_repository_returns_full_metadata(server: Server, cc: Any) -> None:
     name = unique()
+    kms = server.client("kms")
+    key_arn = kms.create_key()["KeyMetadata"]["Arn"]
+    alias = f"alias/{name}"
+    kms.create_alias(AliasName=alias, TargetKeyId=key_arn)
     before = datetime.now(UTC)
     meta = cc.create_repository(
         repositoryName=name,
         repositoryDescription="my repo",
         tags={"team": "a"},
-        kmsKeyId="alias/my-key",
+        kmsKeyId=alias,
     )["repositoryMetadata"]
     assert meta["repositoryName"] == name
     assert meta["repositoryDescription"] == "my repo"
@@ -42,7 +46,7 @@ def test_create_repository_returns_full_metadata(server: Server, cc: Any) -> Non
     uuid.UUID(meta["repositoryId"])
     assert meta["cloneUrlHttp"] == f"{server.url}/v1/repos/{name}"
     assert meta["cloneUrlSsh"].endswith(f"/v1/repos/{name}")
-    assert meta["kmsKeyId"] == "alias/my-key"
+    assert meta["kmsKeyId"] == key_arn  # the alias resolved to its key, as CodeCommit shows it
     assert "defaultBranch" not in meta
     assert abs((meta["creationDate"] - before).total_seconds()) < 60
     assert meta["lastModifiedDate"] == meta["creationDate"]
