@@ -271,12 +271,3 @@ def test_direct_tcpip_and_global_requests_are_refused(client: paramiko.Transport
         client.open_channel("x11", src_addr=("127.0.0.1", 6000), timeout=30)
     assert client.global_request("tcpip-forward", wait=True) is None
     assert client.global_request("no-more-sessions@openssh.com", wait=True) is None
-
-
-def test_upload_archive_is_answered_with_a_clear_error(
-    client: paramiko.Transport, repo: str
-) -> None:
-    status, err, out = exec_raw(client, f"git-upload-archive '/v1/repos/{repo}'".encode())
-    assert status == 128
-    assert err == "fatal: git-upload-archive is not supported by ccemu\n"
-    assert out == b""

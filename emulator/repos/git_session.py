@@ -28,6 +28,7 @@ from emulator.repos.model import Repository, partition_for
 from emulator.repos.pack_reader import PackCache
 from emulator.repos.receive import ReceivePack
 from emulator.repos.service import RepositoryService
+from emulator.repos.upload_archive import serve_upload_archive
 from emulator.repos.upload_pack import UploadPack
 
 UPLOAD_PACK = "git-upload-pack"
@@ -107,6 +108,14 @@ class GitSession:
             for line in receive.advertise():
                 write(line)
             receive.serve(read, write)
+        elif self.service == UPLOAD_ARCHIVE:
+            serve_upload_archive(
+                self.gate.repos.object_store(self.repo),
+                self.gate.repos.refs(self.repo),
+                self.head,
+                read,
+                write,
+            )
         else:
             raise client_error(
                 "InvalidParameterException", f"{self.service} is not supported by ccemu"
