@@ -58,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="SSH port for git over SSH (0: pick a free one)",
     )
     serve.add_argument(
+        "--https-port",
+        type=_port,
+        default=None,
+        help="also serve everything over TLS on this port (0: pick a free one), with a"
+        " certificate from ccemu's own CA (see 'ccemu ca-path')",
+    )
+    serve.add_argument(
         "--data-dir",
         type=Path,
         default=Path("ccemu-data"),
@@ -106,6 +113,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     host_key.add_argument("--host", default="127.0.0.1", help="host name clients connect to")
     host_key.add_argument("--port", type=_port, default=2222, help="the server's SSH port")
+    ca = sub.add_parser(
+        "ca-path",
+        help="print the path of the CA certificate the https listener's certificate is from",
+        description="Print the path of ccemu's CA certificate (made if missing), for"
+        " GIT_SSL_CAINFO, git's http.sslCAInfo or AWS_CA_BUNDLE.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    ca.add_argument(
+        "--data-dir", type=Path, default=Path("ccemu-data"), help="the server's data dir"
+    )
+    from emulator.configure import add_arguments as add_configure_arguments
+
+    add_configure_arguments(
+        sub.add_parser(
+            "configure",
+            help="print the client setup for boto3, the aws CLI, git and ssh",
+            description="Print, as shell commands, the setup CodeCommit's console shows for"
+            " HTTPS, SSH and HTTPS (GRC), pointed at a running ccemu; --write applies it.",
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+    )
     return parser
 
 
@@ -118,6 +146,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in ssh_host_key_lines(args.data_dir, args.host, args.port):
             print(line)
         return 0
+    if args.command == "ca-path":
+        from emulator.tls import ca_path, ensure_ca
+
+        ensure_ca(args.data_dir)
+        print(ca_path(args.data_dir).resolve())
+        return 0
+    if args.command == "configure":
+        from emulator.configure import run as run_configure
+
+        return run_configure(args)
     if args.command != "serve":
         parser.print_help()
         return 0 if args.command is None and argv is not None else 2
@@ -142,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         ssh_port=args.ssh_port,
+        https_port=args.https_port,
         region=args.region,
         account=args.account,
         root_access_key=args.root_access_key,

@@ -31,6 +31,8 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8080
     ssh_port: int = 2222
+    # The TLS listener (emulator.tls); None: no https. 0 picks a free port.
+    https_port: int | None = None
     region: str = DEFAULT_REGION
     account: str = DEFAULT_ACCOUNT
     root_access_key: str = DEFAULT_ROOT_ACCESS_KEY

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import socket
+import ssl
 import sys
 from pathlib import Path
 from types import FrameType
@@ -17,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from emulator import tls
+from emulator.api.ccemu_reset import routes as reset_routes
 from emulator.api.endpoint import api_endpoint
 from emulator.core import Emulator
 from git_http.app import git_routes
@@ -34,6 +38,7 @@ def build_app(emu: Emulator) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/", api, methods=["POST"]),
         Route("/_ccemu/health", health, methods=["GET"]),
+        *reset_routes(emu),
         *git_routes(emu),
     ]
     app = Starlette(routes=routes)
@@ -64,11 +69,20 @@ def write_ready_file(path: Path, info: dict[str, str]) -> None:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, announcing the endpoints once it accepts connections."""
+    """uvicorn's server, announcing the endpoints once it accepts connections.
 
-    def __init__(self, config: uvicorn.Config, on_ready: Any) -> None:
+    `tls_sockets` are served too, with their own TLS context: one server and one event loop
+    for both listeners (uvicorn's `Config.ssl` would apply to every socket it is given)."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_ready: Any,
+        tls_sockets: list[tuple[socket.socket, ssl.SSLContext]] | None = None,
+    ) -> None:
         super().__init__(config)
         self._on_ready = on_ready
+        self._tls_sockets = tls_sockets or []
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # uvicorn re-raises a captured SIGTERM/SIGINT after shutting down, which would end the
@@ -80,8 +94,27 @@ class _Server(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
-        if not self.should_exit:
-            self._on_ready()
+        if self.should_exit:
+            return
+        config = self.config
+        loop = asyncio.get_running_loop()
+
+        def create_protocol(_loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
+            protocol: asyncio.Protocol = config.http_protocol_class(  # type: ignore[call-arg]
+                config=config,
+                server_state=self.server_state,
+                app_state=self.lifespan.state,
+                _loop=_loop,
+            )
+            return protocol
+
+        for sock, context in self._tls_sockets:
+            # Shut down with the rest: uvicorn closes every server in self.servers.
+            server = await loop.create_server(
+                create_protocol, sock=sock, ssl=context, backlog=config.backlog
+            )
+            self.servers.append(server)
+        self._on_ready()
 
 
 def ssh_host_key_lines(data_dir: Path, host: str, port: int) -> list[str]:
@@ -109,6 +142,24 @@ def serve(emu: Emulator) -> int:
         http_sock.close()
         emu.close()
         return 1
+    https_sock: socket.socket | None = None
+    tls_sockets: list[tuple[socket.socket, ssl.SSLContext]] = []
+    https_url = ""
+    if cfg.https_port is not None:
+        try:
+            https_sock = bind(cfg.host, cfg.https_port)
+        except OSError as exc:
+            print(
+                f"ccemu: cannot listen on {cfg.host}:{cfg.https_port}: {exc.strerror}",
+                file=sys.stderr,
+            )
+            ssh_sock.close()
+            http_sock.close()
+            emu.close()
+            return 1
+        files = tls.ensure_certificates(cfg.data_dir, cfg.host, cfg.region)
+        tls_sockets.append((https_sock, tls.server_context(files)))
+        https_url = f"https://{_url_host(cfg.host)}:{https_sock.getsockname()[1]}"
     http_port = http_sock.getsockname()[1]
     emu.endpoints.http = f"http://{_url_host(cfg.host)}:{http_port}"
     ssh = SSHServer(emu, ssh_sock, load_or_create(cfg.data_dir))
@@ -116,6 +167,8 @@ def serve(emu: Emulator) -> int:
 
     def on_ready() -> None:
         info = {"http": emu.endpoints.http or "", "ssh": emu.endpoints.ssh or ""}
+        if https_url:
+            info["https"] = https_url
         if cfg.ready_file is not None:
             write_ready_file(cfg.ready_file, info)
         print(
@@ -125,7 +178,12 @@ def serve(emu: Emulator) -> int:
             " AWS_SECRET_ACCESS_KEY=<the root secret; 'test' unless you changed it>\n"
             f"  aws --endpoint-url {emu.endpoints.http} codecommit list-repositories\n"
             f"  git over SSH on {emu.endpoints.ssh} (user name: an SSH key id, APKA...)\n"
-            f"  data dir: {cfg.data_dir.resolve()}",
+            + (
+                f"  https on {https_url} (trust {tls.ca_path(cfg.data_dir).resolve()})\n"
+                if https_url
+                else ""
+            )
+            + f"  data dir: {cfg.data_dir.resolve()}",
             flush=True,
         )
 
@@ -136,7 +194,7 @@ def serve(emu: Emulator) -> int:
         timeout_keep_alive=30,
         lifespan="off",
     )
-    server = _Server(config, on_ready)
+    server = _Server(config, on_ready, tls_sockets)
     ssh.start()
     try:
         server.run(sockets=[http_sock])
@@ -144,6 +202,8 @@ def serve(emu: Emulator) -> int:
         ssh.close()
         ssh_sock.close()
         http_sock.close()
+        if https_sock is not None:
+            https_sock.close()
         emu.close()
     print("ccemu stopped", file=sys.stderr, flush=True)
     return 0

@@ -1,6 +1,8 @@
 """Resolving an access key id to the identity that may sign with it, whatever kind of key.
 
     root key (configured)        the default account's root user
+    moto's test keys             also the default account's root, while the root credentials
+                                 are the defaults (`testing`/`testing`, `FOOBARKEY`/`FOOBARSECRET`)
     12 digits                    the root user of that account, signing with the root secret
     AKIA… (CreateAccessKey)      an IAM user, or an account's root user; Active keys only
     ASIA… (STS)                  a session: the assumed role or the user that asked for it; the
@@ -17,13 +19,22 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from emulator.config import Config
+from emulator.config import DEFAULT_ROOT_ACCESS_KEY, DEFAULT_ROOT_SECRET_KEY, Config
 from emulator.iam.keys import Keys
 from emulator.iam.keys.common import find_user, user_principal, utcnow
 from emulator.iam.keys.sessions import Sessions
 from emulator.iam.principal import Principal
 
 _ACCOUNT_ID = re.compile(r"\d{12}")
+
+# The credentials moto's documentation tells test suites to export (with AWS_SESSION_TOKEN and
+# AWS_SECURITY_TOKEN set to "testing" too), and the ones its decorators set, so a suite written
+# for moto's server mode signs as the default account's root unchanged. Accepted only while the
+# root credentials are the well-known defaults: changing them closes this door as well.
+MOTO_TEST_KEYS: dict[str, tuple[str, str | None]] = {
+    "testing": ("testing", "testing"),  # secret, the session token moto's docs export
+    "FOOBARKEY": ("FOOBARSECRET", None),
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,8 @@ class SigningIdentity:
     # For temporary credentials: the SHA-256 of the session token (the token itself is not
     # stored), checked with `token_matches`.
     token_sha256: bytes | None = None
+    # A long-term key that also accepts this session token (moto's `testing` keys).
+    tolerated_token: str | None = None
 
     @property
     def temporary(self) -> bool:
@@ -48,7 +61,12 @@ class SigningIdentity:
         """Whether `token` is this identity's session token (None: no token presented).
         Long-term keys match only the absence of a token."""
         if not self.temporary:
-            return token is None
+            if token is None:
+                return True
+            tolerated = self.tolerated_token
+            return tolerated is not None and hmac.compare_digest(
+                token.encode(), tolerated.encode()
+            )
         if token is None:
             return False
         if self.session_token is not None:
@@ -84,6 +102,12 @@ class CredentialStore:
         cfg = self._config
         if hmac.compare_digest(access_key_id.encode(), cfg.root_access_key.encode()):
             return SigningIdentity(Principal.root(cfg.account, access_key_id), cfg.root_secret_key)
+        moto = MOTO_TEST_KEYS.get(access_key_id)
+        if moto is not None and self._test_keys_allowed():
+            secret, token = moto
+            return SigningIdentity(
+                Principal.root(cfg.account, access_key_id), secret, tolerated_token=token
+            )
         if _ACCOUNT_ID.fullmatch(access_key_id):
             return SigningIdentity(
                 Principal.root(access_key_id, access_key_id), cfg.root_secret_key
@@ -98,6 +122,13 @@ class CredentialStore:
                 session.principal, session.secret_access_key, token_sha256=session.token_sha256
             )
         return None
+
+    def _test_keys_allowed(self) -> bool:
+        cfg = self._config
+        return (cfg.root_access_key, cfg.root_secret_key) == (
+            DEFAULT_ROOT_ACCESS_KEY,
+            DEFAULT_ROOT_SECRET_KEY,
+        )
 
     def lookup(self, access_key_id: str, now: datetime | None = None) -> SigningIdentity | None:
         """The identity that may sign with this key id now: as `find`, but None once a
