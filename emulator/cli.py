@@ -101,6 +101,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="largest git request body accepted, after decompression (default 2 GiB)",
     )
+    serve.add_argument(
+        "--lambda-endpoints",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="JSON object of Lambda function ARN -> URL that triggers and SNS deliver to"
+        " (also CCEMU_LAMBDA_ENDPOINTS: the JSON itself or a file name)",
+    )
+    serve.add_argument(
+        "--event-webhook",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="POST EventBridge-style 'CodeCommit Repository State Change' events here"
+        " (repeatable; more can be added at run time with POST /_ccemu/webhooks)",
+    )
+    serve.add_argument(
+        "--delivery-retry-scale",
+        type=float,
+        default=1.0,
+        help="factor on every retry delay of event deliveries (SNS's default policy waits 20 s)",
+    )
     host_key = sub.add_parser(
         "ssh-host-key",
         help="print the SSH host key fingerprints and known_hosts lines",
@@ -172,6 +194,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     secret = args.root_secret_key or os.environ.get(
         "CCEMU_ROOT_SECRET_KEY", DEFAULT_ROOT_SECRET_KEY
     )
+    from emulator.events.http_client import check_url
+    from emulator.events.lambdas import LambdaEndpointsError, endpoints_from
+
+    try:
+        lambdas = endpoints_from(args.lambda_endpoints, os.environ.get("CCEMU_LAMBDA_ENDPOINTS"))
+        for url in args.event_webhook:
+            check_url(url)
+    except (OSError, ValueError, LambdaEndpointsError) as exc:
+        parser.error(str(exc))
+    if args.delivery_retry_scale < 0:
+        parser.error("--delivery-retry-scale must not be negative")
     limits = Limits()
     if args.max_push_bytes is not None:
         limits = replace(limits, max_git_request=args.max_push_bytes)
@@ -188,6 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ready_file=args.ready_file,
         master_key_file=args.master_key_file,
         limits=limits,
+        lambda_endpoints=lambdas,
+        event_webhooks=tuple(args.event_webhook),
+        delivery_retry_scale=args.delivery_retry_scale,
     )
     try:
         emu = Emulator(config)

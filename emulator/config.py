@@ -43,3 +43,10 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     # Set once the listener is bound (port 0 picks a free port); used to build clone URLs.
     public_http_url: str | None = None
+    # Events (emulator.events): Lambda function ARN -> URL, EventBridge-style webhook URLs, a
+    # factor on every retry delay of the delivery policy (tests use a small one), and the
+    # timeout of one delivery attempt in seconds.
+    lambda_endpoints: tuple[tuple[str, str], ...] = ()
+    event_webhooks: tuple[str, ...] = ()
+    delivery_retry_scale: float = 1.0
+    delivery_timeout: float = 15.0

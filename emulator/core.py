@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 
 from emulator.config import Config
+from emulator.events.service import EventService, EventSettings
 from emulator.iam.authorize import Authorizer
 from emulator.iam.credentials import CredentialStore
 from emulator.iam.entities import IamService
@@ -78,6 +79,22 @@ class Emulator:
             self.authorizer, self.repos, config.limits, config.region, self.pack_cache
         )
         self.endpoints = Endpoints()
+        self.events = EventService(
+            self.db,
+            EventSettings(
+                data_dir=config.data_dir,
+                lambda_endpoints=config.lambda_endpoints,
+                webhooks=config.event_webhooks,
+                retry_scale=config.delivery_retry_scale,
+                timeout=config.delivery_timeout,
+            ),
+            base_url=self.base_url_http,
+        )
+        # Events are written in the transaction of the ref update that causes them.
+        self.repos.ref_listeners.append(self.events.on_ref_change)
+
+    def base_url_http(self) -> str:
+        return self.endpoints.http or f"http://{self.config.host}:{self.config.port}"
 
     def clone_url_http(self, repo: Repository) -> str:
         base = self.endpoints.http or f"http://{self.config.host}:{self.config.port}"
@@ -88,4 +105,5 @@ class Emulator:
         return f"{base}/v1/repos/{repo.name}"
 
     def close(self) -> None:
+        self.events.close()
         self.db.close()

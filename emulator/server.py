@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from emulator import tls
+from emulator.api import ccemu_events
 from emulator.api.ccemu_reset import routes as reset_routes
 from emulator.api.endpoint import api_endpoint
 from emulator.core import Emulator
@@ -35,10 +36,15 @@ def build_app(emu: Emulator) -> Starlette:
     async def api(request: Request) -> Response:
         return await api_endpoint(emu, request)
 
+    async def sns_link(request: Request) -> Response:
+        return await ccemu_events.sns_link(emu, request)
+
     routes: list[BaseRoute] = [
         Route("/", api, methods=["POST"]),
+        Route("/", sns_link, methods=["GET"]),
         Route("/_ccemu/health", health, methods=["GET"]),
         *reset_routes(emu),
+        *ccemu_events.routes(emu),
         *git_routes(emu),
     ]
     app = Starlette(routes=routes)
@@ -196,6 +202,8 @@ def serve(emu: Emulator) -> int:
     )
     server = _Server(config, on_ready, tls_sockets)
     ssh.start()
+    # Deliveries left pending by the last run resume now; Emulator.close stops the worker.
+    emu.events.start()
     try:
         server.run(sockets=[http_sock])
     finally:

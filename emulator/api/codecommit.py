@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.model import OperationModel
 
+from emulator.api import codecommit_triggers
 from emulator.api.pagination import page
 from emulator.api.service import (
     RequestContext,
@@ -288,7 +289,7 @@ def create_branch(
     ctx: RequestContext, repository_name: str, branch_name: str, commit_id: str
 ) -> None:
     repo = _authorized_repo(ctx, repository_name)
-    branches.create_branch(ctx.emu.repos, repo, branch_name, commit_id)
+    branches.create_branch(ctx.emu.repos, repo, branch_name, commit_id, ctx.principal.arn)
 
 
 def get_branch(
@@ -309,7 +310,7 @@ def list_branches(
 
 def delete_branch(ctx: RequestContext, repository_name: str, branch_name: str) -> Output:
     repo = _authorized_repo(ctx, repository_name)
-    deleted = branches.delete_branch(ctx.emu.repos, repo, branch_name)
+    deleted = branches.delete_branch(ctx.emu.repos, repo, branch_name, ctx.principal.arn)
     return {"deletedBranch": None if deleted is None else _branch_info(deleted)}
 
 
@@ -348,6 +349,8 @@ def validation_error(op: OperationModel, failures: list[Invalid]) -> ServiceErro
         bad = next(f for f in failures if f.reason == "type")
         return client_error("SerializationException", bad.message)
     first = failures[0]
+    if first.member == "triggers":
+        return codecommit_triggers.validation_error(failures)
     known = {shape.name for shape in op.error_shapes}
     required, invalid = _MEMBER_ERRORS.get(first.member, (None, "ValidationException"))
     # An empty string where a name is required counts as missing, as CodeCommit treats it.
@@ -366,6 +369,6 @@ def validation_error(op: OperationModel, failures: list[Invalid]) -> ServiceErro
 SERVICE = ServiceSpec(
     signing_name="codecommit",
     model=load_model("codecommit"),
-    handlers=collect_handlers(load_model("codecommit"), globals()),
+    handlers=collect_handlers(load_model("codecommit"), {**globals(), **vars(codecommit_triggers)}),
     validation_error=validation_error,
 )

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.api import codecommit, iam, json_protocol, kms, query_protocol
+from emulator.api import codecommit, iam, json_protocol, kms, query_protocol, sns
 from emulator.api.json_protocol import ApiResponse, render_error
 from emulator.api.service import RequestContext, ServiceSpec
 from emulator.core import Emulator
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def _services() -> dict[str, ServiceSpec]:
-    specs = [codecommit.SERVICE, iam.SERVICE, kms.SERVICE]
+    specs = [codecommit.SERVICE, iam.SERVICE, kms.SERVICE, sns.SERVICE]
     # STS arrives with the credentials work; serve it once its module exists.
     if importlib.util.find_spec("emulator.api.sts") is not None:
         specs.append(importlib.import_module("emulator.api.sts").SERVICE)

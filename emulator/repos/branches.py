@@ -95,7 +95,11 @@ def _conflicting_ref(refs: dict[bytes, bytes], ref: bytes) -> bytes | None:
 
 
 def create_branch(
-    repos: RepositoryService, repo: Repository, name: str | None, commit_id: str | None
+    repos: RepositoryService,
+    repo: Repository,
+    name: str | None,
+    commit_id: str | None,
+    actor: str | None = None,
 ) -> Branch:
     name = validate_branch_name(name)
     sha = _check_commit(repos, repo, commit_id)
@@ -113,7 +117,7 @@ def create_branch(
             f" {conflict.decode(errors='replace')}.",
         )
     # Compare-and-swap from "absent": a concurrent creation of the same branch makes this fail.
-    (result,) = repos.update_refs(repo, [RefUpdate(ref, ZERO_SHA, sha)], atomic=True)
+    (result,) = repos.update_refs(repo, [RefUpdate(ref, ZERO_SHA, sha)], atomic=True, actor=actor)
     if result is not None:
         raise client_error(
             "BranchNameExistsException", f"Branch name {name} already exists in {repo.name}."
@@ -140,7 +144,9 @@ def list_branches(repos: RepositoryService, repo: Repository) -> list[str]:
     ]
 
 
-def delete_branch(repos: RepositoryService, repo: Repository, name: str | None) -> Branch | None:
+def delete_branch(
+    repos: RepositoryService, repo: Repository, name: str | None, actor: str | None = None
+) -> Branch | None:
     """Delete a branch; a missing one is not an error (CodeCommit then returns no branch)."""
     name = validate_branch_name(name)
     ref = _ref(name)
@@ -155,7 +161,9 @@ def delete_branch(repos: RepositoryService, repo: Repository, name: str | None) 
         sha = repos.ref(repo, ref)
         if sha is None:
             return None
-        (result,) = repos.update_refs(repo, [RefUpdate(ref, sha, ZERO_SHA)], atomic=True)
+        (result,) = repos.update_refs(
+            repo, [RefUpdate(ref, sha, ZERO_SHA)], atomic=True, actor=actor
+        )
         if result is None:
             return Branch(name, sha.decode())
     raise client_error(

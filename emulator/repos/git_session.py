@@ -89,7 +89,12 @@ class GitSession:
     def receive_pack(self) -> ReceivePack:
         gate = self.gate
         return ReceivePack(
-            gate.repos, self.repo, gate.limits, self.authorize_ref, cache=gate.pack_cache
+            gate.repos,
+            self.repo,
+            gate.limits,
+            self.authorize_ref,
+            cache=gate.pack_cache,
+            actor=self.principal.arn,
         )
 
     def serve_stateful(self, read: Read, write: Write) -> None:

@@ -127,8 +127,10 @@ class ReceivePack:
         limits: Limits,
         authorize_ref: AuthorizeRef,
         cache: PackCache | None = None,
+        actor: str | None = None,
     ) -> None:
         self.repos = repos
+        self.actor = actor  # the pusher's ARN, for the events the ref updates cause
         self.repo = repo
         self.limits = limits
         self.authorize_ref = authorize_ref
@@ -385,7 +387,10 @@ class ReceivePack:
         published = self._publish(quarantine) if quarantine is not None else None
         try:
             results = self.repos.update_refs(
-                self.repo, [RefUpdate(c.ref, c.old, c.new) for c in todo], atomic=atomic
+                self.repo,
+                [RefUpdate(c.ref, c.old, c.new) for c in todo],
+                atomic=atomic,
+                actor=self.actor,
             )
         except Exception as exc:
             log.exception("ref update failed")
