@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 # After a poke that found nothing new (the producer's transaction had not committed yet), look
 # again this often for this long.
-_POKE_RECHECK = 0.01
-_POKE_WINDOW = 1.0
+_POKE_RECHECK = 0.002
+_POKE_WINDOW = 0.5
 _IDLE_WAIT = 5.0
 
 
