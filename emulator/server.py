@@ -16,7 +16,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from emulator import tls
@@ -39,6 +39,13 @@ def build_app(emu: Emulator) -> Starlette:
     async def sns_link(request: Request) -> Response:
         return await ccemu_events.sns_link(emu, request)
 
+    async def rest_api(request: Request) -> Response:
+        # REST-JSON services (codestar-notifications) name operations by path: a signed POST
+        # to a path no other door serves goes to the API door; anything else is not found.
+        if request.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256"):
+            return await api_endpoint(emu, request)
+        return PlainTextResponse("Not Found", status_code=404)
+
     routes: list[BaseRoute] = [
         Route("/", api, methods=["POST"]),
         Route("/", sns_link, methods=["GET"]),
@@ -46,6 +53,7 @@ def build_app(emu: Emulator) -> Starlette:
         *reset_routes(emu),
         *ccemu_events.routes(emu),
         *git_routes(emu),
+        Route("/{path:path}", rest_api, methods=["POST"]),  # last: every other route first
     ]
     app = Starlette(routes=routes)
     app.state.emulator = emu

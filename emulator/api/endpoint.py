@@ -1,4 +1,4 @@
-"""The AWS API front door: `POST /` signed with SigV4.
+"""The AWS API front door: requests signed with SigV4 (`POST /`, and any path of a REST service).
 
 The service is read from the signature's credential scope (`.../us-east-1/codecommit/...`), the
 way real endpoints differ by host; the request then goes to that service's protocol module.
@@ -18,7 +18,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.api import codecommit, iam, json_protocol, kms, query_protocol, sns
+from emulator.api import (
+    codecommit,
+    codestar_notifications,
+    iam,
+    json_protocol,
+    kms,
+    query_protocol,
+    rest_json_protocol,
+    sns,
+)
 from emulator.api.json_protocol import ApiResponse, render_error
 from emulator.api.service import RequestContext, ServiceSpec
 from emulator.core import Emulator
@@ -29,7 +38,13 @@ log = logging.getLogger(__name__)
 
 
 def _services() -> dict[str, ServiceSpec]:
-    specs = [codecommit.SERVICE, iam.SERVICE, kms.SERVICE, sns.SERVICE]
+    specs = [
+        codecommit.SERVICE,
+        codestar_notifications.SERVICE,
+        iam.SERVICE,
+        kms.SERVICE,
+        sns.SERVICE,
+    ]
     # STS arrives with the credentials work; serve it once its module exists.
     if importlib.util.find_spec("emulator.api.sts") is not None:
         specs.append(importlib.import_module("emulator.api.sts").SERVICE)
@@ -39,11 +54,16 @@ def _services() -> dict[str, ServiceSpec]:
 SERVICES: Mapping[str, ServiceSpec] = _services()
 
 Protocol = Callable[[ServiceSpec, RequestContext, Mapping[str, str], bytes], ApiResponse]
-PROTOCOLS: Mapping[str, Protocol] = {"json": json_protocol.handle, "query": query_protocol.handle}
+PROTOCOLS: Mapping[str, Protocol] = {
+    "json": json_protocol.handle,
+    "query": query_protocol.handle,
+    "rest-json": rest_json_protocol.handle,
+}
 ErrorRenderer = Callable[[ServiceModel | None, ServiceError, str], ApiResponse]
 ERROR_RENDERERS: Mapping[str, ErrorRenderer] = {
     "json": render_error,
     "query": query_protocol.render_error,
+    "rest-json": rest_json_protocol.render_error,
 }
 
 
@@ -122,6 +142,9 @@ def _dispatch(
         request_id=request_id,
         source_ip=source_ip,
         secure_transport=secure_transport,
+        method=method,
+        path=raw_path,
+        query=query,
     )
     return protocol(spec, ctx, {k.lower(): v for k, v in headers}, body)
 

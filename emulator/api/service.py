@@ -33,6 +33,10 @@ class RequestContext:
     request_id: str
     source_ip: str | None = None  # the client's address, for aws:SourceIp
     secure_transport: bool = False  # whether the request came over TLS (aws:SecureTransport)
+    # The HTTP request line, for protocols that name the operation by it (REST-JSON).
+    method: str = "POST"
+    path: str = "/"  # as received, still percent-encoded
+    query: str = ""
 
     @property
     def account(self) -> str:

@@ -1,4 +1,5 @@
-"""The events tables: the outbox (events, deliveries, attempts), triggers, topics, webhooks."""
+"""The events tables: the outbox (events, deliveries, attempts), triggers, topics, webhooks,
+notification rules and their targets."""
 
 from __future__ import annotations
 
@@ -76,4 +77,38 @@ CREATE TABLE IF NOT EXISTS sns_subscriptions (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sns_subscriptions_topic ON sns_subscriptions (topic_arn, created);
+CREATE TABLE IF NOT EXISTS notification_rules (
+    arn TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    event_types TEXT NOT NULL,
+    targets TEXT NOT NULL,
+    detail_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created REAL NOT NULL,
+    modified REAL NOT NULL,
+    tags TEXT NOT NULL,
+    UNIQUE (account, region, name)
+);
+CREATE INDEX IF NOT EXISTS notification_rules_resource ON notification_rules (resource, status);
+CREATE TABLE IF NOT EXISTS notification_rule_tokens (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    token TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    PRIMARY KEY (account, region, token)
+);
+CREATE TABLE IF NOT EXISTS notification_targets (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    address TEXT NOT NULL,
+    type TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (account, region, address)
+);
 """

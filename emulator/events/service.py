@@ -5,8 +5,8 @@ runs inside the transaction that moves the refs: the event and every delivery it
 records to SNS subscribers and Lambda URLs, EventBridge-style events to webhooks) are written
 with the ref update or not at all. The worker delivers them after the commit.
 
-Notification rules (CodeStar Notifications) are meant to be one more producer here: build their
-deliveries (through `SnsService.fanout` for SNS targets) in the same listener.
+Notification rules (CodeStar Notifications) are one more producer here: each matching ENABLED
+rule publishes to its SNS topics through `SnsService.fanout`, in the same listener.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from pathlib import Path
 
 from emulator.events.eventbridge import WebhookStore, state_change
 from emulator.events.lambdas import LAMBDA_ARN, LambdaMap
+from emulator.events.notifications import NotificationService
+from emulator.events.notifications import matches as rule_matches
+from emulator.events.notifications import message as rule_message
 from emulator.events.outbox import LAMBDA, WEBHOOK, NewDelivery, NewEvent, Outbox
 from emulator.events.policy import DEFAULT_POLICY
 from emulator.events.sns import SnsService, topic_arn_parts
@@ -63,6 +66,7 @@ class EventService:
         self.sns = SnsService(db, self.outbox, self.signer, self.lambdas, base_url)
         self.triggers = TriggerStore(db)
         self.webhooks = WebhookStore(db, settings.webhooks)
+        self.notifications = NotificationService(db, self._topic_problem)
         self.worker = DeliveryWorker(
             self.outbox, retry_scale=settings.retry_scale, timeout=settings.timeout
         )
@@ -73,6 +77,11 @@ class EventService:
 
     def close(self) -> None:
         self.worker.stop()
+
+    def _topic_problem(self, arn: str) -> str | None:
+        if topic_arn_parts(arn) is None or self.sns.find_topic(arn) is None:
+            return "the Amazon SNS topic does not exist"
+        return None
 
     # -- triggers ---------------------------------------------------------------------------
 
@@ -179,6 +188,19 @@ class EventService:
                 continue
             payload = record(trigger, config.configuration_id, repo, refs, who, now)
             deliveries.extend(self._deliveries_for(conn, repo, trigger, payload, ordered=True))
+        for rule in self.notifications.enabled_rules(conn, repo):
+            for update in updates:
+                if not rule_matches(rule, update):
+                    continue
+                doc = rule_message(rule, repo, update, who, now)
+                if doc is None:
+                    continue
+                text = json.dumps(doc)
+                for target in rule.targets:
+                    published = self.sns.fanout(
+                        conn, target.address, text, order_scope=repo.id, source=rule.arn
+                    )
+                    deliveries.extend(published.deliveries)
         hooks = self.webhooks.all(conn)
         if hooks:
             for update in updates:
