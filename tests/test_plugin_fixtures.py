@@ -70,6 +70,7 @@ def test_reset_forgets_everything_and_the_same_names_work_again(
     iam.create_user(UserName="alice")
     iam.create_access_key(UserName="alice")
     kms.create_key(Description="mine")
+    ccemu.client("sns").create_topic(Name="pushes")
     other = ccemu.client("codecommit", aws_access_key_id="111122223333")
     other.create_repository(repositoryName="theirs")
 
@@ -79,6 +80,7 @@ def test_reset_forgets_everything_and_the_same_names_work_again(
     assert other.list_repositories()["repositories"] == []
     assert iam.list_users()["Users"] == []
     assert kms.list_keys()["Keys"] == []
+    assert ccemu.client("sns").list_topics()["Topics"] == []
     assert list((ccemu.server.data_dir / "repos").iterdir()) == []
     # A new repository of the same name holds only what is pushed to it now.
     ccemu.create_repository("again")
