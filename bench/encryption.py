@@ -73,25 +73,29 @@ def stored_cipher(data_dir: Path) -> int | None:
     return None
 
 
-def start(label: str, tmp: Path, env: dict[str, str], repo_path: Path, branch: str,
-          null: bool) -> Variant:
+def start(
+    label: str, tmp: Path, env: dict[str, str], repo_path: Path, branch: str, null: bool
+) -> Variant:
     home = tmp / label
     home.mkdir()
-    server_env = {**env, NULL_ENV: "1"} if null else {k: v for k, v in env.items()
-                                                       if k != NULL_ENV}
+    server_env = {**env, NULL_ENV: "1"} if null else {k: v for k, v in env.items() if k != NULL_ENV}
     server = Ccemu(home, server_env)
     name = f"bench-{uuid.uuid4().hex[:8]}"
     server.create(name)
     t = timed(["git", "-C", str(repo_path), "push", "--quiet", "--mirror", server.url(name)], env)
     pusher = home / "pusher"
-    run(["git", "clone", "--quiet", "--no-checkout", "-b", branch, server.url(name), str(pusher)],
-        env)
+    run(
+        ["git", "clone", "--quiet", "--no-checkout", "-b", branch, server.url(name), str(pusher)],
+        env,
+    )
     variant = Variant(label, server, name, pusher, initial_push=t)
     cipher = stored_cipher(home / "ccemu-data")
     want = 0 if null else 1
     if cipher != want:
-        raise BenchError(f"{label}: stored packs have cipher {cipher}, expected {want} "
-                         "(is encryption at rest wired into the server?)")
+        raise BenchError(
+            f"{label}: stored packs have cipher {cipher}, expected {want} "
+            "(is encryption at rest wired into the server?)"
+        )
     return variant
 
 
@@ -102,8 +106,11 @@ def bench(args: argparse.Namespace) -> int:
     atexit.register(shutil.rmtree, tmp, True)
     env = git_env(tmp / "home")
     repo = prepare_repo(args, env)
-    print(f"repository: {repo.path}\n  {repo.objects} objects, pack "
-          f"{repo.pack_bytes / 2**20:.1f} MiB, {repo.commits} commits", flush=True)
+    print(
+        f"repository: {repo.path}\n  {repo.objects} objects, pack "
+        f"{repo.pack_bytes / 2**20:.1f} MiB, {repo.commits} commits",
+        flush=True,
+    )
     aes = start("aes-256-gcm", tmp, env, repo.path, repo.branch, null=False)
     null = start("null cipher", tmp, env, repo.path, repo.branch, null=True)
     variants = [aes, null]
@@ -126,23 +133,34 @@ def bench(args: argparse.Namespace) -> int:
             raise BenchError("the two pushers made different commits")
         for v in order:
             c0 = v.server.cpu()
-            t = timed(["git", "push", "--quiet", v.server.url(v.name),
-                       f"{repo.branch}:{repo.branch}"], env, cwd=v.pusher)
+            t = timed(
+                ["git", "push", "--quiet", v.server.url(v.name), f"{repo.branch}:{repo.branch}"],
+                env,
+                cwd=v.pusher,
+            )
             v.record("push 50 commits", t, v.server.cpu() - c0)
-    report = render(args, repo.objects, repo.pack_bytes, repo.commits, variants,
-                    time.perf_counter() - t_start)
+    report = render(
+        args, repo.objects, repo.pack_bytes, repo.commits, variants, time.perf_counter() - t_start
+    )
     print()
     print(report)
     if args.out:
         write_results(Path(args.out), report)
         print(f"wrote {args.out}")
-    ratios = [statistics.median(aes.samples[op]) / statistics.median(null.samples[op])
-              for op in OPS]
+    ratios = [
+        statistics.median(aes.samples[op]) / statistics.median(null.samples[op]) for op in OPS
+    ]
     return 0 if max(ratios) <= TARGET_RATIO else 1
 
 
-def render(args: argparse.Namespace, objects: int, pack_bytes: int, commits: int,
-           variants: list[Variant], elapsed: float) -> str:
+def render(
+    args: argparse.Namespace,
+    objects: int,
+    pack_bytes: int,
+    commits: int,
+    variants: list[Variant],
+    elapsed: float,
+) -> str:
     aes, null = variants
     source = args.repo or f"generated (`--commits {args.commits} --seed {args.seed}`)"
     lines = [
@@ -164,8 +182,9 @@ def render(args: argparse.Namespace, objects: int, pack_bytes: int, commits: int
     for op in OPS:
         a, n = statistics.median(aes.samples[op]), statistics.median(null.samples[op])
         ca, cn = statistics.median(aes.cpu[op]), statistics.median(null.cpu[op])
-        lines.append(f"| {op} | {fmt_s(a)} | {fmt_s(n)} | {a / n:.3f} | {fmt_s(ca)} | "
-                     f"{fmt_s(cn)} |")
+        lines.append(
+            f"| {op} | {fmt_s(a)} | {fmt_s(n)} | {a / n:.3f} | {fmt_s(ca)} | {fmt_s(cn)} |"
+        )
     lines += [
         f"| initial mirror push (1 run) | {fmt_s(aes.initial_push)} | "
         f"{fmt_s(null.initial_push)} | {aes.initial_push / null.initial_push:.3f} | | |",
@@ -177,9 +196,12 @@ def render(args: argparse.Namespace, objects: int, pack_bytes: int, commits: int
         f"{null.peak_rss_kib / 1024:.0f} MiB with the null cipher (pack "
         f"{pack_bytes / 2**20:.1f} MiB). Target: ratio within {TARGET_RATIO:.2f}.",
         "",
-        "All samples (s): " + "; ".join(
+        "All samples (s): "
+        + "; ".join(
             f"{v.label} {op}: " + ", ".join(f"{x:.3f}" for x in v.samples[op])
-            for v in variants for op in OPS),
+            for v in variants
+            for op in OPS
+        ),
         "",
     ]
     return "\n".join(lines)
@@ -200,8 +222,9 @@ def write_results(path: Path, report: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--repo", help="an existing git repository to serve (default: generate one)")
     p.add_argument("--runs", type=int, default=5, help="runs per operation (median reported)")
     p.add_argument("--out", help="write/update this markdown file (e.g. bench/RESULTS.md)")

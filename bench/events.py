@@ -120,9 +120,14 @@ def _client(base: str, service: str) -> Any:
     import boto3
     from botocore.config import Config as BotoConfig
 
-    return boto3.client(service, endpoint_url=base, region_name=REGION, aws_access_key_id=KEY,
-                        aws_secret_access_key=SECRET,
-                        config=BotoConfig(retries={"max_attempts": 1}))
+    return boto3.client(
+        service,
+        endpoint_url=base,
+        region_name=REGION,
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+        config=BotoConfig(retries={"max_attempts": 1}),
+    )
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -137,10 +142,28 @@ def bench(args: argparse.Namespace) -> str:
     lambdas.write_text(json.dumps({FUNCTION: receiver.url("lambda")}))
     env = git_env(tmp / "home")
     proc, info = start_process(
-        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--ssh-port", "0",
-         "--data-dir", str(tmp / "data"), "--ready-file", str(tmp / "ready.json"),
-         "--lambda-endpoints", str(lambdas), "--event-webhook", receiver.url("webhook")],
-        tmp / "ready.json", tmp / "ccemu.log", env)
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "serve",
+            "--port",
+            "0",
+            "--ssh-port",
+            "0",
+            "--data-dir",
+            str(tmp / "data"),
+            "--ready-file",
+            str(tmp / "ready.json"),
+            "--lambda-endpoints",
+            str(lambdas),
+            "--event-webhook",
+            receiver.url("webhook"),
+        ],
+        tmp / "ready.json",
+        tmp / "ccemu.log",
+        env,
+    )
     base = info["http"]
     host_port = base.split("://", 1)[1]
     cc, sns = _client(base, "codecommit"), _client(base, "sns")
@@ -160,8 +183,10 @@ def bench(args: argparse.Namespace) -> str:
         cc.create_repository(repositoryName=name)
         if kind != "webhook":
             dest = topic if kind == "sns" else FUNCTION
-            cc.put_repository_triggers(repositoryName=name, triggers=[
-                {"name": kind, "destinationArn": dest, "events": ["all"]}])
+            cc.put_repository_triggers(
+                repositoryName=name,
+                triggers=[{"name": kind, "destinationArn": dest, "events": ["all"]}],
+            )
         path = f"/v1/repos/{name}"
         password = sigv4_git_password(KEY, SECRET, REGION, "127.0.0.1", path)
         url = f"http://{KEY}:{password}@{host_port}{path}"
@@ -204,12 +229,14 @@ def bench(args: argparse.Namespace) -> str:
     ]
     for kind, label in paths.items():
         s, r = results[kind]
-        lines.append(f"| {label} | {statistics.median(s):.1f} | {_pct(s, 0.9):.1f} | "
-                     f"{statistics.median(r):.1f} | {_pct(r, 0.9):.1f} |")
+        lines.append(
+            f"| {label} | {statistics.median(s):.1f} | {_pct(s, 0.9):.1f} | "
+            f"{statistics.median(r):.1f} | {_pct(r, 0.9):.1f} |"
+        )
     lines += [
         "",
         f"`git push` itself (start → return), median: {statistics.median(push_times):.1f} ms. "
-        "A negative \"push return → delivery\" means the delivery arrived before git exited: the "
+        'A negative "push return → delivery" means the delivery arrived before git exited: the '
         "outbox row commits with the ref update, and the worker is woken at once.",
         "",
     ]
@@ -219,9 +246,14 @@ def bench(args: argparse.Namespace) -> str:
 def write_section(path: Path, report: str) -> None:
     start, end = f"<!-- bench:{MARK} -->", f"<!-- /bench:{MARK} -->"
     block = f"{start}\n{report}{end}\n"
-    text = path.read_text() if path.exists() else (
-        "# Benchmark results\n\nWritten by the scripts in bench/ with `--out`; each section is "
-        "replaced when the same measurement is run again.\n\n")
+    text = (
+        path.read_text()
+        if path.exists()
+        else (
+            "# Benchmark results\n\nWritten by the scripts in bench/ with `--out`; each section is "
+            "replaced when the same measurement is run again.\n\n"
+        )
+    )
     if start in text and end in text:
         before, rest = text.split(start, 1)
         after = rest.split(end, 1)[1].lstrip("\n")
@@ -232,8 +264,9 @@ def write_section(path: Path, report: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--pushes", type=int, default=20, help="measured pushes per path")
     p.add_argument("--out", help="write/update this markdown file (e.g. bench/RESULTS.md)")
     args = p.parse_args(argv)

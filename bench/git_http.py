@@ -58,6 +58,7 @@ class BenchError(Exception):
 # ---------------------------------------------------------------------------------------------
 # running git
 
+
 def git_env(home: Path) -> dict[str, str]:
     """An environment where git reads no user or system config and never prompts."""
     home.mkdir(parents=True, exist_ok=True)
@@ -77,12 +78,19 @@ def git_env(home: Path) -> dict[str, str]:
     return env
 
 
-def run(cmd: Sequence[str], env: dict[str, str], *, cwd: Path | None = None,
-        input: bytes | None = None, timeout: float = GIT_TIMEOUT,
-        check: bool = True) -> subprocess.CompletedProcess[bytes]:
+def run(
+    cmd: Sequence[str],
+    env: dict[str, str],
+    *,
+    cwd: Path | None = None,
+    input: bytes | None = None,
+    timeout: float = GIT_TIMEOUT,
+    check: bool = True,
+) -> subprocess.CompletedProcess[bytes]:
     try:
-        proc = subprocess.run(list(cmd), cwd=cwd, env=env, input=input, capture_output=True,
-                              timeout=timeout)
+        proc = subprocess.run(
+            list(cmd), cwd=cwd, env=env, input=input, capture_output=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired as exc:
         raise BenchError(f"timed out after {timeout:.0f} s: {_redact(' '.join(cmd))}") from exc
     if check and proc.returncode != 0:
@@ -99,8 +107,7 @@ def _clip(text: str, lines: int = 12) -> str:
     parts = text.splitlines(keepends=True)
     if len(parts) <= 2 * lines:
         return text
-    return "".join([*parts[:lines], f"[... {len(parts) - 2 * lines} lines ...]\n",
-                    *parts[-lines:]])
+    return "".join([*parts[:lines], f"[... {len(parts) - 2 * lines} lines ...]\n", *parts[-lines:]])
 
 
 def _redact(text: str) -> str:
@@ -147,9 +154,11 @@ class SourceGen:
         r = self.rng
         name = self.ident()
         args = ", ".join(f"{self.ident()}: {r.choice(TYPES)}" for _ in range(r.randint(0, 4)))
-        lines = [f"{indent}def {name}({args}) -> {r.choice(TYPES)}:",
-                 f'{indent}    """{r.choice(WORDS).capitalize()} the {r.choice(WORDS)} of the '
-                 f'{r.choice(WORDS)}."""']
+        lines = [
+            f"{indent}def {name}({args}) -> {r.choice(TYPES)}:",
+            f'{indent}    """{r.choice(WORDS).capitalize()} the {r.choice(WORDS)} of the '
+            f'{r.choice(WORDS)}."""',
+        ]
         for _ in range(r.randint(2, 12)):
             kind = r.random()
             a, b = self.ident(), self.ident()
@@ -169,8 +178,14 @@ class SourceGen:
 
     def module(self) -> list[str]:
         r = self.rng
-        lines = [f'"""{" ".join(r.choice(WORDS) for _ in range(6)).capitalize()}."""', "",
-                 "from __future__ import annotations", "", "from typing import Any", ""]
+        lines = [
+            f'"""{" ".join(r.choice(WORDS) for _ in range(6)).capitalize()}."""',
+            "",
+            "from __future__ import annotations",
+            "",
+            "from typing import Any",
+            "",
+        ]
         for _ in range(r.randint(2, 8)):
             if r.random() < 0.3:
                 lines.append(f"class {self.ident().title().replace('_', '')}:")
@@ -197,7 +212,7 @@ class SourceGen:
                     )
             else:
                 n = r.randint(1, 8)
-                del lines[pos:pos + n]
+                del lines[pos : pos + n]
         return lines
 
 
@@ -223,9 +238,13 @@ def generate_fast_import(commits: int, seed: int) -> bytes:
     mark = 0
     t0 = 1_600_000_000
     clock = [t0]
-    authors = [("Ada Lovelace", "ada@example.com"), ("Alan Turing", "alan@example.com"),
-               ("Grace Hopper", "grace@example.com"), ("Edsger Dijkstra", "ewd@example.com"),
-               ("Barbara Liskov", "liskov@example.com")]
+    authors = [
+        ("Ada Lovelace", "ada@example.com"),
+        ("Alan Turing", "alan@example.com"),
+        ("Grace Hopper", "grace@example.com"),
+        ("Edsger Dijkstra", "ewd@example.com"),
+        ("Barbara Liskov", "liskov@example.com"),
+    ]
     top = ["core", "api", "storage", "net", "util", "cli", "plugins", "docs"]
 
     def new_path(prefix: str = "") -> str:
@@ -235,15 +254,17 @@ def generate_fast_import(commits: int, seed: int) -> bytes:
         ]
         return "/".join(["src", *parts, f"{gen.ident()}.py"])
 
-    def commit(ref: str, files_changed: list[bytes], parent: int | None, msg: str,
-               merge: int | None = None) -> int:
+    def commit(
+        ref: str, files_changed: list[bytes], parent: int | None, msg: str, merge: int | None = None
+    ) -> int:
         nonlocal mark
         mark += 1
         clock[0] += rng.randint(60, 7200)
         name, email = rng.choice(authors)
         who = f"{name} <{email}> {clock[0]} +0000".encode()
-        out.append(b"commit %s\nmark :%d\nauthor %s\ncommitter %s\n" % (
-            ref.encode(), mark, who, who))
+        out.append(
+            b"commit %s\nmark :%d\nauthor %s\ncommitter %s\n" % (ref.encode(), mark, who, who)
+        )
         out.append(_data(msg.encode()))
         if parent is not None:
             out.append(b"from :%d\n" % parent)
@@ -272,8 +293,9 @@ def generate_fast_import(commits: int, seed: int) -> bytes:
         if rng.random() < 0.02 and len(features) < 3:
             n_feature += 1
             d = f"feature{n_feature}"
-            features.append(_Branch(f"refs/heads/feature/{d}", {}, main_mark, d,
-                                    rng.randint(5, 40)))
+            features.append(
+                _Branch(f"refs/heads/feature/{d}", {}, main_mark, d, rng.randint(5, 40))
+            )
         # a commit on a feature branch, or on main
         if features and rng.random() < 0.3:
             br = rng.choice(features)
@@ -292,8 +314,12 @@ def generate_fast_import(commits: int, seed: int) -> bytes:
                 features.remove(br)
                 main.update(br.files)
                 main_mark = commit(
-                    "refs/heads/main", [m(p, ls) for p, ls in sorted(br.files.items())],
-                    main_mark, f"Merge branch '{br.name[11:]}'", merge=br.mark)
+                    "refs/heads/main",
+                    [m(p, ls) for p, ls in sorted(br.files.items())],
+                    main_mark,
+                    f"Merge branch '{br.name[11:]}'",
+                    merge=br.mark,
+                )
                 made += 1
             continue
         changes = []
@@ -331,8 +357,10 @@ def generate_fast_import(commits: int, seed: int) -> bytes:
         if made % 250 == 0:
             n_tag += 1
             clock[0] += 60
-            out.append(b"tag v1.%d\nfrom :%d\ntagger Release <rel@example.com> %d +0000\n" % (
-                n_tag, main_mark, clock[0]))
+            out.append(
+                b"tag v1.%d\nfrom :%d\ntagger Release <rel@example.com> %d +0000\n"
+                % (n_tag, main_mark, clock[0])
+            )
             out.append(_data(b"Release 1.%d\n" % n_tag))
         if made % 700 == 0:
             # a release branch with a few fixes of its own, never merged back
@@ -364,7 +392,8 @@ def count_objects(env: dict[str, str], repo: Path) -> tuple[int, int]:
     out = git_out(env, "count-objects", "-v", cwd=repo)
     kv = dict(line.split(": ", 1) for line in out.splitlines())
     return int(kv["count"]) + int(kv["in-pack"]), int(kv["size-pack"]) * 1024 + int(
-        kv["size"]) * 1024
+        kv["size"]
+    ) * 1024
 
 
 def prepare_repo(args: argparse.Namespace, env: dict[str, str]) -> RepoInfo:
@@ -380,16 +409,28 @@ def prepare_repo(args: argparse.Namespace, env: dict[str, str]) -> RepoInfo:
             print(f"copying the branches and tags of {src} ...", flush=True)
             run(["git", "init", "-q", "--bare", str(bare)], env)
             # only branches and tags: that is what a hosted repository holds
-            run(["git", "fetch", "--quiet", str(src), "+refs/heads/*:refs/heads/*",
-                 "+refs/tags/*:refs/tags/*"], env, cwd=bare)
+            run(
+                [
+                    "git",
+                    "fetch",
+                    "--quiet",
+                    str(src),
+                    "+refs/heads/*:refs/heads/*",
+                    "+refs/tags/*:refs/tags/*",
+                ],
+                env,
+                cwd=bare,
+            )
             src_head = run(["git", "symbolic-ref", "HEAD"], env, cwd=src, check=False)
             head = src_head.stdout.decode().strip()
             if src_head.returncode == 0 and git_out(
-                    env, "for-each-ref", "--format=%(refname)", head, cwd=bare):
+                env, "for-each-ref", "--format=%(refname)", head, cwd=bare
+            ):
                 run(["git", "symbolic-ref", "HEAD", head], env, cwd=bare)
             else:
-                first = git_out(env, "for-each-ref", "--count=1", "--format=%(refname)",
-                                "refs/heads/", cwd=bare)
+                first = git_out(
+                    env, "for-each-ref", "--count=1", "--format=%(refname)", "refs/heads/", cwd=bare
+                )
                 if not first:
                     raise BenchError(f"{src} has no branches")
                 run(["git", "symbolic-ref", "HEAD", first], env, cwd=bare)
@@ -409,9 +450,11 @@ def prepare_repo(args: argparse.Namespace, env: dict[str, str]) -> RepoInfo:
             run(["git", "gc", "--quiet", "--prune=now"], env, cwd=bare)
             (bare / "bench-ok").write_text("ok\n")
             print(f"  generated in {time.perf_counter() - t0:.1f} s", flush=True)
-        desc = (f"generated (`--commits {args.commits} --seed {args.seed}`): source-like Python "
-                "files in nested directories, edits, renames and deletions, feature branches "
-                "merged back, release branches, annotated tags")
+        desc = (
+            f"generated (`--commits {args.commits} --seed {args.seed}`): source-like Python "
+            "files in nested directories, edits, renames and deletions, feature branches "
+            "merged back, release branches, annotated tags"
+        )
     head = git_out(env, "symbolic-ref", "--short", "HEAD", cwd=bare)
     objects, size = count_objects(env, bare)
     refs = len(git_out(env, "for-each-ref", "--format=%(refname)", cwd=bare).splitlines())
@@ -436,14 +479,18 @@ def make_commits(env: dict[str, str], work: Path, branch: str, count: int, seed:
         raise BenchError("the repository has no text files to edit")
     candidates.sort()
     chosen = rng.sample(candidates, min(len(candidates), 60))
-    batch = run(["git", "cat-file", "--batch"], env, cwd=work,
-                input="".join(sha + "\n" for _, sha in chosen).encode()).stdout
+    batch = run(
+        ["git", "cat-file", "--batch"],
+        env,
+        cwd=work,
+        input="".join(sha + "\n" for _, sha in chosen).encode(),
+    ).stdout
     files: dict[str, list[str]] = {}
     pos = 0
     for path, _ in chosen:
         header_end = batch.index(b"\n", pos)
         size = int(batch[pos:header_end].split()[2])
-        body = batch[header_end + 1:header_end + 1 + size]
+        body = batch[header_end + 1 : header_end + 1 + size]
         pos = header_end + 1 + size + 1
         files[path] = body.decode("utf-8", errors="replace").splitlines()
     stream: list[bytes] = []
@@ -459,8 +506,9 @@ def make_commits(env: dict[str, str], work: Path, branch: str, count: int, seed:
             files[p] = gen.edit(files[p])
             changes.append(p)
         who = b"Bench <bench@example.com> %d +0000" % when
-        stream.append(b"commit refs/heads/%s\nauthor %s\ncommitter %s\n" % (
-            branch.encode(), who, who))
+        stream.append(
+            b"commit refs/heads/%s\nauthor %s\ncommitter %s\n" % (branch.encode(), who, who)
+        )
         stream.append(_data(b"bench change %d.%d\n" % (seed, i)))
         if i == 0:
             stream.append(b"from refs/heads/%s^0\n" % branch.encode())
@@ -473,6 +521,7 @@ def make_commits(env: dict[str, str], work: Path, branch: str, count: int, seed:
 
 # ---------------------------------------------------------------------------------------------
 # git http-backend behind a streaming CGI bridge (runs in its own process: `_bridge` mode)
+
 
 class _BridgeHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -499,12 +548,14 @@ class _BridgeHandler(BaseHTTPRequestHandler):
     def _stats(self) -> None:
         me = resource.getrusage(resource.RUSAGE_SELF)
         ch = resource.getrusage(resource.RUSAGE_CHILDREN)
-        body = json.dumps({
-            "self_cpu": me.ru_utime + me.ru_stime,
-            "children_cpu": ch.ru_utime + ch.ru_stime,
-            "children_maxrss_kib": ch.ru_maxrss,
-            "self_maxrss_kib": me.ru_maxrss,
-        }).encode()
+        body = json.dumps(
+            {
+                "self_cpu": me.ru_utime + me.ru_stime,
+                "children_cpu": ch.ru_utime + ch.ru_stime,
+                "children_maxrss_kib": ch.ru_maxrss,
+                "self_maxrss_kib": me.ru_maxrss,
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -539,11 +590,15 @@ class _BridgeHandler(BaseHTTPRequestHandler):
                 env["HTTP_" + name.upper().replace("-", "_")] = self.headers[name]
         proc = subprocess.Popen(
             ["git", "-c", "http.receivepack=true", "-c", "http.uploadpack=true", "http-backend"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            bufsize=0,
         )
         assert proc.stdin is not None and proc.stdout is not None
-        feeder = threading.Thread(target=self._feed, args=(proc.stdin, chunked, length),
-                                  daemon=True)
+        feeder = threading.Thread(
+            target=self._feed, args=(proc.stdin, chunked, length), daemon=True
+        )
         feeder.start()
         try:
             self._relay(proc.stdout)
@@ -687,8 +742,9 @@ def _stop_all() -> None:
             _stop(_children.pop())
 
 
-def start_process(cmd: list[str], ready: Path, log: Path, env: dict[str, str],
-                  timeout: float = 60.0) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+def start_process(
+    cmd: list[str], ready: Path, log: Path, env: dict[str, str], timeout: float = 60.0
+) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
     with open(log, "wb") as logf:
         proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     _children.append(proc)
@@ -757,8 +813,19 @@ class Backend:
         run(["git", "init", "-q", "--bare", str(self.root / "initial.git")], env)
         ready = tmp / "bridge-ready.json"
         self.proc, info = start_process(
-            [sys.executable, str(Path(__file__).resolve()), "_bridge", "--root", str(self.root),
-             "--ready-file", str(ready)], ready, tmp / "bridge.log", env)
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "_bridge",
+                "--root",
+                str(self.root),
+                "--ready-file",
+                str(ready),
+            ],
+            ready,
+            tmp / "bridge.log",
+            env,
+        )
         self.base = info["http"]
 
     def url(self, name: str | None = None) -> str:
@@ -782,8 +849,24 @@ class Ccemu:
         ready = tmp / "ccemu-ready.json"
         self.log = tmp / "ccemu.log"
         self.proc, info = start_process(
-            [sys.executable, "-m", "emulator", "serve", "--port", "0", "--ssh-port", "0",
-             "--data-dir", str(data), "--ready-file", str(ready)], ready, self.log, env)
+            [
+                sys.executable,
+                "-m",
+                "emulator",
+                "serve",
+                "--port",
+                "0",
+                "--ssh-port",
+                "0",
+                "--data-dir",
+                str(data),
+                "--ready-file",
+                str(ready),
+            ],
+            ready,
+            self.log,
+            env,
+        )
         self.base = info["http"]
         self.host_port = self.base.split("://", 1)[1]
         self.pid = self.proc.pid
@@ -792,9 +875,14 @@ class Ccemu:
         import boto3
         from botocore.config import Config as BotoConfig
 
-        return boto3.client("codecommit", endpoint_url=self.base, region_name=REGION,
-                            aws_access_key_id=KEY, aws_secret_access_key=SECRET,
-                            config=BotoConfig(retries={"max_attempts": 1}))
+        return boto3.client(
+            "codecommit",
+            endpoint_url=self.base,
+            region_name=REGION,
+            aws_access_key_id=KEY,
+            aws_secret_access_key=SECRET,
+            config=BotoConfig(retries={"max_attempts": 1}),
+        )
 
     def create(self, name: str) -> None:
         self.client().create_repository(repositoryName=name)
@@ -816,6 +904,7 @@ class Ccemu:
 
 # ---------------------------------------------------------------------------------------------
 # the measurements
+
 
 class RssSampler:
     """Samples a process's VmRSS while a clone runs (VmHWM is reset first where the kernel lets
@@ -866,9 +955,11 @@ def bench(args: argparse.Namespace) -> int:
     atexit.register(shutil.rmtree, tmp, True)
     env = git_env(tmp / "home")
     repo = prepare_repo(args, env)
-    print(f"repository: {repo.path}\n  {repo.objects} objects, pack {repo.pack_bytes / 2**20:.1f} "
-          f"MiB, {repo.commits} commits, {repo.refs} refs, default branch {repo.branch}",
-          flush=True)
+    print(
+        f"repository: {repo.path}\n  {repo.objects} objects, pack {repo.pack_bytes / 2**20:.1f} "
+        f"MiB, {repo.commits} commits, {repo.refs} refs, default branch {repo.branch}",
+        flush=True,
+    )
     if repo.objects < 20_000:
         print("  (fewer than 20,000 objects: the comparison says little)", flush=True)
 
@@ -918,8 +1009,10 @@ def bench(args: argparse.Namespace) -> int:
         follower = tmp / f"follower-{key}"
         pusher = tmp / f"pusher-{key}"
         for d in (follower, pusher):
-            run(["git", "clone", "--quiet", "--no-checkout", "-b", repo.branch, tg.url(),
-                 str(d)], env)
+            run(
+                ["git", "clone", "--quiet", "--no-checkout", "-b", repo.branch, tg.url(), str(d)],
+                env,
+            )
         work[tg.label] = (follower, pusher)
         if tg is ct:  # check that ccemu serves back what it received
             want = git_out(env, "rev-parse", f"refs/heads/{repo.branch}", cwd=repo.path)
@@ -937,8 +1030,20 @@ def bench(args: argparse.Namespace) -> int:
             t = timed(["git", "ls-remote", tg.url()], env)
             tg.record("ls-remote", t, tg.cpu() - c0)
         dest = tmp / f"clone-{i}-local"
-        local_clone.append(timed(["git", "clone", "--quiet", "--bare", "--no-local",
-                                  (backend.root / backend.name).as_uri(), str(dest)], env))
+        local_clone.append(
+            timed(
+                [
+                    "git",
+                    "clone",
+                    "--quiet",
+                    "--bare",
+                    "--no-local",
+                    (backend.root / backend.name).as_uri(),
+                    str(dest),
+                ],
+                env,
+            )
+        )
         shutil.rmtree(dest)
         for tg in targets:
             dest = tmp / f"clone-{i}-{'b' if tg is bt else 'c'}"
@@ -963,28 +1068,56 @@ def bench(args: argparse.Namespace) -> int:
             follower, pusher = work[tg.label]
             make_commits(env, pusher, repo.branch, 50, seed)
             c0 = tg.cpu()
-            t = timed(["git", "push", "--quiet", tg.url(), f"{repo.branch}:{repo.branch}"], env,
-                      cwd=pusher)
+            t = timed(
+                ["git", "push", "--quiet", tg.url(), f"{repo.branch}:{repo.branch}"],
+                env,
+                cwd=pusher,
+            )
             tg.record("push 50 commits", t, tg.cpu() - c0)
             before = git_out(env, "rev-parse", "HEAD", cwd=follower)
             c0 = tg.cpu()
-            t = timed(["git", "fetch", "--quiet", tg.url(),
-                       f"+refs/heads/{repo.branch}:refs/remotes/origin/{repo.branch}"], env,
-                      cwd=follower)
+            t = timed(
+                [
+                    "git",
+                    "fetch",
+                    "--quiet",
+                    tg.url(),
+                    f"+refs/heads/{repo.branch}:refs/remotes/origin/{repo.branch}",
+                ],
+                env,
+                cwd=follower,
+            )
             cpu = tg.cpu() - c0
             tg.record("fetch 50 commits", t, cpu)
-            fetched = git_out(env, "rev-list", "--count",
-                              f"{before}..refs/remotes/origin/{repo.branch}", cwd=follower)
+            fetched = git_out(
+                env,
+                "rev-list",
+                "--count",
+                f"{before}..refs/remotes/origin/{repo.branch}",
+                cwd=follower,
+            )
             if fetched != "50":
                 raise BenchError(f"{tg.label}: the fetch brought {fetched} commits, not 50")
             # the follower's branch catches up, so the next run is again exactly 50 behind
-            run(["git", "update-ref", f"refs/heads/{repo.branch}",
-                 f"refs/remotes/origin/{repo.branch}"], env, cwd=follower)
+            run(
+                [
+                    "git",
+                    "update-ref",
+                    f"refs/heads/{repo.branch}",
+                    f"refs/remotes/origin/{repo.branch}",
+                ],
+                env,
+                cwd=follower,
+            )
             run(["git", "symbolic-ref", "HEAD", f"refs/heads/{repo.branch}"], env, cwd=follower)
     bstats = backend.stats()
     elapsed = time.perf_counter() - t_start
-    extra = {"local clone": median(local_clone), "bridge clone cpu": median(bridge_clone_cpu),
-             "load before": load_before[0], "load after": os.getloadavg()[0]}
+    extra = {
+        "local clone": median(local_clone),
+        "bridge clone cpu": median(bridge_clone_cpu),
+        "load before": load_before[0],
+        "load after": os.getloadavg()[0],
+    }
     report = render(args, repo, targets, initial, peak_rss, bstats, extra, ccemu_error, elapsed)
     print()
     print(report)
@@ -1007,8 +1140,9 @@ def machine() -> list[str]:
         dv = ".".join(str(x) for x in dulwich.__version__)
     except ImportError:
         dv = "not installed"
-    gv = subprocess.run(["git", "--version"], capture_output=True, text=True,
-                        timeout=30).stdout.strip()
+    gv = subprocess.run(
+        ["git", "--version"], capture_output=True, text=True, timeout=30
+    ).stdout.strip()
     return [
         f"- machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}",
         f"- {platform.system()} {platform.release()}, Python {platform.python_version()}, "
@@ -1016,10 +1150,17 @@ def machine() -> list[str]:
     ]
 
 
-def render(args: argparse.Namespace, repo: RepoInfo, targets: list[Target],
-           initial: dict[str, float], peak_rss: dict[str, tuple[int, int, bool]],
-           bstats: dict[str, float], extra: dict[str, float], ccemu_error: str | None,
-           elapsed: float) -> str:
+def render(
+    args: argparse.Namespace,
+    repo: RepoInfo,
+    targets: list[Target],
+    initial: dict[str, float],
+    peak_rss: dict[str, tuple[int, int, bool]],
+    bstats: dict[str, float],
+    extra: dict[str, float],
+    ccemu_error: str | None,
+    elapsed: float,
+) -> str:
     bt = targets[0]
     ct = targets[1] if len(targets) > 1 else None
     cmd = "python bench/git_http.py " + " ".join(sys.argv[1:])
@@ -1051,31 +1192,44 @@ def render(args: argparse.Namespace, repo: RepoInfo, targets: list[Target],
             cc = median(ct.cpu_samples.get(op, []))
             ratio = c / b
             met = "yes" if ratio <= TARGETS[op] else "**no**"
-            lines.append(f"| {op} | {fmt_s(b)} | {fmt_s(c)} | {ratio:.2f}{X} | "
-                         f"≤ {TARGETS[op]}{X} | {met} | {fmt_s(bc)} | {fmt_s(cc)} |")
+            lines.append(
+                f"| {op} | {fmt_s(b)} | {fmt_s(c)} | {ratio:.2f}{X} | "
+                f"≤ {TARGETS[op]}{X} | {met} | {fmt_s(bc)} | {fmt_s(cc)} |"
+            )
         else:
-            lines.append(f"| {op} | {fmt_s(b)} | — | — | ≤ {TARGETS[op]}{X} | — | {fmt_s(bc)} | "
-                         "— |")
+            lines.append(
+                f"| {op} | {fmt_s(b)} | — | — | ≤ {TARGETS[op]}{X} | — | {fmt_s(bc)} | — |"
+            )
     b = initial.get("git http-backend", float("nan"))
     c = initial.get("ccemu", float("nan"))
     ratio_s = f"{c / b:.2f}{X}" if c == c else "—"
-    lines.append(f"| initial push --mirror into an empty repository (1 run) | {fmt_s(b)} | "
-                 f"{fmt_s(c)} | {ratio_s} | — | — | {fmt_s(initial['git cpu'])} | "
-                 f"{fmt_s(initial.get('ccemu cpu', float('nan')))} |")
-    lines.append(f"| for reference: full clone over file:// (no HTTP, git upload-pack over a pipe) "
-                 f"| {fmt_s(extra['local clone'])} | | | | | | |")
+    lines.append(
+        f"| initial push --mirror into an empty repository (1 run) | {fmt_s(b)} | "
+        f"{fmt_s(c)} | {ratio_s} | — | — | {fmt_s(initial['git cpu'])} | "
+        f"{fmt_s(initial.get('ccemu cpu', float('nan')))} |"
+    )
+    lines.append(
+        f"| for reference: full clone over file:// (no HTTP, git upload-pack over a pipe) "
+        f"| {fmt_s(extra['local clone'])} | | | | | | |"
+    )
     lines.append("")
     if ct is not None and ct.label in peak_rss:
         peak, before, reset = peak_rss[ct.label]
         how = "VmHWM reset before each clone" if reset else "VmRSS sampled every 10 ms"
-        lines.append(f"- ccemu peak RSS during a full clone: {peak / 1024:.0f} MiB (idle before "
-                     f"the clone: {before / 1024:.0f} MiB; {how})")
-    lines.append(f"- git's largest process over the whole run (http-backend, upload-pack, "
-                 f"pack-objects, receive-pack...): {bstats['children_maxrss_kib'] / 1024:.0f} "
-                 "MiB peak RSS")
-    lines.append(f"- CGI bridge's own CPU: {fmt_s(extra['bridge clone cpu'])} per full clone "
-                 f"(median); {bstats['self_cpu']:.2f} s over the whole run, against "
-                 f"{bstats['children_cpu']:.2f} s for git behind it")
+        lines.append(
+            f"- ccemu peak RSS during a full clone: {peak / 1024:.0f} MiB (idle before "
+            f"the clone: {before / 1024:.0f} MiB; {how})"
+        )
+    lines.append(
+        f"- git's largest process over the whole run (http-backend, upload-pack, "
+        f"pack-objects, receive-pack...): {bstats['children_maxrss_kib'] / 1024:.0f} "
+        "MiB peak RSS"
+    )
+    lines.append(
+        f"- CGI bridge's own CPU: {fmt_s(extra['bridge clone cpu'])} per full clone "
+        f"(median); {bstats['self_cpu']:.2f} s over the whole run, against "
+        f"{bstats['children_cpu']:.2f} s for git behind it"
+    )
     for tg in targets:
         if "clone objects" in tg.notes:
             lines.append(f"- objects in a clone from {tg.label}: {tg.notes['clone objects']}")
@@ -1097,8 +1251,10 @@ def write_results(path: Path, report: str, args: argparse.Namespace) -> None:
     start = f"<!-- bench:{marker_key} -->"
     end = f"<!-- /bench:{marker_key} -->"
     block = f"{start}\n{report}{end}\n"
-    header = ("# Benchmark results\n\nWritten by `bench/git_http.py --out`; each section is "
-              "replaced when the same repository is measured again.\n\n")
+    header = (
+        "# Benchmark results\n\nWritten by `bench/git_http.py --out`; each section is "
+        "replaced when the same repository is measured again.\n\n"
+    )
     text = path.read_text() if path.exists() else header
     if start in text and end in text:
         before, rest = text.split(start, 1)
@@ -1113,8 +1269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["_bridge"]:
         return bridge_main(argv[1:])
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--repo", help="an existing git repository to serve (default: generate one)")
     p.add_argument("--runs", type=int, default=5, help="runs per operation (median reported)")
     p.add_argument("--out", help="write/update this markdown file (e.g. bench/RESULTS.md)")

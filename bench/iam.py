@@ -69,73 +69,182 @@ def policy_20(repo: str) -> dict[str, Any]:
     corp = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8"]
     st: list[dict[str, Any]] = [
         # Denys that must be evaluated and must not apply
-        {"Sid": "DenyOutsideCorpNetwork", "Effect": "Deny", "Action": "codecommit:*",
-         "Resource": "*", "Condition": {"NotIpAddress": {"aws:SourceIp": corp}}},
-        {"Sid": "DenyProdRepos", "Effect": "Deny", "Action": "codecommit:*",
-         "Resource": [f"{arn}:prod-*", f"{arn}:infra-*"]},
-        {"Sid": "ProtectMain", "Effect": "Deny",
-         "Action": ["codecommit:GitPush", "codecommit:DeleteBranch", "codecommit:PutFile",
-                    "codecommit:MergeBranchesByFastForward", "codecommit:MergeBranchesBySquash",
-                    "codecommit:MergeBranchesByThreeWay",
-                    "codecommit:MergePullRequestByFastForward"],
-         "Resource": "*",
-         "Condition": {"StringEqualsIfExists": {"codecommit:References": ["refs/heads/main",
-                                                                          "refs/heads/release/*"]},
-                       "Null": {"codecommit:References": "false"}}},
-        {"Sid": "NoRepoDeletion", "Effect": "Deny",
-         "Action": ["codecommit:DeleteRepository", "codecommit:UpdateRepositoryName"],
-         "Resource": "*"},
-        {"Sid": "NoTriggers", "Effect": "Deny",
-         "Action": ["codecommit:PutRepositoryTriggers", "codecommit:TestRepositoryTriggers"],
-         "Resource": "*"},
-        {"Sid": "DenyOffHours", "Effect": "Deny", "Action": "codecommit:GitPush", "Resource": "*",
-         "Condition": {"DateLessThan": {"aws:CurrentTime": "2001-01-01T00:00:00Z"}}},
-        {"Sid": "DenyUntaggedCreate", "Effect": "Deny", "Action": "codecommit:CreateRepository",
-         "Resource": "*", "Condition": {"Null": {"aws:RequestTag/team": "true"}}},
+        {
+            "Sid": "DenyOutsideCorpNetwork",
+            "Effect": "Deny",
+            "Action": "codecommit:*",
+            "Resource": "*",
+            "Condition": {"NotIpAddress": {"aws:SourceIp": corp}},
+        },
+        {
+            "Sid": "DenyProdRepos",
+            "Effect": "Deny",
+            "Action": "codecommit:*",
+            "Resource": [f"{arn}:prod-*", f"{arn}:infra-*"],
+        },
+        {
+            "Sid": "ProtectMain",
+            "Effect": "Deny",
+            "Action": [
+                "codecommit:GitPush",
+                "codecommit:DeleteBranch",
+                "codecommit:PutFile",
+                "codecommit:MergeBranchesByFastForward",
+                "codecommit:MergeBranchesBySquash",
+                "codecommit:MergeBranchesByThreeWay",
+                "codecommit:MergePullRequestByFastForward",
+            ],
+            "Resource": "*",
+            "Condition": {
+                "StringEqualsIfExists": {
+                    "codecommit:References": ["refs/heads/main", "refs/heads/release/*"]
+                },
+                "Null": {"codecommit:References": "false"},
+            },
+        },
+        {
+            "Sid": "NoRepoDeletion",
+            "Effect": "Deny",
+            "Action": ["codecommit:DeleteRepository", "codecommit:UpdateRepositoryName"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "NoTriggers",
+            "Effect": "Deny",
+            "Action": ["codecommit:PutRepositoryTriggers", "codecommit:TestRepositoryTriggers"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "DenyOffHours",
+            "Effect": "Deny",
+            "Action": "codecommit:GitPush",
+            "Resource": "*",
+            "Condition": {"DateLessThan": {"aws:CurrentTime": "2001-01-01T00:00:00Z"}},
+        },
+        {
+            "Sid": "DenyUntaggedCreate",
+            "Effect": "Deny",
+            "Action": "codecommit:CreateRepository",
+            "Resource": "*",
+            "Condition": {"Null": {"aws:RequestTag/team": "true"}},
+        },
         # Allows of other actions, or of this action elsewhere
-        {"Sid": "TeamAReposRead", "Effect": "Allow",
-         "Action": ["codecommit:GetRepository", "codecommit:ListBranches",
-                    "codecommit:GetBranch", "codecommit:GitPull"],
-         "Resource": f"{arn}:team-a-*"},
-        {"Sid": "TeamBReposFromVpn", "Effect": "Allow", "Action": "codecommit:Get*",
-         "Resource": f"{arn}:team-b-*",
-         "Condition": {"IpAddress": {"aws:SourceIp": ["10.20.0.0/16", "10.21.0.0/16"]}}},
-        {"Sid": "SandboxFull", "Effect": "Allow", "Action": "codecommit:*",
-         "Resource": f"{arn}:sandbox-${{aws:username}}-*"},
-        {"Sid": "FeatureBranchPush", "Effect": "Allow", "Action": "codecommit:GitPush",
-         "Resource": "*",
-         "Condition": {"StringLike": {"codecommit:References": ["refs/heads/feature/*",
-                                                                "refs/heads/fix/*"]}}},
-        {"Sid": "PullRequests", "Effect": "Allow",
-         "Action": ["codecommit:CreatePullRequest", "codecommit:GetPullRequest",
-                    "codecommit:ListPullRequests", "codecommit:PostCommentForPullRequest",
-                    "codecommit:UpdatePullRequestDescription"],
-         "Resource": f"{arn}:*"},
-        {"Sid": "ListEverything", "Effect": "Allow", "Action": "codecommit:ListRepositories",
-         "Resource": "*"},
-        {"Sid": "ApprovalRules", "Effect": "Allow",
-         "Action": ["codecommit:GetApprovalRuleTemplate", "codecommit:ListApprovalRuleTemplates"],
-         "Resource": "*"},
-        {"Sid": "OwnCredentials", "Effect": "Allow",
-         "Action": ["iam:ListSSHPublicKeys", "iam:GetSSHPublicKey", "iam:UploadSSHPublicKey",
-                    "iam:ListServiceSpecificCredentials", "iam:CreateServiceSpecificCredential"],
-         "Resource": "arn:aws:iam::*:user/${aws:username}"},
-        {"Sid": "CreateTaggedRepos", "Effect": "Allow", "Action": "codecommit:CreateRepository",
-         "Resource": "*",
-         "Condition": {"StringEquals": {"aws:RequestTag/team": ["a", "b"]},
-                       "ForAllValues:StringEquals": {"aws:TagKeys": ["team", "cost-center"]}}},
-        {"Sid": "ReadInMyRegionOnly", "Effect": "Allow", "Action": "codecommit:BatchGet*",
-         "Resource": "*", "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}},
-        {"Sid": "NotActionReadOthers", "Effect": "Allow",
-         "NotAction": ["codecommit:*", "iam:*", "sts:*", "kms:*"], "Resource": "*"},
-        {"Sid": "DocsRepoByTag", "Effect": "Allow",
-         "Action": ["codecommit:GetRepository", "codecommit:GitPull"], "Resource": "*",
-         "Condition": {"StringEquals": {"aws:ResourceTag/kind": "docs"}}},
+        {
+            "Sid": "TeamAReposRead",
+            "Effect": "Allow",
+            "Action": [
+                "codecommit:GetRepository",
+                "codecommit:ListBranches",
+                "codecommit:GetBranch",
+                "codecommit:GitPull",
+            ],
+            "Resource": f"{arn}:team-a-*",
+        },
+        {
+            "Sid": "TeamBReposFromVpn",
+            "Effect": "Allow",
+            "Action": "codecommit:Get*",
+            "Resource": f"{arn}:team-b-*",
+            "Condition": {"IpAddress": {"aws:SourceIp": ["10.20.0.0/16", "10.21.0.0/16"]}},
+        },
+        {
+            "Sid": "SandboxFull",
+            "Effect": "Allow",
+            "Action": "codecommit:*",
+            "Resource": f"{arn}:sandbox-${{aws:username}}-*",
+        },
+        {
+            "Sid": "FeatureBranchPush",
+            "Effect": "Allow",
+            "Action": "codecommit:GitPush",
+            "Resource": "*",
+            "Condition": {
+                "StringLike": {
+                    "codecommit:References": ["refs/heads/feature/*", "refs/heads/fix/*"]
+                }
+            },
+        },
+        {
+            "Sid": "PullRequests",
+            "Effect": "Allow",
+            "Action": [
+                "codecommit:CreatePullRequest",
+                "codecommit:GetPullRequest",
+                "codecommit:ListPullRequests",
+                "codecommit:PostCommentForPullRequest",
+                "codecommit:UpdatePullRequestDescription",
+            ],
+            "Resource": f"{arn}:*",
+        },
+        {
+            "Sid": "ListEverything",
+            "Effect": "Allow",
+            "Action": "codecommit:ListRepositories",
+            "Resource": "*",
+        },
+        {
+            "Sid": "ApprovalRules",
+            "Effect": "Allow",
+            "Action": [
+                "codecommit:GetApprovalRuleTemplate",
+                "codecommit:ListApprovalRuleTemplates",
+            ],
+            "Resource": "*",
+        },
+        {
+            "Sid": "OwnCredentials",
+            "Effect": "Allow",
+            "Action": [
+                "iam:ListSSHPublicKeys",
+                "iam:GetSSHPublicKey",
+                "iam:UploadSSHPublicKey",
+                "iam:ListServiceSpecificCredentials",
+                "iam:CreateServiceSpecificCredential",
+            ],
+            "Resource": "arn:aws:iam::*:user/${aws:username}",
+        },
+        {
+            "Sid": "CreateTaggedRepos",
+            "Effect": "Allow",
+            "Action": "codecommit:CreateRepository",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:RequestTag/team": ["a", "b"]},
+                "ForAllValues:StringEquals": {"aws:TagKeys": ["team", "cost-center"]},
+            },
+        },
+        {
+            "Sid": "ReadInMyRegionOnly",
+            "Effect": "Allow",
+            "Action": "codecommit:BatchGet*",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}},
+        },
+        {
+            "Sid": "NotActionReadOthers",
+            "Effect": "Allow",
+            "NotAction": ["codecommit:*", "iam:*", "sts:*", "kms:*"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "DocsRepoByTag",
+            "Effect": "Allow",
+            "Action": ["codecommit:GetRepository", "codecommit:GitPull"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:ResourceTag/kind": "docs"}},
+        },
         # the one that grants
-        {"Sid": "ThisRepo", "Effect": "Allow",
-         "Action": ["codecommit:GetRepository", "codecommit:GitPull", "codecommit:ListBranches",
-                    "codecommit:GetBranch"],
-         "Resource": f"{arn}:{repo}"},
+        {
+            "Sid": "ThisRepo",
+            "Effect": "Allow",
+            "Action": [
+                "codecommit:GetRepository",
+                "codecommit:GitPull",
+                "codecommit:ListBranches",
+                "codecommit:GetBranch",
+            ],
+            "Resource": f"{arn}:{repo}",
+        },
     ]
     assert len(st) == 20
     return {"Version": "2012-10-17", "Statement": st}
@@ -170,8 +279,12 @@ def signed_request(signer: Any, url: str, body: bytes) -> dict[str, str]:
     """Headers of one GetRepository, signed now (botocore's SigV4Auth, no boto3 client)."""
     from botocore.awsrequest import AWSRequest
 
-    req = AWSRequest(method="POST", url=url, data=body, headers={
-        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": TARGET})
+    req = AWSRequest(
+        method="POST",
+        url=url,
+        data=body,
+        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": TARGET},
+    )
     signer.add_auth(req)
     return dict(req.headers.items())
 
@@ -195,8 +308,9 @@ def get_repository_once(base: str, ident: Identity, repo: str) -> tuple[int, byt
         conn.close()
 
 
-def hammer(base: str, ident: Identity, repo: str, threads: int, seconds: float,
-           server_cpu: Any) -> Rate:
+def hammer(
+    base: str, ident: Identity, repo: str, threads: int, seconds: float, server_cpu: Any
+) -> Rate:
     """`threads` client threads, each on its own keep-alive connection, signing every request
     afresh, for `seconds` (after a short warm-up that is not counted)."""
     host_port = base.split("://", 1)[1]
@@ -268,6 +382,7 @@ def ms(x: float) -> str:
 
 # ---------------------------------------------------------------------------------------------
 
+
 def setup(cc: Ccemu, env: dict[str, str], tmp: Path, repo: str) -> list[Identity]:
     import boto3
     from botocore.config import Config as BotoConfig
@@ -285,17 +400,28 @@ def setup(cc: Ccemu, env: dict[str, str], tmp: Path, repo: str) -> list[Identity
     run(["git", "push", "-q", cc.url(repo), "--all"], env, cwd=work)
     run(["git", "push", "-q", cc.url(repo), "--tags"], env, cwd=work)
 
-    iam = boto3.client("iam", endpoint_url=cc.base, region_name=REGION, aws_access_key_id=KEY,
-                       aws_secret_access_key=SECRET, config=BotoConfig(retries={"max_attempts": 1}))
+    iam = boto3.client(
+        "iam",
+        endpoint_url=cc.base,
+        region_name=REGION,
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+        config=BotoConfig(retries={"max_attempts": 1}),
+    )
     idents = [Identity("root user (no policy evaluation)", KEY, SECRET)]
     # IAM caps a user's inline policies at 2,048 characters in all, which 20 realistic
     # statements exceed (~3,800); a group's at 5,120: the policy is the inline policy of the
     # user's only group, as a team's permissions usually are.
     iam.create_group(GroupName="bench-developers")
-    iam.put_group_policy(GroupName="bench-developers", PolicyName="twenty",
-                         PolicyDocument=json.dumps(policy_20(repo)))
-    for label, name in (("IAM user, 20-statement inline policy (of its group)", "bench-policy20"),
-                        ("IAM user, AWSCodeCommitReadOnly", "bench-readonly")):
+    iam.put_group_policy(
+        GroupName="bench-developers",
+        PolicyName="twenty",
+        PolicyDocument=json.dumps(policy_20(repo)),
+    )
+    for label, name in (
+        ("IAM user, 20-statement inline policy (of its group)", "bench-policy20"),
+        ("IAM user, AWSCodeCommitReadOnly", "bench-readonly"),
+    ):
         iam.create_user(UserName=name)
         if name == "bench-policy20":
             iam.add_user_to_group(GroupName="bench-developers", UserName=name)
@@ -329,23 +455,28 @@ def bench(args: argparse.Namespace) -> int:
     cc = Ccemu(tmp, env)
     repo = f"bench-{uuid.uuid4().hex[:8]}"
     idents = setup(cc, env, tmp, repo)
-    print(f"ccemu at {cc.base}, repository {repo} with {len(BRANCHES)} branches and a tag",
-          flush=True)
+    print(
+        f"ccemu at {cc.base}, repository {repo} with {len(BRANCHES)} branches and a tag", flush=True
+    )
 
     # the identities take turns in slices, so whatever else the machine does falls on all three
     rates: dict[str, Rate] = {i.label: Rate() for i in idents}
     slice_s = args.seconds / args.rounds
-    print(f"GetRepository, {args.threads} threads, {args.rounds} slices of {slice_s:g} s per "
-          "identity, taking turns", flush=True)
+    print(
+        f"GetRepository, {args.threads} threads, {args.rounds} slices of {slice_s:g} s per "
+        "identity, taking turns",
+        flush=True,
+    )
     for _ in range(args.rounds):
         for ident in idents:
-            rates[ident.label].add(
-                hammer(cc.base, ident, repo, args.threads, slice_s, cc.cpu))
+            rates[ident.label].add(hammer(cc.base, ident, repo, args.threads, slice_s, cc.cpu))
     for ident in idents:
         r = rates[ident.label]
-        print(f"  {ident.label}: {r.requests / r.seconds:.0f} req/s, median "
-              f"{ms(pct(r.latencies, .5))}, p95 {ms(pct(r.latencies, .95))}, errors {r.errors}",
-              flush=True)
+        print(
+            f"  {ident.label}: {r.requests / r.seconds:.0f} req/s, median "
+            f"{ms(pct(r.latencies, 0.5))}, p95 {ms(pct(r.latencies, 0.95))}, errors {r.errors}",
+            flush=True,
+        )
         if r.errors:
             print(f"!! {r.errors} requests did not answer 200", flush=True)
 
@@ -360,12 +491,14 @@ def bench(args: argparse.Namespace) -> int:
             if i == 0 and len(out.splitlines()) != expect:
                 raise BenchError(f"{ident.label}: ls-remote listed {out!r}, expected {expect} refs")
     floor = [timed(["git", "ls-remote", str(tmp / "work")], env) for _ in range(5)]
-    print(f"git ls-remote x{args.git_runs}: " + ", ".join(
-        f"{lb.split(',')[0]} {ms(statistics.median(v))}" for lb, v in ls.items()), flush=True)
+    print(
+        f"git ls-remote x{args.git_runs}: "
+        + ", ".join(f"{lb.split(',')[0]} {ms(statistics.median(v))}" for lb, v in ls.items()),
+        flush=True,
+    )
 
     elapsed = time.perf_counter() - t_start
-    report = render(args, idents, rates, ls, statistics.median(floor), load_before,
-                    elapsed)
+    report = render(args, idents, rates, ls, statistics.median(floor), load_before, elapsed)
     print()
     print(report)
     if args.out:
@@ -383,8 +516,9 @@ def machine() -> list[str]:
                 break
     import botocore
 
-    gv = subprocess.run(["git", "--version"], capture_output=True, text=True,
-                        timeout=30).stdout.strip()
+    gv = subprocess.run(
+        ["git", "--version"], capture_output=True, text=True, timeout=30
+    ).stdout.strip()
     return [
         f"- machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}",
         f"- {platform.system()} {platform.release()}, Python {platform.python_version()}, "
@@ -392,9 +526,15 @@ def machine() -> list[str]:
     ]
 
 
-def render(args: argparse.Namespace, idents: list[Identity], rates: dict[str, Rate],
-           ls: dict[str, list[float]], floor: float,
-           load_before: float, elapsed: float) -> str:
+def render(
+    args: argparse.Namespace,
+    idents: list[Identity],
+    rates: dict[str, Rate],
+    ls: dict[str, list[float]],
+    floor: float,
+    load_before: float,
+    elapsed: float,
+) -> str:
     cmd = "python bench/iam.py " + " ".join(sys.argv[1:])
     root = idents[0].label
     base_rps = rates[root].requests / rates[root].seconds
@@ -432,8 +572,9 @@ def render(args: argparse.Namespace, idents: list[Identity], rates: dict[str, Ra
         per = r.server_cpu / r.requests if r.requests else float("nan")
         lines.append(
             f"| {ident.label} | {rps:,.0f} | {rps / base_rps:.2f}{X} | "
-            f"{ms(pct(r.latencies, .5))} | {ms(pct(r.latencies, .95))} | {per * 1e6:,.0f} µs | "
-            f"{r.server_cpu / r.seconds:.2f} | {r.client_cpu / r.seconds:.2f} | {r.errors} |")
+            f"{ms(pct(r.latencies, 0.5))} | {ms(pct(r.latencies, 0.95))} | {per * 1e6:,.0f} µs | "
+            f"{r.server_cpu / r.seconds:.2f} | {r.client_cpu / r.seconds:.2f} | {r.errors} |"
+        )
     lines += [
         "",
         f"### git ls-remote (median of {args.git_runs}, real git CLI, a repository with "
@@ -464,9 +605,14 @@ def render(args: argparse.Namespace, idents: list[Identity], rates: dict[str, Ra
 def write_section(path: Path, report: str) -> None:
     start, end = f"<!-- bench:{MARK} -->", f"<!-- /bench:{MARK} -->"
     block = f"{start}\n{report}{end}\n"
-    text = path.read_text() if path.exists() else (
-        "# Benchmark results\n\nWritten by the scripts in bench/ with `--out`; each section is "
-        "replaced when the same measurement is run again.\n\n")
+    text = (
+        path.read_text()
+        if path.exists()
+        else (
+            "# Benchmark results\n\nWritten by the scripts in bench/ with `--out`; each section is "
+            "replaced when the same measurement is run again.\n\n"
+        )
+    )
     if start in text and end in text:
         before, rest = text.split(start, 1)
         after = rest.split(end, 1)[1].lstrip("\n")
@@ -477,11 +623,16 @@ def write_section(path: Path, report: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per identity")
-    p.add_argument("--rounds", type=int, default=5,
-                   help="the identities take turns in this many slices of --seconds/--rounds")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="the identities take turns in this many slices of --seconds/--rounds",
+    )
     p.add_argument("--threads", type=int, default=4, help="client threads")
     p.add_argument("--git-runs", type=int, default=20, help="ls-remote runs per identity")
     p.add_argument("--out", help="write/update the iam section of this markdown file")

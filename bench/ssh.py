@@ -148,44 +148,67 @@ def bench(args: argparse.Namespace) -> int:
     ccemu_port = int(ssh_url.rsplit(":", 1)[1])
     import boto3
 
-    iam = boto3.client("iam", endpoint_url=ccemu.base, region_name=REGION,
-                       aws_access_key_id="test", aws_secret_access_key="test")
+    iam = boto3.client(
+        "iam",
+        endpoint_url=ccemu.base,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     iam.create_user(UserName="bench")
-    iam.attach_user_policy(UserName="bench",
-                           PolicyArn="arn:aws:iam::aws:policy/AWSCodeCommitPowerUser")
+    iam.attach_user_policy(
+        UserName="bench", PolicyArn="arn:aws:iam::aws:policy/AWSCodeCommitPowerUser"
+    )
     key_id = iam.upload_ssh_public_key(UserName="bench", SSHPublicKeyBody=pub.read_text())[
-        "SSHPublicKey"]["SSHPublicKeyId"]
+        "SSHPublicKey"
+    ]["SSHPublicKeyId"]
     ccemu.create("bench")
 
     known = tmp / "known_hosts"
-    host_keys = run([sys.executable, "-m", "emulator", "ssh-host-key", "--data-dir",
-                     str(tmp / "ccemu-data"), "--port", str(ccemu_port)], env).stdout.decode()
+    host_keys = run(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "ssh-host-key",
+            "--data-dir",
+            str(tmp / "ccemu-data"),
+            "--port",
+            str(ccemu_port),
+        ],
+        env,
+    ).stdout.decode()
     known.write_text(sshd.known_hosts_line() + host_keys)
     env["GIT_SSH_COMMAND"] = (
         f"ssh -F /dev/null -i {identity} -o IdentitiesOnly=yes -o UserKnownHostsFile={known}"
         " -o StrictHostKeyChecking=yes -o BatchMode=yes"
     )
     user = getpass.getuser()
-    git_side = Side("OpenSSH + git", lambda: f"ssh://{user}@127.0.0.1:{sshd.port}{served}",
-                    sshd.cpu)
-    ccemu_side = Side("ccemu", lambda: f"ssh://{key_id}@127.0.0.1:{ccemu_port}/v1/repos/bench",
-                      ccemu.cpu)
+    git_side = Side(
+        "OpenSSH + git", lambda: f"ssh://{user}@127.0.0.1:{sshd.port}{served}", sshd.cpu
+    )
+    ccemu_side = Side(
+        "ccemu", lambda: f"ssh://{key_id}@127.0.0.1:{ccemu_port}/v1/repos/bench", ccemu.cpu
+    )
     sides = [git_side, ccemu_side]
 
     initial: dict[str, float] = {}
     push_all = ["push", "--quiet", "--mirror"]
     initial[git_side.label] = timed(
-        ["git", "-C", str(repo.path), *push_all,
-         f"ssh://{user}@127.0.0.1:{sshd.port}{empty}"], env)
+        ["git", "-C", str(repo.path), *push_all, f"ssh://{user}@127.0.0.1:{sshd.port}{empty}"], env
+    )
     initial[ccemu_side.label] = timed(
-        ["git", "-C", str(repo.path), *push_all, ccemu_side.url()], env)
+        ["git", "-C", str(repo.path), *push_all, ccemu_side.url()], env
+    )
 
     work: dict[str, tuple[Path, Path]] = {}
     for i, side in enumerate(sides):
         follower, pusher = tmp / f"follower-{i}", tmp / f"pusher-{i}"
         for d in (follower, pusher):
-            run(["git", "clone", "--quiet", "--no-checkout", "-b", repo.branch, side.url(),
-                 str(d)], env)
+            run(
+                ["git", "clone", "--quiet", "--no-checkout", "-b", repo.branch, side.url(), str(d)],
+                env,
+            )
         work[side.label] = (follower, pusher)
 
     clone_objects: dict[str, int] = {}
@@ -193,8 +216,7 @@ def bench(args: argparse.Namespace) -> int:
         print(f"run {r + 1}/{args.runs}", flush=True)
         for side in sides:
             c0 = side.cpu()
-            side.record("ls-remote", timed(["git", "ls-remote", side.url()], env),
-                        side.cpu() - c0)
+            side.record("ls-remote", timed(["git", "ls-remote", side.url()], env), side.cpu() - c0)
         for i, side in enumerate(sides):
             dest = tmp / f"clone-{r}-{i}"
             c0 = side.cpu()
@@ -209,21 +231,45 @@ def bench(args: argparse.Namespace) -> int:
             follower, pusher = work[side.label]
             make_commits(env, pusher, repo.branch, 50, 2000 + r)
             c0 = side.cpu()
-            t = timed(["git", "push", "--quiet", side.url(), f"{repo.branch}:{repo.branch}"],
-                      env, cwd=pusher)
+            t = timed(
+                ["git", "push", "--quiet", side.url(), f"{repo.branch}:{repo.branch}"],
+                env,
+                cwd=pusher,
+            )
             side.record("push 50 commits", t, side.cpu() - c0)
             before = git_out(env, "rev-parse", "HEAD", cwd=follower)
             c0 = side.cpu()
-            t = timed(["git", "fetch", "--quiet", side.url(),
-                       f"+refs/heads/{repo.branch}:refs/remotes/origin/{repo.branch}"], env,
-                      cwd=follower)
+            t = timed(
+                [
+                    "git",
+                    "fetch",
+                    "--quiet",
+                    side.url(),
+                    f"+refs/heads/{repo.branch}:refs/remotes/origin/{repo.branch}",
+                ],
+                env,
+                cwd=follower,
+            )
             side.record("fetch 50 commits", t, side.cpu() - c0)
-            got = git_out(env, "rev-list", "--count",
-                          f"{before}..refs/remotes/origin/{repo.branch}", cwd=follower)
+            got = git_out(
+                env,
+                "rev-list",
+                "--count",
+                f"{before}..refs/remotes/origin/{repo.branch}",
+                cwd=follower,
+            )
             if got != "50":
                 raise BenchError(f"{side.label}: the fetch brought {got} commits, not 50")
-            run(["git", "update-ref", f"refs/heads/{repo.branch}",
-                 f"refs/remotes/origin/{repo.branch}"], env, cwd=follower)
+            run(
+                [
+                    "git",
+                    "update-ref",
+                    f"refs/heads/{repo.branch}",
+                    f"refs/remotes/origin/{repo.branch}",
+                ],
+                env,
+                cwd=follower,
+            )
 
     elapsed = time.perf_counter() - t_start
     lines = [
@@ -255,8 +301,10 @@ def bench(args: argparse.Namespace) -> int:
             f"{fmt_s(median(ccemu_side.cpu_samples[op]))} |"
         )
     g, c = initial[git_side.label], initial[ccemu_side.label]
-    lines.append(f"| initial push --mirror into an empty repository (1 run) | {fmt_s(g)} | "
-                 f"{fmt_s(c)} | {c / g:.2f}{X} | | |")
+    lines.append(
+        f"| initial push --mirror into an empty repository (1 run) | {fmt_s(g)} | "
+        f"{fmt_s(c)} | {c / g:.2f}{X} | | |"
+    )
     lines += [
         "",
         f"- objects in a clone from OpenSSH + git: {clone_objects[git_side.label]}",
@@ -293,8 +341,9 @@ def write_section(path: Path, report: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--repo", help="an existing git repository to serve (default: generate one)")
     p.add_argument("--runs", type=int, default=5, help="runs per operation (median reported)")
     p.add_argument("--out", help="write/update this markdown file (e.g. bench/RESULTS.md)")

@@ -150,9 +150,7 @@ def serve(emu: Emulator) -> int:
     try:
         ssh_sock = bind(cfg.host, cfg.ssh_port)
     except OSError as exc:
-        print(
-            f"ccemu: cannot listen on {cfg.host}:{cfg.ssh_port}: {exc.strerror}", file=sys.stderr
-        )
+        print(f"ccemu: cannot listen on {cfg.host}:{cfg.ssh_port}: {exc.strerror}", file=sys.stderr)
         http_sock.close()
         emu.close()
         return 1

@@ -27,17 +27,28 @@ from test_git_http import (
 def pack_of(env: dict[str, str], work: Path, *shas: str, revs: bool = False) -> bytes:
     """A pack holding exactly these objects (git does not walk from them unless `revs`)."""
     return subprocess.run(
-        ["git", "pack-objects", "--stdout", *(["--revs"] if revs else [])], cwd=work, env=env,
+        ["git", "pack-objects", "--stdout", *(["--revs"] if revs else [])],
+        cwd=work,
+        env=env,
         check=True,
-        input="\n".join(shas).encode() + b"\n", capture_output=True,
+        input="\n".join(shas).encode() + b"\n",
+        capture_output=True,
     ).stdout
 
 
 def write_object(env: dict[str, str], work: Path, kind: str, data: bytes) -> str:
-    return subprocess.run(
-        ["git", "hash-object", "-t", kind, "--literally", "-w", "--stdin"], cwd=work, env=env,
-        check=True, input=data, capture_output=True,
-    ).stdout.decode().strip()
+    return (
+        subprocess.run(
+            ["git", "hash-object", "-t", kind, "--literally", "-w", "--stdin"],
+            cwd=work,
+            env=env,
+            check=True,
+            input=data,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
 
 
 class Pushed:
@@ -91,8 +102,9 @@ def test_broken_pack(pushed: Pushed, kind: str) -> None:
         "garbage": b"NOTAPACK" * 64,
         "bad-checksum": good[:-1] + bytes([good[-1] ^ 1]),
     }[kind]
-    resp = raw_receive(pushed.server, pushed.name, [(pushed.shas[-1], new, "refs/heads/main")],
-                       pack=pack)
+    resp = raw_receive(
+        pushed.server, pushed.name, [(pushed.shas[-1], new, "refs/heads/main")], pack=pack
+    )
     lines = report_lines(resp.content)
     assert lines[0].startswith("unpack ") and lines[0] != "unpack ok"
     assert lines[1] == "ng refs/heads/main unpacker error"
@@ -102,13 +114,18 @@ def test_broken_pack(pushed: Pushed, kind: str) -> None:
 def test_commit_pointing_to_missing_object(pushed: Pushed) -> None:
     missing = "1234567890abcdef1234567890abcdef12345678"
     commit = write_object(
-        pushed.env, pushed.work, "commit",
+        pushed.env,
+        pushed.work,
+        "commit",
         f"tree {missing}\nparent {pushed.shas[-1]}\n"
-        "author A <a@b> 1700000000 +0000\ncommitter A <a@b> 1700000000 +0000\n\nbroken\n"
-        .encode(),
+        "author A <a@b> 1700000000 +0000\ncommitter A <a@b> 1700000000 +0000\n\nbroken\n".encode(),
     )
-    resp = raw_receive(pushed.server, pushed.name, [(pushed.shas[-1], commit, "refs/heads/main")],
-                       pack=pack_of(pushed.env, pushed.work, commit))
+    resp = raw_receive(
+        pushed.server,
+        pushed.name,
+        [(pushed.shas[-1], commit, "refs/heads/main")],
+        pack=pack_of(pushed.env, pushed.work, commit),
+    )
     lines = report_lines(resp.content)
     assert lines[0].startswith("unpack ") and f"missing object {missing}" in lines[0]
     assert lines[1].startswith("ng refs/heads/main")
@@ -121,8 +138,17 @@ def test_commit_pointing_to_missing_object(pushed: Pushed) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    [b".git", b".GIT", b".Git.", b".git ", b"git~1", b"GIT~1", b".g\xe2\x80\x8cit",
-     b".git::$INDEX_ALLOCATION", b"a\\.git"],
+    [
+        b".git",
+        b".GIT",
+        b".Git.",
+        b".git ",
+        b"git~1",
+        b"GIT~1",
+        b".g\xe2\x80\x8cit",
+        b".git::$INDEX_ALLOCATION",
+        b"a\\.git",
+    ],
 )
 def test_tree_with_dotgit_entry_is_refused(pushed: Pushed, name: bytes) -> None:
     env, work = pushed.env, pushed.work
@@ -140,8 +166,17 @@ def test_tree_with_dotgit_entry_is_refused(pushed: Pushed, name: bytes) -> None:
 def test_bad_ref_names_are_refused(pushed: Pushed) -> None:
     sha = pushed.shas[-1]
     blob = write_object(pushed.env, pushed.work, "blob", b"data\n")
-    bad = ["refs/heads/a..b", "refs/heads/x.lock", "refs/heads/end/", "HEAD", "refs/notes/x",
-           "refs/heads/a@{1}", "refs/heads/a\\b", "refs/heads/.hidden", "refs/tags/x^"]
+    bad = [
+        "refs/heads/a..b",
+        "refs/heads/x.lock",
+        "refs/heads/end/",
+        "HEAD",
+        "refs/notes/x",
+        "refs/heads/a@{1}",
+        "refs/heads/a\\b",
+        "refs/heads/.hidden",
+        "refs/tags/x^",
+    ]
     commands = [(ZERO, sha, ref) for ref in bad]
     resp = raw_receive(pushed.server, pushed.name, commands)
     lines = report_lines(resp.content)
@@ -149,8 +184,12 @@ def test_bad_ref_names_are_refused(pushed: Pushed) -> None:
     assert all(line.startswith("ng ") for line in lines[1:])
     assert len(lines) == 1 + len(bad)
     # A branch must point to a commit.
-    resp = raw_receive(pushed.server, pushed.name, [(ZERO, blob, "refs/heads/blob")],
-                       pack=pack_of(pushed.env, pushed.work, blob))
+    resp = raw_receive(
+        pushed.server,
+        pushed.name,
+        [(ZERO, blob, "refs/heads/blob")],
+        pack=pack_of(pushed.env, pushed.work, blob),
+    )
     assert report_lines(resp.content)[1] == "ng refs/heads/blob branches must point to commits"
     pushed.assert_unchanged()
     # And git shows the reason for a ref the server refuses.
@@ -161,10 +200,16 @@ def test_bad_ref_names_are_refused(pushed: Pushed) -> None:
 def test_rejected_update_leaves_no_pack(pushed: Pushed) -> None:
     new = make_commits(pushed.env, pushed.work, 1, prefix="lost")[0]
     stale = pushed.shas[0]
-    resp = raw_receive(pushed.server, pushed.name, [(stale, new, "refs/heads/main")],
-                       pack=pack_of(pushed.env, pushed.work, new, f"^{stale}", revs=True))
+    resp = raw_receive(
+        pushed.server,
+        pushed.name,
+        [(stale, new, "refs/heads/main")],
+        pack=pack_of(pushed.env, pushed.work, new, f"^{stale}", revs=True),
+    )
     assert report_lines(resp.content) == [
-        "unpack ok", "ng refs/heads/main failed to update ref: it changed during the push"]
+        "unpack ok",
+        "ng refs/heads/main failed to update ref: it changed during the push",
+    ]
     pushed.assert_unchanged()
 
 
@@ -185,10 +230,14 @@ def test_oversized_push(git_env: dict[str, str], tmp_path: Path) -> None:
         line = f"{p.shas[-1]} {p.shas[0]} refs/heads/main".encode()
         body = pkt(line + b"\x00report-status\n") + pkt(line + b"\n") * 10_000
         resp = __import__("httpx").post(
-            f"{srv.plain_url('small')}/git-receive-pack", content=gzip.compress(body),
-            headers={"Content-Type": "application/x-git-receive-pack-request",
-                     "Content-Encoding": "gzip"},
-            auth=("test", srv.git_password("small")), timeout=60,
+            f"{srv.plain_url('small')}/git-receive-pack",
+            content=gzip.compress(body),
+            headers={
+                "Content-Type": "application/x-git-receive-pack-request",
+                "Content-Encoding": "gzip",
+            },
+            auth=("test", srv.git_password("small")),
+            timeout=60,
         )
         assert resp.status_code == 413 or "exceeds" in " ".join(report_lines(resp.content))
         p.assert_unchanged()
@@ -198,11 +247,17 @@ def test_oversized_push(git_env: dict[str, str], tmp_path: Path) -> None:
 
 def test_empty_pack_with_only_deletes_and_creates(pushed: Pushed) -> None:
     """Creating refs to known objects stores nothing new."""
-    resp = raw_receive(pushed.server, pushed.name,
-                       [(ZERO, pushed.shas[0], "refs/tags/t1")], pack=EMPTY_PACK)
+    resp = raw_receive(
+        pushed.server, pushed.name, [(ZERO, pushed.shas[0], "refs/tags/t1")], pack=EMPTY_PACK
+    )
     assert report_lines(resp.content) == ["unpack ok", "ok refs/tags/t1"]
     assert stored_files(pushed.server, pushed.name) == pushed.files
-    resp = raw_receive(pushed.server, pushed.name, [(pushed.shas[0], ZERO, "refs/tags/t1")],
-                       pack=None, caps="report-status delete-refs")
+    resp = raw_receive(
+        pushed.server,
+        pushed.name,
+        [(pushed.shas[0], ZERO, "refs/tags/t1")],
+        pack=None,
+        caps="report-status delete-refs",
+    )
     assert report_lines(resp.content) == ["unpack ok", "ok refs/tags/t1"]
     pushed.assert_unchanged()

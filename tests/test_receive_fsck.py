@@ -32,15 +32,21 @@ def tree_bytes(*entries: tuple[bytes, bytes, str]) -> bytes:
 
 
 def all_objects(env: dict[str, str], repo: Path) -> set[str]:
-    out = git(env, "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)",
-              cwd=repo).stdout
+    out = git(
+        env,
+        "cat-file",
+        "--batch-all-objects",
+        "--batch-check=%(objectname) %(objecttype)",
+        cwd=repo,
+    ).stdout
     return set(out.splitlines())
 
 
 def raw_object(env: dict[str, str], repo: Path, sha: str) -> bytes:
     kind = git(env, "cat-file", "-t", sha, cwd=repo).stdout.strip()
-    return subprocess.run(["git", "cat-file", kind, sha], cwd=repo, env=env, check=True,
-                          capture_output=True).stdout
+    return subprocess.run(
+        ["git", "cat-file", kind, sha], cwd=repo, env=env, check=True, capture_output=True
+    ).stdout
 
 
 def clone_back(p: Pushed, tmp_path: Path) -> Path:
@@ -56,10 +62,13 @@ def test_zero_padded_tree_modes_are_accepted(pushed: Pushed, tmp_path: Path) -> 
     env, work = pushed.env, pushed.work
     blob = write_object(env, work, "blob", b"hello\n")
     inner = write_object(env, work, "tree", tree_bytes((b"100644", b"f.txt", blob)))
-    outer = write_object(env, work, "tree", tree_bytes((b"040000", b"dir", inner),
-                                                       (b"0100644", b"top.txt", blob)))
+    outer = write_object(
+        env, work, "tree", tree_bytes((b"040000", b"dir", inner), (b"0100644", b"top.txt", blob))
+    )
     commit = write_object(
-        env, work, "commit",
+        env,
+        work,
+        "commit",
         f"tree {outer}\nparent {pushed.shas[-1]}\n"
         "author A U Thor <a@example.com> 1112911993 -0700\n"
         f"committer A U Thor <a@example.com> 1112911993 -0700\n\nold-style tree\n".encode(),
@@ -82,7 +91,9 @@ def test_git_accepted_commit_and_tag_oddities(pushed: Pushed, tmp_path: Path) ->
     env, work = pushed.env, pushed.work
     tree = git(env, "rev-parse", f"{pushed.shas[-1]}^{{tree}}", cwd=work).stdout.strip()
     commit = write_object(
-        env, work, "commit",
+        env,
+        work,
+        "commit",
         f"tree {tree}\nparent {pushed.shas[-1]}\n"
         "author Old Timer <old@example.com>  1112911993 +0000\n"
         "committer Old Timer <old@example.com> 1112911993 +0000\n"
@@ -93,8 +104,9 @@ def test_git_accepted_commit_and_tag_oddities(pushed: Pushed, tmp_path: Path) ->
         env, work, "tag", f"object {commit}\ntype commit\ntag v0.99\n\nno tagger here\n".encode()
     )
     git(env, "update-ref", "refs/tags/v0.99", tag, cwd=work)
-    out = git(env, "push", "origin", f"{commit}:refs/heads/main", "refs/tags/v0.99", cwd=work,
-              check=False)
+    out = git(
+        env, "push", "origin", f"{commit}:refs/heads/main", "refs/tags/v0.99", cwd=work, check=False
+    )
     assert out.returncode == 0, out.stderr
     refs = remote_refs(env, pushed.url)
     assert refs["refs/heads/main"] == commit and refs["refs/tags/v0.99"] == tag
@@ -127,8 +139,13 @@ def test_commit_identity_errors_git_refuses(author: bytes, msg_id: str) -> None:
 
 def test_commit_and_tag_rules() -> None:
     limits, me = Limits(), b"1" * 40
-    good = b"tree " + HEX.encode() + b"\nparent " + HEX.encode() + \
-        b"\nauthor A <a@b> 1 +0000\ncommitter A <a@b> 1 -0130\n\nmsg\0with NUL in the body"
+    good = (
+        b"tree "
+        + HEX.encode()
+        + b"\nparent "
+        + HEX.encode()
+        + b"\nauthor A <a@b> 1 +0000\ncommitter A <a@b> 1 -0130\n\nmsg\0with NUL in the body"
+    )
     assert check_raw_object(COMMIT, good, me, limits) == [SHA, SHA]
     bad = {
         b"author A <a@b> 1 +0000\ncommitter A <a@b> 1 +0000\n\n": "missingTree",
@@ -158,8 +175,13 @@ def test_commit_and_tag_rules() -> None:
 
 def test_tree_rules() -> None:
     limits, me = Limits(), b"1" * 40
-    ok = tree_bytes((b"100644", b"a.c", HEX), (b"040000", b"a", HEX), (b"100664", b"b", HEX),
-                    (b"160000", b"sub", HEX), (b"120000", b"z", HEX))
+    ok = tree_bytes(
+        (b"100644", b"a.c", HEX),
+        (b"040000", b"a", HEX),
+        (b"100664", b"b", HEX),
+        (b"160000", b"sub", HEX),
+        (b"120000", b"z", HEX),
+    )
     assert check_raw_object(TREE, ok, me, limits) == [SHA] * 4  # no submodule commit
     for data, msg_id in {
         tree_bytes((b"100644", b"b", HEX), (b"100644", b"a", HEX)): "treeNotSorted",
@@ -180,8 +202,19 @@ def test_tree_rules() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    [b".git", b".GIT", b".Git.", b".git ", b"git~1", b"GIT~1", b".g\xe2\x80\x8cit",
-     b"\xe2\x80\x8c.git", b".git::$INDEX_ALLOCATION", b"a\\.git", b"x\\git~1"],
+    [
+        b".git",
+        b".GIT",
+        b".Git.",
+        b".git ",
+        b"git~1",
+        b"GIT~1",
+        b".g\xe2\x80\x8cit",
+        b"\xe2\x80\x8c.git",
+        b".git::$INDEX_ALLOCATION",
+        b"a\\.git",
+        b"x\\git~1",
+    ],
 )
 def test_dotgit_spellings(name: bytes) -> None:
     assert is_dotgit_name(name)
@@ -192,4 +225,3 @@ def test_dotgit_spellings(name: bytes) -> None:
 )
 def test_not_dotgit(name: bytes) -> None:
     assert not is_dotgit_name(name)
-

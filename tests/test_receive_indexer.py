@@ -15,8 +15,12 @@ from emulator.repos.pack_indexer import PackError, StreamIndexer, write_index_v2
 
 def _pack(env: dict[str, str], work: Path, *flags: str) -> bytes:
     return subprocess.run(
-        ["git", "pack-objects", "--revs", "--stdout", "-q", *flags], cwd=work, env=env,
-        input=b"HEAD\n", capture_output=True, check=True,
+        ["git", "pack-objects", "--revs", "--stdout", "-q", *flags],
+        cwd=work,
+        env=env,
+        input=b"HEAD\n",
+        capture_output=True,
+        check=True,
     ).stdout
 
 
@@ -25,8 +29,12 @@ def _index(pack: bytes, tmp_path: Path, cache_bytes: int) -> tuple[bytes, list[t
     stream = io.BytesIO(pack)
     with open(tmp_path / "q.pack", "w+b") as f:
         indexed = StreamIndexer(
-            stream.read, f, lambda sha: None, lambda t, sha, c: seen.append((t, sha)),
-            1 << 30, cache_bytes=cache_bytes,
+            stream.read,
+            f,
+            lambda sha: None,
+            lambda t, sha, c: seen.append((t, sha)),
+            1 << 30,
+            cache_bytes=cache_bytes,
         ).run()
     assert indexed is not None
     out = io.BytesIO()

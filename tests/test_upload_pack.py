@@ -31,19 +31,25 @@ from emulator.repos.upload_pack import UploadPack, advertise, cached_peel, open_
 ZERO = "0" * 40
 
 
-def run(env: dict[str, str], *args: str, cwd: Path | None = None, check: bool = True,
-        input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    proc = subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, input=input,
-                          timeout=120)
+def run(
+    env: dict[str, str],
+    *args: str,
+    cwd: Path | None = None,
+    check: bool = True,
+    input: bytes | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    proc = subprocess.run(
+        list(args), cwd=cwd, env=env, capture_output=True, input=input, timeout=120
+    )
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout.decode()}\n"
-            f"{proc.stderr.decode()}")
+            f"{proc.stderr.decode()}"
+        )
     return proc
 
 
-def git(env: dict[str, str], *args: str, cwd: Path | None = None, check: bool = True
-        ) -> str:
+def git(env: dict[str, str], *args: str, cwd: Path | None = None, check: bool = True) -> str:
     return run(env, "git", *args, cwd=cwd, check=check).stdout.decode()
 
 
@@ -52,12 +58,19 @@ def env(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir()
     e = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    e.update(HOME=str(home), GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0",
-             GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.com", GIT_COMMITTER_NAME="T",
-             GIT_COMMITTER_EMAIL="t@example.com")
+    e.update(
+        HOME=str(home),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_TERMINAL_PROMPT="0",
+        GIT_AUTHOR_NAME="T",
+        GIT_AUTHOR_EMAIL="t@example.com",
+        GIT_COMMITTER_NAME="T",
+        GIT_COMMITTER_EMAIL="t@example.com",
+    )
     (home / ".gitconfig").write_text(
         "[init]\n\tdefaultBranch = main\n[protocol]\n\tversion = 0\n"
-        "[advice]\n\tdetachedHead = false\n")
+        "[advice]\n\tdetachedHead = false\n"
+    )
     return e
 
 
@@ -74,8 +87,9 @@ class Origin:
         self.pushed: list[str] = []  # tips already in the store
         self.n = 0
 
-    def commit(self, count: int = 1, *, files: int = 3, big: bool = False,
-               name: str = "file") -> str:
+    def commit(
+        self, count: int = 1, *, files: int = 3, big: bool = False, name: str = "file"
+    ) -> str:
         for _ in range(count):
             self.n += 1
             for f in range(files):
@@ -102,8 +116,9 @@ class Origin:
         data = run(self.env, "git", *args, cwd=self.work, input=revs.encode()).stdout
         tmp = self.store_root / "incoming.pack"
         fix = ["--fix-thin"] if thin else []
-        out = run(self.env, "git", "index-pack", "--stdin", *fix, str(tmp), cwd=self.work,
-                  input=data).stdout
+        out = run(
+            self.env, "git", "index-pack", "--stdin", *fix, str(tmp), cwd=self.work, input=data
+        ).stdout
         name = "pack-" + out.decode().split()[-1]
         shutil.move(tmp, self.store_root / PACK_DIR / f"{name}.pack")
         shutil.move(tmp.with_suffix(".idx"), self.store_root / PACK_DIR / f"{name}.idx")
@@ -141,10 +156,10 @@ class HttpDoor:
                     return
                 up = door.upload_pack()
                 body = b"001e# service=git-upload-pack\n0000" + b"".join(
-                    up.advertisement(b"refs/heads/main"))
+                    up.advertisement(b"refs/heads/main")
+                )
                 self.send_response(200)
-                self.send_header("Content-Type",
-                                 "application/x-git-upload-pack-advertisement")
+                self.send_header("Content-Type", "application/x-git-upload-pack-advertisement")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -216,16 +231,17 @@ class StdioDoor:
         self.url = f"file://{tmp / 'nonexistent.git'}"
 
     def args(self) -> list[str]:
-        self.refs_file.write_text("".join(
-            f"{s.decode()} {n.decode()}\n" for n, s in self.origin.refs().items()))
-        cmd = (f"{sys.executable} {self.script} {self.origin.store_root} {self.refs_file}"
-               " #")
+        self.refs_file.write_text(
+            "".join(f"{s.decode()} {n.decode()}\n" for n, s in self.origin.refs().items())
+        )
+        cmd = f"{sys.executable} {self.script} {self.origin.store_root} {self.refs_file} #"
         return ["-c", f"remote.origin.uploadpack={cmd}", "--upload-pack", cmd]
 
 
 @pytest.fixture(params=["http", "stdio"])
-def door(request: pytest.FixtureRequest, origin: Origin, tmp_path: Path
-         ) -> Iterator[HttpDoor | StdioDoor]:
+def door(
+    request: pytest.FixtureRequest, origin: Origin, tmp_path: Path
+) -> Iterator[HttpDoor | StdioDoor]:
     if request.param == "http":
         d = HttpDoor(origin, PackCache())
         yield d
@@ -234,17 +250,20 @@ def door(request: pytest.FixtureRequest, origin: Origin, tmp_path: Path
         yield StdioDoor(origin, tmp_path)
 
 
-def clone(env: dict[str, str], door: HttpDoor | StdioDoor, dest: Path, *extra: str,
-          check: bool = True) -> subprocess.CompletedProcess[bytes]:
+def clone(
+    env: dict[str, str], door: HttpDoor | StdioDoor, dest: Path, *extra: str, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
     if isinstance(door, HttpDoor):
         return run(env, "git", "clone", *extra, door.url, str(dest), check=check)
     a = door.args()
-    return run(env, "git", "clone", a[0], a[1], a[2], a[3], *extra, door.url, str(dest),
-               check=check)
+    return run(
+        env, "git", "clone", a[0], a[1], a[2], a[3], *extra, door.url, str(dest), check=check
+    )
 
 
-def fetch(env: dict[str, str], door: HttpDoor | StdioDoor, dest: Path, *extra: str,
-          check: bool = True) -> subprocess.CompletedProcess[bytes]:
+def fetch(
+    env: dict[str, str], door: HttpDoor | StdioDoor, dest: Path, *extra: str, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
     if isinstance(door, HttpDoor):
         return run(env, "git", "fetch", *extra, "origin", cwd=dest, check=check)
     a = door.args()
@@ -265,8 +284,9 @@ def assert_same_refs(env: dict[str, str], origin: Origin, clone_dir: Path) -> No
 # -- scenarios -----------------------------------------------------------------------------
 
 
-def test_full_clone(env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor,
-                    tmp_path: Path) -> None:
+def test_full_clone(
+    env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor, tmp_path: Path
+) -> None:
     origin.commit(30)
     git(env, "tag", "-a", "-m", "v1", "v1", cwd=origin.work)
     git(env, "tag", "light", "HEAD~3", cwd=origin.work)
@@ -276,12 +296,13 @@ def test_full_clone(env: dict[str, str], origin: Origin, door: HttpDoor | StdioD
     clone(env, door, dest)
     assert_same_refs(env, origin, dest)
     assert git(env, "log", "--format=%H", cwd=dest) == git(
-        env, "log", "--format=%H", cwd=origin.work)
+        env, "log", "--format=%H", cwd=origin.work
+    )
 
 
-def test_clone_and_fetch_across_several_packs(env: dict[str, str], origin: Origin,
-                                              door: HttpDoor | StdioDoor,
-                                              tmp_path: Path) -> None:
+def test_clone_and_fetch_across_several_packs(
+    env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor, tmp_path: Path
+) -> None:
     origin.commit(20, big=True)
     origin.push()
     dest = tmp_path / "clone"
@@ -298,9 +319,9 @@ def test_clone_and_fetch_across_several_packs(env: dict[str, str], origin: Origi
     assert_same_refs(env, origin, dest2)
 
 
-def test_fetch_negotiates_past_local_commits(env: dict[str, str], origin: Origin,
-                                             door: HttpDoor | StdioDoor,
-                                             tmp_path: Path) -> None:
+def test_fetch_negotiates_past_local_commits(
+    env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor, tmp_path: Path
+) -> None:
     """The client has many commits the server does not: several rounds of haves, most of
     them unknown, before a common commit is found."""
     origin.commit(10)
@@ -312,7 +333,7 @@ def test_fetch_negotiates_past_local_commits(env: dict[str, str], origin: Origin
         (dest / f"local{i}.txt").write_text(f"{i}\n")
         git(later, "add", ".", cwd=dest)
         git(later, "commit", "-q", "-m", f"local {i}", cwd=dest)
-    big = (tmp_path / "big.bin")
+    big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(700_000))
     shutil.copy(big, origin.work / "big.bin")
     origin.commit(3)
@@ -323,8 +344,9 @@ def test_fetch_negotiates_past_local_commits(env: dict[str, str], origin: Origin
         assert door.posts >= 3  # clone, then at least two negotiation rounds
 
 
-def test_fetch_up_to_date(env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor,
-                          tmp_path: Path) -> None:
+def test_fetch_up_to_date(
+    env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor, tmp_path: Path
+) -> None:
     origin.commit(5)
     origin.push()
     dest = tmp_path / "clone"
@@ -334,8 +356,9 @@ def test_fetch_up_to_date(env: dict[str, str], origin: Origin, door: HttpDoor | 
     assert_same_refs(env, origin, dest)
 
 
-def test_fetch_branch_merge_and_rewind(env: dict[str, str], origin: Origin,
-                                       door: HttpDoor | StdioDoor, tmp_path: Path) -> None:
+def test_fetch_branch_merge_and_rewind(
+    env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor, tmp_path: Path
+) -> None:
     origin.commit(10)
     origin.push()
     dest = tmp_path / "clone"
@@ -350,9 +373,9 @@ def test_fetch_branch_merge_and_rewind(env: dict[str, str], origin: Origin,
     assert_same_refs(env, origin, dest)
 
 
-def test_shallow_clone_then_deepen_and_unshallow(env: dict[str, str], origin: Origin,
-                                                 door: HttpDoor | StdioDoor,
-                                                 tmp_path: Path) -> None:
+def test_shallow_clone_then_deepen_and_unshallow(
+    env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor, tmp_path: Path
+) -> None:
     origin.commit(12)
     origin.push()
     dest = tmp_path / "clone"
@@ -373,8 +396,9 @@ def test_shallow_clone_then_deepen_and_unshallow(env: dict[str, str], origin: Or
     assert git(env, "rev-list", "--count", "origin/main", cwd=dest).strip() == "14"
 
 
-def test_shallow_since(env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor,
-                       tmp_path: Path) -> None:
+def test_shallow_since(
+    env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor, tmp_path: Path
+) -> None:
     for day in range(6):
         env2 = dict(env, GIT_COMMITTER_DATE=f"2020-01-0{day + 1}T12:00:00Z")
         origin.env = env2
@@ -387,8 +411,9 @@ def test_shallow_since(env: dict[str, str], origin: Origin, door: HttpDoor | Std
     assert git(env, "rev-list", "--count", "HEAD", cwd=dest).strip() == "3"
 
 
-def test_tags_to_tags_trees_and_blobs(env: dict[str, str], origin: Origin,
-                                      door: HttpDoor | StdioDoor, tmp_path: Path) -> None:
+def test_tags_to_tags_trees_and_blobs(
+    env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor, tmp_path: Path
+) -> None:
     origin.commit(3)
     w = origin.work
     git(env, "tag", "-a", "-m", "inner", "inner", cwd=w)
@@ -408,8 +433,9 @@ def test_tags_to_tags_trees_and_blobs(env: dict[str, str], origin: Origin,
     assert_same_refs(env, origin, dest)
 
 
-def test_single_branch_clone(env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor,
-                             tmp_path: Path) -> None:
+def test_single_branch_clone(
+    env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor, tmp_path: Path
+) -> None:
     origin.commit(4)
     git(env, "checkout", "-q", "-b", "other", cwd=origin.work)
     origin.commit(3)
@@ -421,15 +447,17 @@ def test_single_branch_clone(env: dict[str, str], origin: Origin, door: HttpDoor
     assert git(env, "rev-parse", "HEAD", cwd=dest).strip() == origin.rev("main")
 
 
-def test_empty_repository(env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor,
-                          tmp_path: Path) -> None:
+def test_empty_repository(
+    env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor, tmp_path: Path
+) -> None:
     dest = tmp_path / "clone"
     proc = clone(env, door, dest)
     assert b"empty repository" in proc.stderr
 
 
-def test_many_refs(env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor,
-                   tmp_path: Path) -> None:
+def test_many_refs(
+    env: dict[str, str], origin: Origin, door: HttpDoor | StdioDoor, tmp_path: Path
+) -> None:
     origin.commit(3)
     refs = "".join(f"create refs/heads/b{i:04d} HEAD\n" for i in range(300))
     run(env, "git", "update-ref", "--stdin", cwd=origin.work, input=refs.encode())
@@ -456,8 +484,7 @@ def _serve(origin: Origin, body: bytes, stateless: bool = True) -> bytes:
         pos += len(data)
         return data
 
-    UploadPack(origin.store(), origin.refs(), Limits()).serve(read, out.append,
-                                                              stateless=stateless)
+    UploadPack(origin.store(), origin.refs(), Limits()).serve(read, out.append, stateless=stateless)
     return b"".join(out)
 
 
@@ -465,8 +492,7 @@ def test_unknown_want_is_not_our_ref(origin: Origin) -> None:
     origin.commit(2)
     origin.push()
     bogus = "1" * 40
-    out = _serve(origin, _pkt(f"want {bogus} side-band-64k\n".encode()) + b"0000"
-                 + _pkt(b"done\n"))
+    out = _serve(origin, _pkt(f"want {bogus} side-band-64k\n".encode()) + b"0000" + _pkt(b"done\n"))
     assert out == _pkt(f"ERR upload-pack: not our ref {bogus}".encode())
 
 
@@ -474,25 +500,30 @@ def test_non_tip_want_reachable_is_allowed_stateless(origin: Origin) -> None:
     origin.commit(3)
     origin.push()
     old = origin.rev("HEAD~1")
-    out = _serve(origin, _pkt(f"want {old} side-band-64k\n".encode()) + b"0000"
-                 + _pkt(b"done\n"))
+    out = _serve(origin, _pkt(f"want {old} side-band-64k\n".encode()) + b"0000" + _pkt(b"done\n"))
     assert out.startswith(_pkt(b"NAK\n"))
     assert b"PACK" in out
-    stateful = _serve(origin, _pkt(f"want {old} side-band-64k\n".encode()) + b"0000"
-                      + _pkt(b"done\n"), stateless=False)
+    stateful = _serve(
+        origin,
+        _pkt(f"want {old} side-band-64k\n".encode()) + b"0000" + _pkt(b"done\n"),
+        stateless=False,
+    )
     assert stateful.startswith(b"0")
     assert b"ERR upload-pack: not our ref" in stateful
 
 
-@pytest.mark.parametrize("body", [
-    b"zzzz",
-    b"0009want\n",
-    _pkt(b"want 123\n"),
-    _pkt(b"have " + b"a" * 40 + b"\n"),
-    _pkt(b"deepen -1\n"),
-    b"0004",
-    b"00",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"zzzz",
+        b"0009want\n",
+        _pkt(b"want 123\n"),
+        _pkt(b"have " + b"a" * 40 + b"\n"),
+        _pkt(b"deepen -1\n"),
+        b"0004",
+        b"00",
+    ],
+)
 def test_malformed_requests_get_an_err_line(origin: Origin, body: bytes) -> None:
     origin.commit(1)
     origin.push()
@@ -505,17 +536,21 @@ def test_wants_twice_and_duplicate_haves(origin: Origin) -> None:
     origin.push()
     head = origin.rev("HEAD")
     old = origin.rev("HEAD~2")
-    body = (_pkt(f"want {head} multi_ack_detailed side-band-64k ofs-delta\n".encode())
-            + _pkt(f"want {head}\n".encode()) + b"0000"
-            + _pkt(f"have {old}\n".encode()) + _pkt(f"have {old}\n".encode())
-            + _pkt(b"done\n"))
+    body = (
+        _pkt(f"want {head} multi_ack_detailed side-band-64k ofs-delta\n".encode())
+        + _pkt(f"want {head}\n".encode())
+        + b"0000"
+        + _pkt(f"have {old}\n".encode())
+        + _pkt(f"have {old}\n".encode())
+        + _pkt(b"done\n")
+    )
     out = _serve(origin, body)
     assert out.startswith(_pkt(f"ACK {old} common\n".encode()))
     assert _pkt(f"ACK {old}\n".encode()) in out
 
 
 def test_advertisement(origin: Origin) -> None:
-    assert list(advertise({}, None)) [-1] == b"0000"
+    assert list(advertise({}, None))[-1] == b"0000"
     first = next(iter(advertise({}, b"main")))
     assert first[4:].startswith(ZERO.encode() + b" capabilities^{}\0")
     origin.commit(1)
@@ -552,8 +587,9 @@ def _demux(out: bytes) -> tuple[list[bytes], bytes]:
 
 
 @pytest.mark.parametrize("caps", ["", "side-band", "side-band-64k ofs-delta"])
-def test_clone_pack_without_ofs_delta_or_side_band(env: dict[str, str], origin: Origin,
-                                                   tmp_path: Path, caps: str) -> None:
+def test_clone_pack_without_ofs_delta_or_side_band(
+    env: dict[str, str], origin: Origin, tmp_path: Path, caps: str
+) -> None:
     origin.commit(8, big=True)
     origin.push()
     origin.commit(3, big=True)

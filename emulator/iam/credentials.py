@@ -64,9 +64,7 @@ class SigningIdentity:
             if token is None:
                 return True
             tolerated = self.tolerated_token
-            return tolerated is not None and hmac.compare_digest(
-                token.encode(), tolerated.encode()
-            )
+            return tolerated is not None and hmac.compare_digest(token.encode(), tolerated.encode())
         if token is None:
             return False
         if self.session_token is not None:

@@ -41,8 +41,11 @@ CAPABILITIES = (
 # -- advertisement -------------------------------------------------------------------------
 
 
-def advertise(refs: Mapping[bytes, bytes], head: bytes | None,
-              peel: Callable[[bytes], bytes | None] | None = None) -> Iterator[bytes]:
+def advertise(
+    refs: Mapping[bytes, bytes],
+    head: bytes | None,
+    peel: Callable[[bytes], bytes | None] | None = None,
+) -> Iterator[bytes]:
     """The v0 ref advertisement: HEAD first (with `symref=`), then refs in name order, each
     annotated tag followed by its peeled `^{}` line, then a flush-pkt. `head` is HEAD's target
     (`refs/heads/main`, or just `main`); `peel` maps a hex id to the hex id an annotated tag
@@ -111,8 +114,9 @@ def _stored_type(reader: PackReader, sha: bytes) -> int:
         if loc is None:
             return 0
         p, off = loc
-        hdr = parse_entry_header(reader.read_at(p, off, min(64, reader.indexes[p].entry_end(off)
-                                                             - off)), off)
+        hdr = parse_entry_header(
+            reader.read_at(p, off, min(64, reader.indexes[p].entry_end(off) - off)), off
+        )
         if hdr.type <= OBJ_TAG:
             return hdr.type
         if hdr.base_offset is not None:
@@ -121,5 +125,3 @@ def _stored_type(reader: PackReader, sha: bytes) -> int:
             assert hdr.base_sha is not None
             loc = reader.locate(hdr.base_sha)
     return 0
-
-

@@ -81,8 +81,9 @@ def _scan_pack_commits(reader: PackReader, p: int) -> Graph:
                 boff = ix.find(base_sha)
                 t = types.get(boff, 0) if boff is not None else _external_type(reader, base_sha)
             else:
-                hdr = parse_entry_header(reader.read_at(p, off, min(32, ix.entry_end(off) - off)),
-                                         off)
+                hdr = parse_entry_header(
+                    reader.read_at(p, off, min(32, ix.entry_end(off) - off)), off
+                )
                 assert hdr.base_offset is not None
                 t = types.get(hdr.base_offset, 0)
             if t:
@@ -144,8 +145,7 @@ def mark_have(graph: Graph, have: bytes, they_have: set[bytes]) -> int | None:
     return c[2]
 
 
-def can_all_reach(graph: Graph, wants: Iterable[bytes], they_have: set[bytes],
-                  oldest: int) -> bool:
+def can_all_reach(graph: Graph, wants: Iterable[bytes], they_have: set[bytes], oldest: int) -> bool:
     """Whether every wanted commit reaches a commit the client has, looking no further back
     than `oldest` (git's can_all_from_reach_with_flag, used to say "ready")."""
     reached: dict[bytes, bool] = {}
@@ -157,8 +157,9 @@ def can_all_reach(graph: Graph, wants: Iterable[bytes], they_have: set[bytes],
     return True
 
 
-def _reaches(graph: Graph, start: bytes, targets: set[bytes], oldest: int,
-             memo: dict[bytes, bool]) -> bool:
+def _reaches(
+    graph: Graph, start: bytes, targets: set[bytes], oldest: int, memo: dict[bytes, bool]
+) -> bool:
     stack = [start]
     seen: set[bytes] = set()
     while stack:
@@ -179,8 +180,13 @@ def _reaches(graph: Graph, start: bytes, targets: set[bytes], oldest: int,
     return False
 
 
-def commits_to_send(graph: Graph, wants: Iterable[bytes], haves: Iterable[bytes],
-                    shallow: set[bytes], have_cut: set[bytes]) -> tuple[list[bytes], set[bytes]]:
+def commits_to_send(
+    graph: Graph,
+    wants: Iterable[bytes],
+    haves: Iterable[bytes],
+    shallow: set[bytes],
+    have_cut: set[bytes],
+) -> tuple[list[bytes], set[bytes]]:
     """Commits reachable from `wants` but not from `haves`, and the boundary: the commits the
     client has that are parents of those sent.
 
@@ -264,8 +270,9 @@ def commits_to_send(graph: Graph, wants: Iterable[bytes], haves: Iterable[bytes]
     return result, boundary
 
 
-def shallow_boundary(graph: Graph, wants: Iterable[bytes], depth: int
-                     ) -> tuple[set[bytes], set[bytes]]:
+def shallow_boundary(
+    graph: Graph, wants: Iterable[bytes], depth: int
+) -> tuple[set[bytes], set[bytes]]:
     """For `deepen <depth>`: (commits at exactly `depth` that have parents -- the new shallow
     boundary, and commits nearer than that -- git's NOT_SHALLOW). Breadth first, so each commit
     gets its smallest depth."""

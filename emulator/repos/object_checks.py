@@ -47,8 +47,10 @@ _HEX40 = re.compile(rb"[0-9a-fA-F]{40}\Z")
 _DATE = re.compile(rb"[ \t]*([0-9]+) ([+-][0-9]{4})\Z")
 _TREE_ENTRY = re.compile(rb"([0-7]+) ([^\0]*)\0(.{20})", re.DOTALL)
 _TREE = re.compile(rb"(?:[0-7]+ [^\0]*\0.{20})*", re.DOTALL)
-_KINDS = {m: int(m, 8) & 0o170000 for m in (b"100644", b"100755", b"40000", b"040000",
-                                             b"120000", b"160000", b"100664")}
+_KINDS = {
+    m: int(m, 8) & 0o170000
+    for m in (b"100644", b"100755", b"40000", b"040000", b"120000", b"160000", b"100664")
+}
 # Some name in a NUL-joined list of names starts with '.', 'g', 'G' or a non-ASCII byte, is
 # empty, or has a '/' or '\\': only then is each name checked against the .git spellings.
 _SUSPECT_NAME = re.compile(rb"\0[.gG\x80-\xff\0]")
@@ -57,8 +59,19 @@ _SUSPECT_FIRST = frozenset([b"", b".", b"g", b"G", *(bytes([b]) for b in range(0
 # Code points HFS+ ignores when comparing names, so ".g\u200cit" opens ".git" there (git's
 # is_hfs_dotgit uses the same list).
 _HFS_IGNORABLE = frozenset(
-    [0x200C, 0x200D, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0xFEFF,
-     *range(0x206A, 0x2070)]
+    [
+        0x200C,
+        0x200D,
+        0x200E,
+        0x200F,
+        0x202A,
+        0x202B,
+        0x202C,
+        0x202D,
+        0x202E,
+        0xFEFF,
+        *range(0x206A, 0x2070),
+    ]
 )
 
 
@@ -190,9 +203,7 @@ def _check_tree(data: bytes, limits: Limits) -> list[bytes]:
             if not first or first in b".gG" or first >= b"\x80" or b"\\" in name or b"/" in name:
                 _check_special_name(name, kind)
     # a submodule's commit (gitlink) lives in another repository
-    return [
-        sha for (_, _, sha), kind in zip(entries, kinds, strict=True) if kind != _S_IFGITLINK
-    ]
+    return [sha for (_, _, sha), kind in zip(entries, kinds, strict=True) if kind != _S_IFGITLINK]
 
 
 def _check_special_name(name: bytes, kind: int | None) -> None:
@@ -249,23 +260,26 @@ def _oid_line(head: bytes, pos: int, prefix: bytes) -> bytes | None:
 def _check_ident(line: bytes) -> None:
     """One author/committer/tagger value (without its LF), as git's fsck_ident."""
     if line.startswith(b"<"):
-        raise _Bad("missingNameBeforeEmail: invalid author/committer line"
-                   " - missing space before email")
+        raise _Bad(
+            "missingNameBeforeEmail: invalid author/committer line - missing space before email"
+        )
     lt, gt = line.find(b"<"), line.find(b">")
     if gt >= 0 and (lt < 0 or gt < lt):
         raise _Bad("badName: invalid author/committer line - bad name")
     if lt < 0:
         raise _Bad("missingEmail: invalid author/committer line - missing email")
     if line[lt - 1 : lt] != b" ":
-        raise _Bad("missingSpaceBeforeEmail: invalid author/committer line"
-                   " - missing space before email")
+        raise _Bad(
+            "missingSpaceBeforeEmail: invalid author/committer line - missing space before email"
+        )
     lt2 = line.find(b"<", lt + 1)
     if gt < 0 or (0 <= lt2 < gt):
         raise _Bad("badEmail: invalid author/committer line - bad email")
     rest = line[gt + 1 :]
     if not rest.startswith(b" "):
-        raise _Bad("missingSpaceBeforeDate: invalid author/committer line"
-                   " - missing space before date")
+        raise _Bad(
+            "missingSpaceBeforeDate: invalid author/committer line - missing space before date"
+        )
     m = _DATE.match(rest, 1)
     if m is None:
         date = rest[1:].lstrip(b" \t")
@@ -276,8 +290,7 @@ def _check_ident(line: bytes) -> None:
     if digits[0] == 0x30 and len(digits) > 1:
         raise _Bad("zeroPaddedDate: invalid author/committer line - zero-padded date")
     if len(digits) >= 19 and int(digits) > _MAX_TIMESTAMP:
-        raise _Bad("badDateOverflow: invalid author/committer line"
-                   " - date causes integer overflow")
+        raise _Bad("badDateOverflow: invalid author/committer line - date causes integer overflow")
 
 
 def _ident_line(head: bytes, pos: int, prefix: bytes) -> tuple[bytes, int] | None:

@@ -283,8 +283,9 @@ class PackReader:
         raw = self.read_at(p, offset, end - offset)
         return parse_entry_header(raw, offset), raw
 
-    def iter_entry_chunks(self, p: int, start: int, end: int, chunk: int = 1 << 20
-                          ) -> Iterator[bytes]:
+    def iter_entry_chunks(
+        self, p: int, start: int, end: int, chunk: int = 1 << 20
+    ) -> Iterator[bytes]:
         f = self.file(p)
         f.seek(start)
         while start < end:

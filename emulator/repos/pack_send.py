@@ -137,8 +137,13 @@ def send_whole_packs(reader: PackReader, out: PackOutput, ofs_delta: bool) -> in
     return total
 
 
-def send_objects(reader: PackReader, out: PackOutput, objects: Sequence[bytes],
-                 client_has: Collection[bytes], thin: bool) -> tuple[int, int]:
+def send_objects(
+    reader: PackReader,
+    out: PackOutput,
+    objects: Sequence[bytes],
+    client_has: Collection[bytes],
+    thin: bool,
+) -> tuple[int, int]:
     """The given objects, each from its stored entry. A stored delta goes out as REF_DELTA with
     its compressed bytes untouched when its base is in this pack or (thin pack) on the client;
     otherwise the object is resolved and deflated whole. Returns (objects, reused deltas)."""

@@ -71,6 +71,5 @@ def parse_id(text: bytes, what: str) -> bytes:
         return bytes.fromhex(text.decode("ascii"))
     except ValueError:
         raise UploadPackError(
-            f"upload-pack: protocol error, expected object id in {what}") from None
-
-
+            f"upload-pack: protocol error, expected object id in {what}"
+        ) from None

@@ -76,8 +76,14 @@ INFINITE_DEPTH = 0x7FFFFFFF  # git's INFINITE_DEPTH, sent by `fetch --unshallow`
 
 
 class UploadPack:
-    def __init__(self, store: RepoObjectStore, refs: Mapping[bytes, bytes], limits: Limits,
-                 *, cache: PackCache | None = None) -> None:
+    def __init__(
+        self,
+        store: RepoObjectStore,
+        refs: Mapping[bytes, bytes],
+        limits: Limits,
+        *,
+        cache: PackCache | None = None,
+    ) -> None:
         self.store = store
         self.refs = refs
         self.limits = limits
@@ -109,10 +115,16 @@ class UploadPack:
             self._reader.close()
             self._reader = None
 
-    def serve(self, read: Callable[[int], bytes], write: Callable[[bytes], None], *,
-              stateless: bool = True) -> None:
-        session = _Session(self, PktReader(read, self.limits.max_negotiation_body), write,
-                           stateless)
+    def serve(
+        self,
+        read: Callable[[int], bytes],
+        write: Callable[[bytes], None],
+        *,
+        stateless: bool = True,
+    ) -> None:
+        session = _Session(
+            self, PktReader(read, self.limits.max_negotiation_body), write, stateless
+        )
         try:
             session.run()
         except UploadPackError as e:
@@ -132,8 +144,9 @@ class UploadPack:
 class _Session:
     """One upload-pack conversation: git's upload_pack_data."""
 
-    def __init__(self, up: UploadPack, reader: PktReader, write: Callable[[bytes], None],
-                 stateless: bool) -> None:
+    def __init__(
+        self, up: UploadPack, reader: PktReader, write: Callable[[bytes], None], stateless: bool
+    ) -> None:
         self.up = up
         self.pkts = reader
         self.write = write
@@ -215,7 +228,8 @@ class _Session:
             if not line.startswith(b"want "):
                 raise UploadPackError(
                     "upload-pack: protocol error, expected to get object ID, not "
-                    f"'{line[:80].decode(errors='replace')}'")
+                    f"'{line[:80].decode(errors='replace')}'"
+                )
             sha = parse_id(line[5:45], "want")
             if first:
                 self.caps = set(line[46:].replace(b"\0", b" ").split())
@@ -226,8 +240,7 @@ class _Session:
             return False
         self.check_wants()
         if self.depth and self.deepen_since:
-            raise UploadPackError(
-                "upload-pack: deepen and deepen-since cannot be used together")
+            raise UploadPackError("upload-pack: deepen and deepen-since cannot be used together")
         if self.depth or self.deepen_since:
             self.send_shallow_list()
             self.write(FLUSH)
@@ -303,15 +316,15 @@ class _Session:
         if not self.haves:
             return False
         if not self.ready_known:
-            self.ready = can_all_reach(self.up.graph, self.wants, self.they_have,
-                                       self.oldest_have)
+            self.ready = can_all_reach(self.up.graph, self.wants, self.they_have, self.oldest_have)
             self.ready_known = True
         return self.ready
 
     def get_common_commits(self) -> bool:
         """Negotiation (git's get_common_commits); True when the pack is to be sent."""
-        multi_ack = 2 if b"multi_ack_detailed" in self.caps else (
-            1 if b"multi_ack" in self.caps else 0)
+        multi_ack = (
+            2 if b"multi_ack_detailed" in self.caps else (1 if b"multi_ack" in self.caps else 0)
+        )
         no_done = b"no-done" in self.caps
         last_hex = b""
         got_common = got_other = sent_ready = False
@@ -362,8 +375,8 @@ class _Session:
                 self.send(b"NAK\n")
                 return True
             raise UploadPackError(
-                "upload-pack: expected SHA1 list, got "
-                f"'{line[:80].decode(errors='replace')}'")
+                f"upload-pack: expected SHA1 list, got '{line[:80].decode(errors='replace')}'"
+            )
 
     # -- the pack --
     def create_pack(self) -> None:
@@ -455,8 +468,7 @@ def _reachable_from(graph: Graph, tips: list[bytes], targets: set[bytes]) -> set
     return found
 
 
-def _since_boundary(graph: Graph, wants: list[bytes], since: int
-                    ) -> tuple[set[bytes], set[bytes]]:
+def _since_boundary(graph: Graph, wants: list[bytes], since: int) -> tuple[set[bytes], set[bytes]]:
     """For `deepen-since`: commits at or after `since` are kept (git's rev-list --max-age);
     a kept commit with a parent that is not kept becomes shallow."""
     kept: set[bytes] = set()
