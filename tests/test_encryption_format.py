@@ -74,7 +74,10 @@ def test_round_trip(size: int) -> None:
         assert r.size == size
         assert r.read() == data
         assert r.read() == b""
-    assert data == b"" or data[:64] not in sealed
+    # The plaintext does not appear in the sealed file (a short one could match random bytes by
+    # chance, so only a prefix long enough to make that impossible in practice is looked for).
+    assert size < 16 or data[:64] not in sealed
+    assert len(sealed) > size  # header and tag, whatever the size
 
 
 @pytest.mark.parametrize("chunk", [1, 1000, SEGMENT_SIZE, SEGMENT_SIZE + 7, 1 << 20])
