@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import paramiko
@@ -226,8 +226,9 @@ def local(tmp_path: Path) -> Iterator[Local]:
     srv = Local(
         tmp_path,
         SSHLimits(
-            handshake_timeout=1.0,
-            auth_timeout=1.5,
+            # short, but with room for a loaded machine to finish a real handshake in time
+            handshake_timeout=2.0,
+            auth_timeout=3.0,
             idle_timeout=1.0,
             max_unauthenticated=2,
             max_auth_attempts=3,
@@ -235,6 +236,13 @@ def local(tmp_path: Path) -> Iterator[Local]:
     )
     yield srv
     srv.close()
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
 
 
 def _closed_within(sock: socket.socket, seconds: float) -> bool:
@@ -260,14 +268,14 @@ def test_silent_client_is_dropped_after_the_handshake_timeout(local: Local) -> N
 
 def test_unauthenticated_connections_are_capped(local: Local) -> None:
     waiting = [socket.create_connection(("127.0.0.1", local.port)) for _ in range(2)]
-    time.sleep(0.3)
+    _wait_for(lambda: local.server._unauthenticated == 2)
     extra = socket.create_connection(("127.0.0.1", local.port))
     extra.settimeout(5)
     assert extra.recv(100) == b""  # closed without even a banner
     extra.close()
     for s in waiting:
         s.close()
-    time.sleep(0.3)
+    _wait_for(lambda: local.server._unauthenticated == 0)
     transport = local.client()  # slots are free again
     assert transport.is_authenticated()
     transport.close()
