@@ -9,6 +9,7 @@ import signal
 import socket
 import ssl
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -22,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 from emulator import tls
 from emulator.api import ccemu_events
 from emulator.api.ccemu_reset import routes as reset_routes
-from emulator.api.endpoint import api_endpoint
+from emulator.api.endpoint import api_endpoint, warm_services
 from emulator.core import Emulator
 from git_http.app import git_routes
 from ssh_server.host_keys import fingerprint, known_hosts_line, load_or_create
@@ -178,6 +179,8 @@ def serve(emu: Emulator) -> int:
     emu.endpoints.ssh = f"ssh://{_url_host(cfg.host)}:{ssh.port}"
 
     def on_ready() -> None:
+        # The API door's botocore models load in the background once the listeners are up.
+        threading.Thread(target=warm_services, name="ccemu-warm", daemon=True).start()
         info = {"http": emu.endpoints.http or "", "ssh": emu.endpoints.ssh or ""}
         if https_url:
             info["https"] = https_url

@@ -18,7 +18,6 @@ from emulator.api.service import (
     RequestContext,
     ServiceSpec,
     collect_handlers,
-    load_model,
 )
 from emulator.api.shapes import Invalid, validation_message
 from emulator.errors import ClientError, ServiceError, client_error
@@ -368,7 +367,7 @@ def validation_error(op: OperationModel, failures: list[Invalid]) -> ServiceErro
 
 SERVICE = ServiceSpec(
     signing_name="codecommit",
-    model=load_model("codecommit"),
-    handlers=collect_handlers(load_model("codecommit"), {**globals(), **vars(codecommit_triggers)}),
+    model_name="codecommit",
+    handlers=lambda model: collect_handlers(model, {**globals(), **vars(codecommit_triggers)}),
     validation_error=validation_error,
 )

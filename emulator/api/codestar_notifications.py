@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from botocore.model import OperationModel
 
-from emulator.api.service import RequestContext, ServiceSpec, collect_handlers, load_model
+from emulator.api.service import RequestContext, ServiceSpec, collect_handlers
 from emulator.api.shapes import Invalid, validation_message
 from emulator.errors import ClientError, ServiceError, client_error
 from emulator.events.notifications import (
@@ -333,7 +333,7 @@ def validation_error(op: OperationModel, failures: list[Invalid]) -> ServiceErro
 
 SERVICE = ServiceSpec(
     signing_name="codestar-notifications",
-    model=load_model("codestar-notifications"),
-    handlers=collect_handlers(load_model("codestar-notifications"), globals()),
+    model_name="codestar-notifications",
+    handlers=lambda model: collect_handlers(model, globals()),
     validation_error=validation_error,
 )

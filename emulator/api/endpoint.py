@@ -53,6 +53,12 @@ def _services() -> dict[str, ServiceSpec]:
 
 SERVICES: Mapping[str, ServiceSpec] = _services()
 
+
+def warm_services() -> None:
+    """Load every service's model and handlers now rather than on its first request."""
+    for spec in SERVICES.values():
+        spec.warm()
+
 Protocol = Callable[[ServiceSpec, RequestContext, Mapping[str, str], bytes], ApiResponse]
 PROTOCOLS: Mapping[str, Protocol] = {
     "json": json_protocol.handle,

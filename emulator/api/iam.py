@@ -11,6 +11,8 @@ import importlib
 import importlib.util
 from typing import Any
 
+from botocore.model import ServiceModel
+
 from emulator.api import iam_attachments, iam_policies, iam_simulate
 from emulator.api.iam_wire import (
     Output,
@@ -24,7 +26,7 @@ from emulator.api.iam_wire import (
     user_out,
     validation_error,
 )
-from emulator.api.service import Handler, RequestContext, ServiceSpec, collect_handlers, load_model
+from emulator.api.service import Handler, RequestContext, ServiceSpec, collect_handlers
 from emulator.iam.entities.model import check_path_prefix
 
 # -- users ----------------------------------------------------------------------------------
@@ -293,8 +295,7 @@ def list_role_tags(
 # -- the service ----------------------------------------------------------------------------
 
 
-def _handlers() -> dict[str, Handler]:
-    model = load_model("iam")
+def _handlers(model: ServiceModel) -> dict[str, Handler]:
     namespaces: list[dict[str, Any]] = [
         globals(),
         vars(iam_policies),
@@ -312,7 +313,7 @@ def _handlers() -> dict[str, Handler]:
 
 SERVICE = ServiceSpec(
     signing_name="iam",
-    model=load_model("iam"),
-    handlers=_handlers(),
+    model_name="iam",
+    handlers=_handlers,
     validation_error=validation_error,
 )

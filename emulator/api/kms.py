@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from botocore.model import OperationModel
 
-from emulator.api.service import RequestContext, ServiceSpec, collect_handlers, load_model
+from emulator.api.service import RequestContext, ServiceSpec, collect_handlers
 from emulator.api.shapes import Invalid, validation_message
 from emulator.errors import ServiceError, client_error
 from emulator.kms.model import (
@@ -542,7 +542,7 @@ def validation_error(op: OperationModel, failures: list[Invalid]) -> ServiceErro
 
 SERVICE = ServiceSpec(
     signing_name="kms",
-    model=load_model("kms"),
-    handlers=collect_handlers(load_model("kms"), globals()),
+    model_name="kms",
+    handlers=lambda model: collect_handlers(model, globals()),
     validation_error=validation_error,
 )

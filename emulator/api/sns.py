@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.model import OperationModel
 
-from emulator.api.service import RequestContext, ServiceSpec, collect_handlers, load_model
+from emulator.api.service import RequestContext, ServiceSpec, collect_handlers
 from emulator.api.shapes import Invalid, validation_message
 from emulator.errors import ClientError, ServiceError
 from emulator.events.sns import PENDING_ARN, Subscription, invalid, topic_arn_parts
@@ -242,7 +242,7 @@ def validation_error(op: OperationModel, failures: list[Invalid]) -> ServiceErro
 
 SERVICE = ServiceSpec(
     signing_name="sns",
-    model=load_model("sns"),
-    handlers=collect_handlers(load_model("sns"), globals()),
+    model_name="sns",
+    handlers=lambda model: collect_handlers(model, globals()),
     validation_error=validation_error,
 )

@@ -7,7 +7,7 @@ signing name `sts`.
 from __future__ import annotations
 
 from emulator.api.iam_wire import Output, validation_error
-from emulator.api.service import RequestContext, ServiceSpec, collect_handlers, load_model
+from emulator.api.service import RequestContext, ServiceSpec, collect_handlers
 from emulator.iam.keys.sessions import TemporaryCredentials
 from emulator.iam.sts import caller_identity
 
@@ -92,7 +92,7 @@ def assume_role(
 
 SERVICE = ServiceSpec(
     signing_name="sts",
-    model=load_model("sts"),
-    handlers=collect_handlers(load_model("sts"), globals()),
+    model_name="sts",
+    handlers=lambda model: collect_handlers(model, globals()),
     validation_error=validation_error,
 )
