@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import struct
-import subprocess
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -192,54 +191,6 @@ def test_branches_and_tags(
     assert default_branch(server, repo_name) == "main"
 
 
-def test_force_push(
-    server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
-) -> None:
-    create_repo(server, repo_name)
-    url = server.git_url(repo_name)
-    work = tmp_path / "w"
-    shas = make_commits(git_env, work, 3)
-    git(git_env, "remote", "add", "origin", url, cwd=work)
-    git(git_env, "push", "origin", "main", cwd=work)
-    git(git_env, "reset", "--hard", shas[0], cwd=work)
-    rewritten = make_commits(git_env, work, 1, prefix="rewrite")[0]
-    plain = git(git_env, "push", "origin", "main", cwd=work, check=False)
-    assert plain.returncode != 0 and "rejected" in plain.stderr
-    assert remote_refs(git_env, url)["refs/heads/main"] == shas[-1]
-    git(git_env, "push", "--force", "origin", "main", cwd=work)
-    assert remote_refs(git_env, url)["refs/heads/main"] == rewritten
-
-
-def test_atomic_push_with_stale_lease_changes_nothing(
-    server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
-) -> None:
-    create_repo(server, repo_name)
-    url = server.git_url(repo_name)
-    work = tmp_path / "w"
-    shas = make_commits(git_env, work, 2)
-    git(git_env, "remote", "add", "origin", url, cwd=work)
-    git(git_env, "push", "origin", "main", cwd=work)
-    before_refs = remote_refs(git_env, url)
-    before_files = stored_files(server, repo_name)
-    git(git_env, "reset", "--hard", shas[0], cwd=work)
-    make_commits(git_env, work, 1, prefix="new")
-    git(git_env, "branch", "other", cwd=work)
-    out = git(
-        git_env,
-        "push",
-        "--atomic",
-        f"--force-with-lease=main:{shas[0]}",
-        "origin",
-        "main",
-        "other",
-        cwd=work,
-        check=False,
-    )
-    assert out.returncode != 0
-    assert remote_refs(git_env, url) == before_refs
-    assert stored_files(server, repo_name) == before_files
-
-
 def test_atomic_is_all_or_nothing_on_the_server(
     server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
 ) -> None:
@@ -296,65 +247,6 @@ def test_racing_updates_of_one_ref_have_exactly_one_winner(
     assert len(oks) == 1 and len(losers) == len(shas) - 2
     final = remote_refs(git_env, server.git_url(repo_name))["refs/heads/race"]
     assert final in shas[1:]
-
-
-def test_concurrent_git_pushes_one_wins(
-    server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
-) -> None:
-    create_repo(server, repo_name)
-    url = server.git_url(repo_name)
-    base = tmp_path / "base"
-    make_commits(git_env, base, 1)
-    git(git_env, "remote", "add", "origin", url, cwd=base)
-    git(git_env, "push", "origin", "main", cwd=base)
-    clones = []
-    for i in range(4):
-        c = tmp_path / f"c{i}"
-        git(git_env, "clone", url, str(c))
-        clones.append((c, make_commits(git_env, c, 1, prefix=f"c{i}")[0]))
-    procs = [
-        subprocess.Popen(
-            ["git", "push", "origin", "main"],
-            cwd=c,
-            env=git_env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for c, _ in clones
-    ]
-    codes = [p.wait(timeout=120) for p in procs]
-    assert codes.count(0) == 1
-    winner = clones[codes.index(0)][1]
-    assert remote_refs(git_env, url)["refs/heads/main"] == winner
-    for p, code in zip(procs, codes, strict=True):
-        assert p.stderr is not None
-        err = p.stderr.read().decode()
-        if code != 0:
-            assert "rejected" in err or "failed" in err
-
-
-def test_several_clones_at_once(
-    server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
-) -> None:
-    create_repo(server, repo_name)
-    url = server.git_url(repo_name)
-    work = tmp_path / "w"
-    shas = make_commits(git_env, work, 20)
-    git(git_env, "remote", "add", "origin", url, cwd=work)
-    git(git_env, "push", "origin", "main", cwd=work)
-    procs = [
-        subprocess.Popen(
-            ["git", "clone", "-q", url, str(tmp_path / f"c{i}")],
-            env=git_env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for i in range(6)
-    ]
-    assert [p.wait(timeout=120) for p in procs] == [0] * 6
-    for i in range(6):
-        head = git(git_env, "rev-parse", "HEAD", cwd=tmp_path / f"c{i}").stdout.strip()
-        assert head == shas[-1]
 
 
 def test_state_survives_restart(

@@ -213,10 +213,13 @@ def test_concurrent_pushes_one_wins(
         for c, _ in clones
     ]
     codes = [p.wait(timeout=120) for p in procs]
-    for p in procs:
-        p.communicate()
+    errors = [p.communicate()[1].decode() for p in procs]
     assert codes.count(0) == 1
     assert api_refs(server, repo_name)["main"] == clones[codes.index(0)][1]
+    # each loser is told so, not left believing its push landed
+    for code, err in zip(codes, errors, strict=True):
+        if code != 0:
+            assert "rejected" in err or "failed" in err
 
 
 def test_several_clones_at_once(
