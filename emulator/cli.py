@@ -15,6 +15,7 @@ from emulator.config import (
     DEFAULT_ROOT_SECRET_KEY,
     Config,
 )
+from emulator.datadir import UMASK
 
 DESCRIPTION = """\
 ccemu: a local, offline emulator of AWS CodeCommit.
@@ -162,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command != "configure":  # configure writes the user's own git and ssh config
+        # What ccemu writes in its data dir (state, keys, certificates, packs) is its owner's.
+        os.umask(UMASK)
     if args.command == "ssh-host-key":
         from emulator.server import ssh_host_key_lines
 

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 
 from emulator.config import Config
+from emulator.datadir import make_private
 from emulator.events.service import EventService, EventSettings
 from emulator.iam.authorize import Authorizer
 from emulator.iam.credentials import CredentialStore
@@ -38,7 +39,7 @@ class Endpoints:
 class Emulator:
     def __init__(self, config: Config) -> None:
         self.config = config
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private(config.data_dir)
         self.db = Database(config.data_dir / "state.db")
         try:
             master = open_master_key(

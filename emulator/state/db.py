@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from emulator.datadir import create_private_file
+
 SCHEMA_VERSION = 1
 
 SCHEMA = """
@@ -56,6 +58,8 @@ class Database:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        # Private whatever the umask; SQLite gives its WAL and -shm files the database's mode.
+        create_private_file(path)
         conn = self.connection()
         conn.executescript(SCHEMA)
         conn.execute(
