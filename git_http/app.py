@@ -69,7 +69,7 @@ class GitDoor:
         # every region CodeCommit has, never only those where a repository of that name
         # exists, so that whether a signature verifies tells nothing about where it does.
         hosts = host_candidates(request.headers.get("host", ""))
-        for region in emu.git.signing_regions(emu.config.region):
+        for region in emu.git.signing_regions():
             principal = verify_git_password(
                 user,
                 password,

@@ -20,7 +20,7 @@ Errors are `AccessDenied` and `ClientError`s named after AWS error shapes; each 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -131,6 +131,19 @@ class GitSession:
             )
 
 
+@cache
+def _codecommit_regions() -> tuple[str, ...]:
+    """Every region of every partition where CodeCommit exists (botocore's endpoint data; loaded
+    on the first password signed for a region other than the endpoint's)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    regions: list[str] = []
+    for partition in session.get_available_partitions():
+        regions += session.get_available_regions("codecommit", partition_name=partition)
+    return tuple(regions)
+
+
 class GitGate:
     """Opens `GitSession`s: region, authorization, repository (see the module docstring)."""
 
@@ -150,20 +163,12 @@ class GitGate:
         # (fetches read packs through it; pushes look up thin-pack bases and check connectivity).
         self.pack_cache = pack_cache
 
-    @staticmethod
-    @cache
-    def signing_regions(endpoint_region: str) -> tuple[str, ...]:
-        """The regions a SigV4 git password may be signed for, endpoint's first: every region
-        of every partition where CodeCommit exists (botocore's endpoint data), whatever
-        repositories there are, so whether a signature verifies never depends on where a
-        repository exists."""
-        import botocore.session
-
-        session = botocore.session.get_session()
-        regions = [endpoint_region]
-        for partition in session.get_available_partitions():
-            regions += session.get_available_regions("codecommit", partition_name=partition)
-        return tuple(dict.fromkeys(regions))
+    def signing_regions(self) -> Iterator[str]:
+        """The regions a SigV4 git password may be signed for, the endpoint's first: then every
+        region of every partition where CodeCommit exists, whatever repositories there are, so
+        whether a signature verifies never depends on where a repository exists."""
+        yield self.region
+        yield from (r for r in _codecommit_regions() if r != self.region)
 
     def _arn(self, principal: Principal, region: str, name: str) -> str:
         return f"arn:{partition_for(region)}:codecommit:{region}:{principal.account}:{name}"
