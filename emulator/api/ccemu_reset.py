@@ -80,7 +80,12 @@ async def reset_endpoint(emu: Emulator, request: Request) -> Response:
                 " header",
             },
         )
-    body = await request.body() if int(request.headers.get("content-length") or 0) else b""
+    declared = request.headers.get("content-length") or "0"
+    if not declared.isdigit():
+        return _json(400, {"status": "error", "message": "Content-Length is not a number"})
+    if int(declared) > _MAX_BODY:
+        return _json(413, {"status": "error", "message": "request body too large"})
+    body = await request.body() if int(declared) else b""
     if len(body) > _MAX_BODY:
         return _json(413, {"status": "error", "message": "request body too large"})
     signed = "authorization" in request.headers
