@@ -4,6 +4,7 @@ pass the branch they change."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import uuid
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from botocore import xform_name
 from botocore.exceptions import ClientError
 
-from emulator.api import codecommit
+from emulator.api import codecommit, codecommit_triggers
 from emulator.api.codecommit_access import ACCESS, REFERENCES
 from tests.conftest import ACCOUNT, Server, git, make_commits
 
@@ -81,6 +82,11 @@ def test_every_codecommit_operation_declares_its_access() -> None:
     assert {xform_name(op) for op in codecommit.SERVICE.handlers} <= {
         xform_name(op) for op in ACCESS
     }
+    # No handler authorizes the operation by hand; the one call left checks the caller's own
+    # permissions on a customer managed KMS key the request names.
+    handlers = inspect.getsource(codecommit) + inspect.getsource(codecommit_triggers)
+    assert handlers.count("authorizer.") == 1
+    assert '"kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"' in handlers
 
 
 def _protected_user(server: Server) -> dict[str, str]:
