@@ -119,11 +119,19 @@ class CcemuServer:
         """The CA certificate to trust for `https_url` (GIT_SSL_CAINFO, AWS_CA_BUNDLE)."""
         return self.data_dir / "tls" / "ca.pem"
 
-    def request(self, method: str, path: str, body: bytes = b"", *, sign: bool = True) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        *,
+        sign: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         """A request to one of ccemu's own endpoints (`/_ccemu/...`), signed as the root user;
         returns the decoded JSON answer."""
         url = self.endpoint_url + path
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **(headers or {})}
         if sign:
             from botocore.auth import SigV4Auth
             from botocore.awsrequest import AWSRequest
@@ -142,7 +150,8 @@ class CcemuServer:
         return json.loads(raw) if raw else None
 
     def reset(self) -> None:
-        self.request("POST", "/_ccemu/reset")
+        # The header no web page can send without a CORS preflight (see emulator.api.ccemu_reset).
+        self.request("POST", "/_ccemu/reset", headers={"X-Ccemu-Reset": "1"})
 
     def alive(self) -> bool:
         return self.proc.poll() is None

@@ -4,9 +4,9 @@
     POST /v1/repos/{name}/git-upload-pack
     POST /v1/repos/{name}/git-receive-pack
 
-The door authenticates (SigV4-signed git password), finds the repository in the caller's account
-and the endpoint's region, authorizes through the one gate, and hands the streams to the git
-service in a worker thread. Dumb HTTP is not served.
+The door authenticates (a SigV4-signed git password or a git credential), opens the session
+through the core's gate (authorization for the region the caller addressed, then the
+repository), and hands the streams to the git service in a worker thread. Dumb HTTP is not served.
 """
 
 from __future__ import annotations
@@ -54,29 +54,22 @@ class GitDoor:
 
     def _authenticate(
         self, request: Request, name: str, user: str, password: str
-    ) -> tuple[Principal, str] | None:
-        """The principal and the region its request is for, or None."""
+    ) -> tuple[Principal, str | None] | None:
+        """The principal and the region its request addresses (None: not region-bound), or
+        None when the credentials do not verify."""
         emu = self.emu
         if _GIT_CREDENTIAL_USER.fullmatch(user):
             # A CodeCommit git credential (`alice-at-123456789012`) is not region-bound: the
-            # endpoint's region, else the one region where the account has that repository.
+            # gate authorizes the endpoint's region first and looks further only for a caller
+            # allowed there.
             principal = emu.keys.verify_git_credential(user, password)
-            if principal is None:
-                return None
-            return principal, emu.git.region_for(principal.account, name)
+            return None if principal is None else (principal, None)
         # One port serves every region. A SigV4 password does not name its region but is
-        # signed for one (the client's configured region), so try the endpoint's region and
-        # then each region where the caller's account has a repository of that name.
-        regions = [emu.config.region]
-        identity = emu.credentials.lookup(user.partition("%")[0])
-        if identity is not None:
-            regions += [
-                r
-                for r in emu.repos.regions_of(identity.principal.account, name)
-                if r != emu.config.region
-            ]
+        # signed for one (the client's configured region): try the endpoint's region, then
+        # every region CodeCommit has, never only those where a repository of that name
+        # exists, so that whether a signature verifies tells nothing about where it does.
         hosts = host_candidates(request.headers.get("host", ""))
-        for region in regions:
+        for region in emu.git.signing_regions():
             principal = verify_git_password(
                 user,
                 password,

@@ -141,7 +141,7 @@ def _serve(
     try:
         session = gate.open(
             principal,
-            gate.region_for(principal.account, parsed.repository),
+            None,  # an SSH key is not bound to a region: the gate authorizes the endpoint's
             parsed.repository,
             parsed.service,
             source_ip=caller.source_ip,

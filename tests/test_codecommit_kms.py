@@ -234,14 +234,37 @@ def test_update_repository_encryption_key_rewraps_only(
     assert error_code(exc) == "EncryptionKeyNotFoundException"
 
 
-def test_rotation_keeps_repository_readable(
-    server: Server, cc: Any, kms: Any, repo_name: str, git_env: dict[str, str], tmp_path: Path
-) -> None:
-    key = new_key(kms)
-    cc.create_repository(repositoryName=repo_name, kmsKeyId=key["KeyId"])
-    push_some(server, git_env, tmp_path, repo_name)
-    kms.rotate_key_on_demand(KeyId=key["KeyId"])
-    git(git_env, "clone", "-q", server.git_url(repo_name), str(tmp_path / "after-rotation"))
+def test_rotation_keeps_repository_readable(git_env: dict[str, str], tmp_path: Path) -> None:
+    from conftest import start_server
+
+    data = tmp_path / "data"
+    srv = start_server(data)
+    try:
+        kms = srv.client("kms")
+        key = new_key(kms)
+        srv.client().create_repository(repositoryName="before", kmsKeyId=key["KeyId"])
+        work = push_some(srv, git_env, tmp_path, "before")
+        pushed = git(git_env, "rev-parse", "HEAD", cwd=work).stdout.strip()
+        kms.rotate_key_on_demand(KeyId=key["KeyId"])
+        rotations = kms.list_key_rotations(KeyId=key["KeyId"])["Rotations"]
+        assert [r["RotationType"] for r in rotations] == ["ON_DEMAND"]
+        # A repository made after the rotation has its data key wrapped by the new material.
+        srv.client().create_repository(repositoryName="after", kmsKeyId=key["KeyId"])
+        git(git_env, "push", "-q", srv.git_url("after"), "main", cwd=work)
+    finally:
+        srv.stop()
+    # A new process holds no unwrapped data key: each repository's key is unwrapped again,
+    # the older one with the key material it was wrapped by.
+    srv = start_server(data)
+    try:
+        for name in ("before", "after"):
+            clone = tmp_path / f"clone-{name}"
+            git(git_env, "clone", "-q", srv.git_url(name), str(clone))
+            assert git(git_env, "rev-parse", "HEAD", cwd=clone).stdout.strip() == pushed
+            got = srv.client().get_repository(repositoryName=name)["repositoryMetadata"]
+            assert got["kmsKeyId"] == key["Arn"]
+    finally:
+        srv.stop()
 
 
 def test_customer_key_needs_the_callers_kms_permissions(

@@ -247,15 +247,32 @@ def test_denied_caller_gets_access_denied(notif_server: Server, make_git_user: M
     assert _code(info) == "AccessDeniedException"
 
 
-def test_unknown_path_is_not_an_operation(notif_server: Server) -> None:
-    cn = notif_server.client("codestar-notifications")
+def test_unknown_path_is_not_an_operation(
+    notif_server: Server, git_env: dict[str, str], tmp_path: Path
+) -> None:
+    cn, name, topic = _setup(notif_server)
     # Unsigned: the catch-all route does not reach the API door.
     req = urllib.request.Request(f"{notif_server.url}/listNotificationRules", data=b"{}")
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(req, timeout=10)
     assert info.value.code == 404
-    # The git and /_ccemu routes still answer as before.
-    assert cn.list_notification_rules()["NotificationRules"] is not None
+    # Signed, the same path is the REST-JSON operation, and it answers with the rule.
+    arn = _rule(cn, name, topic)
+    mine = [{"Name": "RESOURCE", "Value": _repo_arn(name)}]
+    assert [r["Arn"] for r in cn.list_notification_rules(Filters=mine)["NotificationRules"]] == [
+        arn
+    ]
+    # The POST routes of git and /_ccemu are matched before the catch-all: a push and an
+    # ls-remote (protocol v2 POSTs git-upload-pack) reach the git door...
+    work = tmp_path / "work"
+    [sha] = make_commits(git_env, work, 1)
+    git(git_env, "push", "-q", notif_server.git_url(name), "main", cwd=work)
+    out = git(git_env, "ls-remote", notif_server.git_url(name)).stdout
+    assert f"{sha}\trefs/heads/main" in out
+    # ...and POST /_ccemu/events/wait reaches the events endpoint, not the API door.
+    req = urllib.request.Request(f"{notif_server.url}/_ccemu/events/wait?timeout=5", data=b"")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert set(json.loads(resp.read())) == {"idle", "pending", "timedOut"}
 
 
 def _notifications_for(r: Receiver, repo: str) -> list[dict[str, Any]]:

@@ -110,7 +110,7 @@ def _signed(url: str, key: str, secret: str) -> dict[str, str]:
 
 def test_moto_style_reset_unsigned_from_loopback(ccemu: Ccemu) -> None:
     ccemu.create_repository("before")
-    status, body = _post(f"{ccemu.endpoint_url}/moto-api/reset")
+    status, body = _post(f"{ccemu.endpoint_url}/moto-api/reset", {"X-Ccemu-Reset": "1"})
     assert (status, body) == (200, {"status": "ok"})
     assert ccemu.client("codecommit").list_repositories()["repositories"] == []
 

@@ -22,6 +22,9 @@ from conftest import (
     ssh_keygen,
     start_server,
 )
+from paramiko.common import OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+from ssh_server.interface import GitServerInterface
 
 pytestmark = needs_openssh
 
@@ -211,6 +214,41 @@ def test_channel_requests_before_authentication_are_refused(
     finally:
         transport.close()
     assert_ssh_serving(server, user, git_env)
+
+
+def test_server_interface_refuses_channels_and_commands_before_authentication() -> None:
+    """The refusal above is paramiko's own (its transport answers channel opens and global
+    requests before authentication itself), so no client can tell whether ccemu's interface
+    checks too. It must, should a paramiko release or a future auth method (partial success)
+    let one through: asked directly, on a real transport that has not authenticated, it opens
+    no channel and runs no command."""
+    started: list[bytes] = []
+    refused: list[str] = []
+    server_sock, client_sock = socket.socketpair()
+    transport = paramiko.Transport(server_sock)
+    try:
+        interface = GitServerInterface(
+            transport,
+            check_key=lambda key_id, blob: None,
+            start_exec=lambda channel, command: started.append(command),
+            refuse=lambda channel, message: refused.append(message),
+            max_auth_attempts=6,
+            max_sessions=10,
+        )
+        assert not transport.is_authenticated()
+        assert (
+            interface.check_channel_request("session", 0) == OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        )
+        channel = paramiko.Channel(0)
+        assert (
+            interface.check_channel_exec_request(channel, b"git-upload-pack '/v1/repos/x'") is False
+        )
+        assert interface.check_channel_shell_request(channel) is False
+        assert interface.check_channel_subsystem_request(channel, "sftp") is False
+        assert (started, refused) == ([], [])
+    finally:
+        transport.close()
+        client_sock.close()
 
 
 def test_paramiko_client_with_a_registered_key(

@@ -1,8 +1,9 @@
 """CodeCommit (`CodeCommit_20150413`): one handler per operation, named `xform_name(Operation)`.
 
-A handler authorizes, calls the repository service or `emulator.repos.branches`, and returns the
-output members (camelCase, as the model names them). The protocol layer validates input against
-the model before a handler runs and serializes what it returns.
+A handler calls the repository service or `emulator.repos.branches` and returns the output
+members (camelCase, as the model names them). The protocol layer validates input against the
+model and authorizes the call as `emulator.api.codecommit_access` declares it before a handler
+runs, and serializes what it returns: a handler authorizes nothing itself.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from botocore.model import OperationModel
 
 from emulator.api import codecommit_triggers
+from emulator.api.codecommit_access import ACCESS, parse_repository_arn
 from emulator.api.pagination import page
 from emulator.api.service import (
     RequestContext,
@@ -24,7 +26,7 @@ from emulator.errors import ClientError, ServiceError, client_error
 from emulator.iam.authorize import AccessDenied
 from emulator.kms.model import CUSTOMER, KmsKey
 from emulator.repos import branches
-from emulator.repos.model import Repository, partition_for
+from emulator.repos.model import Repository
 from emulator.repos.names import validate_repository_name
 from emulator.repos.service import repository_not_found
 from emulator.repos.tags import validate_tag_keys, validate_tags
@@ -40,26 +42,11 @@ MAX_BATCH_NAMES = 25
 # -- helpers --------------------------------------------------------------------------------
 
 
-def _arn(ctx: RequestContext, name: str) -> str:
-    return f"arn:{partition_for(ctx.region)}:codecommit:{ctx.region}:{ctx.account}:{name}"
-
-
-def _authorize(ctx: RequestContext, action: str, resource: str) -> None:
-    ctx.emu.authorizer.authorize(
-        ctx.principal,
-        action,
-        resource,
-        source_ip=ctx.source_ip,
-        secure_transport=ctx.secure_transport,
-    )
-
-
-def _authorized_repo(ctx: RequestContext, name: str | None) -> Repository:
-    """Authorize the current operation on repository `name`, then fetch it. A repository
-    whose KMS key cannot be used answers every operation with CodeCommit's encryption error."""
-    name = validate_repository_name(name)
-    _authorize(ctx, f"codecommit:{ctx.operation}", _arn(ctx, name))
-    repo = ctx.emu.repos.get(ctx.account, ctx.region, name)
+def _repo(ctx: RequestContext, name: str | None) -> Repository:
+    """Repository `name` of the caller's account and region (the call is already authorized).
+    A repository whose KMS key cannot be used answers every operation with CodeCommit's
+    encryption error."""
+    repo = ctx.emu.repos.get(ctx.account, ctx.region, validate_repository_name(name))
     ctx.emu.data_keys.check(repo)
     return repo
 
@@ -72,7 +59,15 @@ def _encryption_key(ctx: RequestContext, kms_key_id: str | None) -> KmsKey:
     if key.manager == CUSTOMER:
         for action in ("kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"):
             try:
-                _authorize(ctx, action, key.arn)
+                # The caller's own permissions on its key, as CodeCommit uses them: a check
+                # of the key the request names, beyond the operation's declared access.
+                ctx.emu.authorizer.authorize(
+                    ctx.principal,
+                    action,
+                    key.arn,
+                    source_ip=ctx.source_ip,
+                    secure_transport=ctx.secure_transport,
+                )
             except AccessDenied as exc:
                 raise client_error(
                     "EncryptionKeyAccessDeniedException",
@@ -98,26 +93,7 @@ def _metadata(ctx: RequestContext, repo: Repository) -> Output:
 
 
 def _repo_from_arn(ctx: RequestContext, arn: str | None) -> Repository:
-    if not arn:
-        raise client_error(
-            "ResourceArnRequiredException",
-            "A valid Amazon Resource Name (ARN) for a CodeCommit resource is required.",
-        )
-    parts = arn.split(":", 5)
-    invalid = client_error(
-        "InvalidResourceArnException",
-        f"The value for the resource ARN is not valid: {arn[:300]}. Use the ARN of a CodeCommit"
-        " repository, arn:aws:codecommit:REGION:ACCOUNT:NAME.",
-    )
-    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "codecommit":
-        raise invalid
-    _, partition, _, region, account, name = parts
-    if partition != partition_for(region) or not region or len(account) != 12:
-        raise invalid
-    if not account.isdigit():
-        raise invalid
-    name = validate_repository_name(name)
-    _authorize(ctx, f"codecommit:{ctx.operation}", arn)
+    region, account, name = parse_repository_arn(arn)
     # A repository lives in one account and region: an ARN elsewhere names nothing here.
     repo = ctx.emu.repos.find(account, region, name)
     if repo is None or account != ctx.account or region != ctx.region:
@@ -137,7 +113,6 @@ def create_repository(
     kms_key_id: str | None = None,
 ) -> Output:
     name = validate_repository_name(repository_name)
-    _authorize(ctx, "codecommit:CreateRepository", _arn(ctx, name))
     checked = validate_tags(tags)
     key = _encryption_key(ctx, kms_key_id)
     repo = ctx.emu.repos.create(
@@ -148,7 +123,7 @@ def create_repository(
 
 
 def get_repository(ctx: RequestContext, repository_name: str) -> Output:
-    return {"repositoryMetadata": _metadata(ctx, _authorized_repo(ctx, repository_name))}
+    return {"repositoryMetadata": _metadata(ctx, _repo(ctx, repository_name))}
 
 
 def list_repositories(
@@ -157,7 +132,6 @@ def list_repositories(
     sort_by: str | None = None,
     order: str | None = None,
 ) -> Output:
-    _authorize(ctx, "codecommit:ListRepositories", "*")
     sort_by = sort_by or "repositoryName"
     order = order or "ascending"
     repos = ctx.emu.repos.list(ctx.account, ctx.region)
@@ -186,8 +160,6 @@ def batch_get_repositories(ctx: RequestContext, repository_names: list[str]) -> 
             f" {MAX_BATCH_NAMES}.",
         )
     names = list(dict.fromkeys(validate_repository_name(n) for n in repository_names))
-    for name in names:
-        _authorize(ctx, "codecommit:BatchGetRepositories", _arn(ctx, name))
     found: list[Output] = []
     missing: list[str] = []
     errors: list[Output] = []
@@ -223,7 +195,6 @@ def batch_get_repositories(ctx: RequestContext, repository_names: list[str]) -> 
 
 def delete_repository(ctx: RequestContext, repository_name: str) -> Output:
     name = validate_repository_name(repository_name)
-    _authorize(ctx, "codecommit:DeleteRepository", _arn(ctx, name))
     deleted = ctx.emu.repos.delete(ctx.account, ctx.region, name)
     return {"repositoryId": None if deleted is None else deleted.id}
 
@@ -231,14 +202,13 @@ def delete_repository(ctx: RequestContext, repository_name: str) -> Output:
 def update_repository_name(ctx: RequestContext, old_name: str, new_name: str) -> None:
     old = validate_repository_name(old_name)
     new = validate_repository_name(new_name)
-    _authorize(ctx, "codecommit:UpdateRepositoryName", _arn(ctx, old))
     ctx.emu.repos.rename(ctx.account, ctx.region, old, new)
 
 
 def update_repository_description(
     ctx: RequestContext, repository_name: str, repository_description: str | None = None
 ) -> None:
-    repo = _authorized_repo(ctx, repository_name)
+    repo = _repo(ctx, repository_name)
     ctx.emu.repos.update(repo, description=repository_description)
 
 
@@ -247,7 +217,7 @@ def update_repository_encryption_key(
 ) -> Output:
     """Re-wrap the repository's data key under another KMS key: one row changes, no pack is
     read or rewritten."""
-    repo = _authorized_repo(ctx, repository_name)
+    repo = _repo(ctx, repository_name)
     key = _encryption_key(ctx, kms_key_id)
     original = ctx.emu.data_keys.rewrap(repo, key)
     ctx.emu.repos.update(repo, kms_key_id=key.arn)
@@ -287,28 +257,28 @@ def _branch_info(branch: branches.Branch) -> Output:
 def create_branch(
     ctx: RequestContext, repository_name: str, branch_name: str, commit_id: str
 ) -> None:
-    repo = _authorized_repo(ctx, repository_name)
+    repo = _repo(ctx, repository_name)
     branches.create_branch(ctx.emu.repos, repo, branch_name, commit_id, ctx.principal.arn)
 
 
 def get_branch(
     ctx: RequestContext, repository_name: str | None = None, branch_name: str | None = None
 ) -> Output:
-    repo = _authorized_repo(ctx, repository_name)
+    repo = _repo(ctx, repository_name)
     return {"branch": _branch_info(branches.get_branch(ctx.emu.repos, repo, branch_name))}
 
 
 def list_branches(
     ctx: RequestContext, repository_name: str, next_token: str | None = None
 ) -> Output:
-    repo = _authorized_repo(ctx, repository_name)
+    repo = _repo(ctx, repository_name)
     names = branches.list_branches(ctx.emu.repos, repo)
     items, token = page(names, next_token, BRANCH_PAGE, f"branches:{repo.id}")
     return {"branches": list(items), "nextToken": token}
 
 
 def delete_branch(ctx: RequestContext, repository_name: str, branch_name: str) -> Output:
-    repo = _authorized_repo(ctx, repository_name)
+    repo = _repo(ctx, repository_name)
     deleted = branches.delete_branch(ctx.emu.repos, repo, branch_name, ctx.principal.arn)
     return {"deletedBranch": None if deleted is None else _branch_info(deleted)}
 
@@ -316,7 +286,7 @@ def delete_branch(ctx: RequestContext, repository_name: str, branch_name: str) -
 def update_default_branch(
     ctx: RequestContext, repository_name: str, default_branch_name: str
 ) -> None:
-    repo = _authorized_repo(ctx, repository_name)
+    repo = _repo(ctx, repository_name)
     branches.set_default_branch(ctx.emu.repos, repo, default_branch_name)
 
 
@@ -370,4 +340,5 @@ SERVICE = ServiceSpec(
     model_name="codecommit",
     handlers=lambda model: collect_handlers(model, {**globals(), **vars(codecommit_triggers)}),
     validation_error=validation_error,
+    access=ACCESS,
 )

@@ -13,23 +13,15 @@ from emulator.api.service import RequestContext
 from emulator.api.shapes import Invalid, validation_message
 from emulator.errors import ServiceError, client_error
 from emulator.events.triggers import Trigger
-from emulator.repos.model import Repository, partition_for
+from emulator.repos.model import Repository
 from emulator.repos.names import validate_repository_name
 
 Output = dict[str, Any]
 
 
 def _repo(ctx: RequestContext, name: str) -> Repository:
-    name = validate_repository_name(name)
-    arn = f"arn:{partition_for(ctx.region)}:codecommit:{ctx.region}:{ctx.account}:{name}"
-    ctx.emu.authorizer.authorize(
-        ctx.principal,
-        f"codecommit:{ctx.operation}",
-        arn,
-        source_ip=ctx.source_ip,
-        secure_transport=ctx.secure_transport,
-    )
-    return ctx.emu.repos.get(ctx.account, ctx.region, name)
+    # The call is already authorized as `emulator.api.codecommit_access` declares it.
+    return ctx.emu.repos.get(ctx.account, ctx.region, validate_repository_name(name))
 
 
 def _triggers_in(raw: list[dict[str, Any]]) -> list[Trigger]:

@@ -59,6 +59,7 @@ def warm_services() -> None:
     for spec in SERVICES.values():
         spec.warm()
 
+
 Protocol = Callable[[ServiceSpec, RequestContext, Mapping[str, str], bytes], ApiResponse]
 PROTOCOLS: Mapping[str, Protocol] = {
     "json": json_protocol.handle,

@@ -16,7 +16,7 @@ from typing import Any
 from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel
 
-from emulator.api.service import RequestContext, ServiceSpec
+from emulator.api.service import RequestContext, ServiceSpec, authorize_call
 from emulator.api.shapes import decode, serialize, validate
 from emulator.errors import ClientError, NotImplementedOperation, ServiceError
 
@@ -99,6 +99,7 @@ def _call(
     failures = validate(op.input_shape, params)
     if failures:
         raise spec.validation_error(op, failures)
+    authorize_call(spec, op.name, ctx, params)
     kwargs: dict[str, Any] = {}
     if op.input_shape is not None:
         for name, shape in op.input_shape.members.items():

@@ -26,7 +26,7 @@ from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from emulator.api.json_protocol import ApiResponse
-from emulator.api.service import RequestContext, ServiceSpec
+from emulator.api.service import RequestContext, ServiceSpec, authorize_call
 from emulator.api.shapes import decode, validate
 from emulator.errors import ClientError, NotImplementedOperation, ServiceError
 
@@ -288,6 +288,7 @@ def _call(
     failures = validate(op.input_shape, values)
     if failures:
         raise spec.validation_error(op, failures)
+    authorize_call(spec, op.name, ctx, values)
     kwargs: dict[str, Any] = {}
     if op.input_shape is not None:
         for name, shape in op.input_shape.members.items():

@@ -1,17 +1,23 @@
 """What every service module provides to the protocol layer, and what a handler receives.
 
 A service module (e.g. `emulator.api.codecommit`) exposes one `ServiceSpec`: its botocore model,
-its handlers named `xform_name(Operation)`, and how it turns input validation failures into its
-own errors. The protocol modules (`json_protocol`, later `query_protocol`) know nothing of any
+its handlers named `xform_name(Operation)`, how it turns input validation failures into its
+own errors and, where it declares them, who may call each operation (`Access`). The protocol
+modules (`json_protocol`, `query_protocol`, `rest_json_protocol`) know nothing of any
 particular service.
+
+A service that declares access has every call authorized here, by `authorize_call`, after the
+model has validated the input and before the handler runs: the operation's IAM action, the
+resources it acts on and the condition keys it fills in (`codecommit:References`) are written
+once, in one table, so no handler authorizes on its own and none can forget a key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import Any
+from typing import Any, Protocol
 
 import botocore.session
 from botocore.model import OperationModel, ServiceModel
@@ -47,6 +53,53 @@ Handler = Callable[..., Mapping[str, Any] | None]
 """`handler(ctx, **input_members_in_snake_case) -> output members (camelCase) or None`."""
 
 ValidationMapper = Callable[[OperationModel, list[Invalid]], ServiceError]
+Params = Mapping[str, Any]
+"""An operation's input as the model names its members (camelCase), already validated."""
+
+
+class ResourceRule(Protocol):
+    """Where an operation's resources come from: the ARNs it is authorized against."""
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """The input members the rule reads (a test checks them against the model)."""
+        ...
+
+    def arns(self, ctx: RequestContext, params: Params) -> Sequence[str]:
+        """The ARNs to authorize, or a ClientError for input that names no valid resource."""
+        ...
+
+
+class ContextRule(Protocol):
+    """A condition key an operation fills in from its input."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def members(self) -> tuple[str, ...]: ...
+
+    def values(self, ctx: RequestContext, params: Params) -> Sequence[str]:
+        """The key's values for this request; none leaves the key out of the context."""
+        ...
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may call one operation: the IAM action, on which resources, with which keys."""
+
+    action: str
+    resource: ResourceRule
+    context: tuple[ContextRule, ...] = ()
+
+    @property
+    def context_keys(self) -> frozenset[str]:
+        return frozenset(rule.key for rule in self.context)
+
+
+class MissingAccessDeclaration(ServiceError):
+    """An operation of a service that declares access has no declaration: a defect of ccemu,
+    refused rather than served unchecked."""
 
 
 class ServiceSpec:
@@ -63,11 +116,15 @@ class ServiceSpec:
         model_name: str,
         handlers: Callable[[ServiceModel], Mapping[str, Handler]],
         validation_error: ValidationMapper,
+        access: Mapping[str, Access] | None = None,
     ) -> None:
         self.signing_name = signing_name  # the service in the SigV4 credential scope
         self.model_name = model_name
         self._collect = handlers
         self.validation_error = validation_error
+        # Operation -> Access for a service whose calls the protocol layer authorizes; None for
+        # one whose handlers still authorize themselves.
+        self.access = access
 
     @cached_property
     def model(self) -> ServiceModel:
@@ -80,6 +137,30 @@ class ServiceSpec:
 
     def warm(self) -> None:
         self.handlers  # noqa: B018 - loads the model too
+
+
+def authorize_call(spec: ServiceSpec, op: str, ctx: RequestContext, params: Params) -> None:
+    """Authorize one call as its declaration says, through the one gate; raises
+    `AccessDeniedException` (or the ClientError for input that names no valid resource)."""
+    if spec.access is None:
+        return
+    access = spec.access.get(op)
+    if access is None:
+        raise MissingAccessDeclaration(f"ccemu declares no access rule for {op}; refused")
+    context: dict[str, Sequence[str]] = {}
+    for rule in access.context:
+        values = rule.values(ctx, params)
+        if values:
+            context[rule.key] = list(values)
+    for arn in access.resource.arns(ctx, params):
+        ctx.emu.authorizer.authorize(
+            ctx.principal,
+            access.action,
+            arn,
+            context,
+            source_ip=ctx.source_ip,
+            secure_transport=ctx.secure_transport,
+        )
 
 
 @cache

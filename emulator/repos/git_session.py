@@ -3,12 +3,15 @@
 Both git doors (smart HTTP and SSH) authenticate in their own way and then call `GitGate.open`,
 which does the rest the same way for both:
 
-- the region: the endpoint's, else the one region where the caller's account has a repository
-  of that name (CodeCommit git credentials and SSH keys are not region-bound);
 - authorization through the one gate (`codecommit:GitPull` / `codecommit:GitPush`) against the
-  repository's ARN *before* the repository is looked up, so a caller who may not use it gets the
-  same answer whether or not it exists (no existence leak);
-- the repository, or `RepositoryDoesNotExistException`;
+  repository's ARN in the region the caller addressed (a SigV4 password's signing region, else
+  the endpoint's) *before* any repository is looked up, so a caller who may not use it gets the
+  same answer whether or not it exists, in that region or any other (no existence leak, and a
+  denial names only the ARN the caller addressed);
+- the repository: in the addressed region; for credentials that are not region-bound
+  (CodeCommit git credentials, SSH keys), else in another region where the caller's account
+  has one of that name and the caller is allowed the same action there; otherwise
+  `RepositoryDoesNotExistException`, the same answer as for a name that exists nowhere;
 - a `GitSession` that builds the git services with the per-ref push check
   (`codecommit:References`) and the pack cache shared by every request of the emulator.
 
@@ -17,8 +20,9 @@ Errors are `AccessDenied` and `ClientError`s named after AWS error shapes; each 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 
 from emulator.config import Limits
 from emulator.errors import ClientError, client_error
@@ -127,6 +131,19 @@ class GitSession:
             )
 
 
+@cache
+def _codecommit_regions() -> tuple[str, ...]:
+    """Every region of every partition where CodeCommit exists (botocore's endpoint data; loaded
+    on the first password signed for a region other than the endpoint's)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    regions: list[str] = []
+    for partition in session.get_available_partitions():
+        regions += session.get_available_regions("codecommit", partition_name=partition)
+    return tuple(regions)
+
+
 class GitGate:
     """Opens `GitSession`s: region, authorization, repository (see the module docstring)."""
 
@@ -146,17 +163,20 @@ class GitGate:
         # (fetches read packs through it; pushes look up thin-pack bases and check connectivity).
         self.pack_cache = pack_cache
 
-    def region_for(self, account: str, name: str) -> str:
-        """The endpoint's region, else the one where `account` has a repository `name`."""
-        regions = self.repos.regions_of(account, name)
-        if self.region in regions or not regions:
-            return self.region
-        return regions[0]
+    def signing_regions(self) -> Iterator[str]:
+        """The regions a SigV4 git password may be signed for, the endpoint's first: then every
+        region of every partition where CodeCommit exists, whatever repositories there are, so
+        whether a signature verifies never depends on where a repository exists."""
+        yield self.region
+        yield from (r for r in _codecommit_regions() if r != self.region)
+
+    def _arn(self, principal: Principal, region: str, name: str) -> str:
+        return f"arn:{partition_for(region)}:codecommit:{region}:{principal.account}:{name}"
 
     def open(
         self,
         principal: Principal,
-        region: str,
+        region: str | None,
         name: str,
         service: str,
         *,
@@ -165,18 +185,40 @@ class GitGate:
     ) -> GitSession:
         """Authorize `service` on repository `name` and find it. Blocking (SQLite).
 
+        `region` is the region the caller addressed (a SigV4 password is signed for one), or
+        None for credentials that are not region-bound: then the endpoint's region is the one
+        authorized first, and another region where the account has the repository is used
+        only if the caller may use it there as well.
+
         Raises `AccessDenied` or `RepositoryDoesNotExistException`."""
         action = ACTIONS.get(service)
         if action is None:
             raise client_error("InvalidParameterException", f"unknown git service {service}")
-        arn = f"arn:{partition_for(region)}:codecommit:{region}:{principal.account}:{name}"
+        addressed = region or self.region
+        # First the gate, for the region addressed: a caller refused there learns nothing of
+        # where (or whether) the repository exists.
         self.authorizer.authorize(
-            principal, action, arn, source_ip=source_ip, secure_transport=secure
+            principal,
+            action,
+            self._arn(principal, addressed, name),
+            source_ip=source_ip,
+            secure_transport=secure,
         )
-        try:
-            repo = self.repos.find(principal.account, region, name)
-        except ClientError:
-            repo = None
+        repo = self._find(principal.account, addressed, name)
+        if repo is None and region is None:
+            # CodeCommit git credentials and SSH keys are not bound to a region: the one other
+            # region where the account has the repository, if the caller may use it there too;
+            # if not, "not found", the answer for a name that exists nowhere.
+            for other in self.repos.regions_of(principal.account, name):
+                if other != addressed and self.authorizer.is_allowed(
+                    principal,
+                    action,
+                    self._arn(principal, other, name),
+                    source_ip=source_ip,
+                    secure_transport=secure,
+                ):
+                    repo = self._find(principal.account, other, name)
+                    break
         if repo is None:
             raise client_error("RepositoryDoesNotExistException", f"repository '{name}' not found")
         if self.repos.data_keys is not None:
@@ -184,3 +226,9 @@ class GitGate:
             # with CodeCommit's encryption error, before any pack is opened.
             self.repos.data_keys.data_key(repo)
         return GitSession(self, principal, repo, service, source_ip, secure)
+
+    def _find(self, account: str, region: str, name: str) -> Repository | None:
+        try:
+            return self.repos.find(account, region, name)
+        except ClientError:  # a name CodeCommit would refuse names no repository
+            return None
