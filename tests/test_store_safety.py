@@ -259,3 +259,56 @@ def test_clone_does_not_hand_out_deleted_or_force_pushed_away_secrets(
         git(git_env, "fsck", "--strict", cwd=clone)
     finally:
         assert srv.stop() == 0
+
+
+# -- the collector and a push inside its ref window -------------------------------------------
+
+
+def test_collector_keeps_what_a_push_between_check_and_ref_update_relies_on(
+    tmp_path: Path, git_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A push whose connectivity check found an object no ref reaches yet (the client left it
+    out because the branch holding it was advertised, and the branch was deleted since) holds
+    the ref window until its ref update. The collector must not retire that object's pack in
+    between, or the new ref points at an object that is then deleted."""
+    from emulator.repos import maintenance
+    from emulator.repos.model import ZERO_SHA, RefUpdate
+    from emulator.repos.pack_reader import PackCache, PackReader
+    from emulator.repos.service import RepositoryService
+    from emulator.state.db import Database
+
+    work = tmp_path / "work"
+    [kept] = make_commits(git_env, work, 1)
+    git(git_env, "checkout", "-q", "-b", "gone", cwd=work)
+    [orphan] = make_commits(git_env, work, 1, prefix="orphan")
+    git(git_env, "repack", "-q", "-a", "-d", cwd=work)
+    [idx] = (work / ".git" / PACK_DIR).glob("*.idx")
+
+    db = Database(tmp_path / "state.db")
+    try:
+        repos = RepositoryService(db, tmp_path / "repos")
+        repo = repos.create("123456789012", "us-east-1", "window")
+        files = repos.files(repo)
+        files.publish(f"objects/pack/{idx.stem}.pack", idx.with_suffix(".pack"))
+        files.publish(f"objects/pack/{idx.stem}.idx", idx)
+        main = RefUpdate(b"refs/heads/main", ZERO_SHA, kept.encode())
+        assert repos.update_refs(repo, [main], atomic=True) == [None]
+
+        # The collector gives up waiting quickly here; the outcome, not the wait, is tested.
+        monkeypatch.setattr(maintenance, "LOCK_WAIT", 0.01)
+        with repos.ref_window(repo):  # a push, past its connectivity check
+            outcome = maintenance.maintain(repos, repo, PackCache())
+            assert outcome is maintenance.Outcome.RETRY
+            gone = RefUpdate(b"refs/heads/gone", ZERO_SHA, orphan.encode())
+            assert repos.update_refs(repo, [gone], atomic=True) == [None]
+        names = repos.object_store(repo).pack_names()
+        with PackReader(files, names, PackCache()) as reader:
+            assert bytes.fromhex(orphan) in reader
+        # The next pass leaves one pack, holding exactly what both refs reach.
+        assert maintenance.maintain(repos, repo, PackCache()) is maintenance.Outcome.RETIRED
+        names = repos.object_store(repo).pack_names()
+        assert len(names) == 1
+        with PackReader(files, names, PackCache()) as reader:
+            assert bytes.fromhex(orphan) in reader and bytes.fromhex(kept) in reader
+    finally:
+        db.close()

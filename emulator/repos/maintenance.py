@@ -36,6 +36,7 @@ from emulator.repos.commit_graph import load_graph
 from emulator.repos.files import PACK_DIR
 from emulator.repos.model import Repository
 from emulator.repos.pack_reader import PackCache, PackFormatError, PackReader
+from emulator.repos.pack_send import duplicate_positions
 from emulator.repos.reachability import (
     WalkInterrupted,
     reachable_objects,
@@ -99,10 +100,19 @@ def maintain(
             return Outcome.SETTLED
         exact = stored_exactly(reader, reachable)
         remember_exact(reader, tips, exact)
+        # A pack whose every object an earlier (larger) pack holds too: left by a pass that
+        # wrote its pack and then found the refs moved.
+        redundant = [
+            ix.name
+            for ix, dups in zip(reader.indexes, duplicate_positions(reader), strict=True)
+            if len(dups) == ix.count
+        ]
     if exact:
         merge = packs_to_merge([(n, files.size(f"{PACK_DIR}/{n}.pack")) for n in names])
-        if not merge:
+        if not merge and not redundant:
             return Outcome.SETTLED
+        if not merge:
+            return _retire(repos, repo, refs, redundant)
         keep: set[bytes] | None = None
     else:
         merge, keep = names, reachable
@@ -124,6 +134,22 @@ def maintain(
     if left == expected and left:
         with PackReader(files, left, cache) as reader:
             remember_exact(reader, tips, True)  # what was kept is exactly what is reachable
+    return Outcome.RETIRED
+
+
+def _retire(
+    repos: RepositoryService, repo: Repository, refs: dict[bytes, bytes], names: list[str]
+) -> Outcome:
+    lock = repos.repo_lock(repo)
+    if not lock.acquire_exclusive(LOCK_WAIT):
+        return Outcome.RETRY
+    try:
+        if repos.refs(repo) != refs:
+            return Outcome.RETRY
+        files = repos.files(repo)
+        retire(files, names, files.scratch_dir())
+    finally:
+        lock.release_exclusive()
     return Outcome.RETIRED
 
 
