@@ -41,6 +41,7 @@ from emulator.repos.reachability import (
     WalkInterrupted,
     reachable_objects,
     remember_exact,
+    remember_reachable,
     stored_exactly,
     tips_of,
 )
@@ -134,6 +135,7 @@ def maintain(
     if left == expected and left:
         with PackReader(files, left, cache) as reader:
             remember_exact(reader, tips, True)  # what was kept is exactly what is reachable
+            remember_reachable(reader, tips, reachable)
     return Outcome.RETIRED
 
 

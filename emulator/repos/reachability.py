@@ -11,6 +11,7 @@ collector's walk also serves the next clone, and a clone that had to walk serves
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
+from collections.abc import Set as AbstractSet
 
 from emulator.repos.commit_graph import Graph
 from emulator.repos.pack_reader import (
@@ -37,18 +38,69 @@ class WalkInterrupted(Exception):
 def reachable_objects(
     reader: PackReader,
     graph: Graph,
-    tips: Iterable[bytes],
+    tips: frozenset[bytes],
     should_stop: ShouldStop | None = None,
 ) -> set[bytes]:
     """Binary ids of every object reachable from `tips` (binary ids of ref values). Raises
-    `PackFormatError` if a reachable commit or tree is missing: then nothing may be dropped."""
+    `PackFormatError` if a reachable commit or tree is missing: then nothing may be dropped.
+
+    The last answer is kept per base pack (the largest), and a new one is derived from it
+    when every old tip is still reachable (fast-forwards, new branches and tags: the usual
+    push): only the new objects are walked, so a clone after a push does not read every tree
+    again. Object ids name content, so the answer holds whichever repository asks."""
+    if not reader.indexes:
+        return set()
+    base = reader.indexes[0]
+    holder = reader.cache.get_or_build(("reach", base.key), lambda: ([], 2 * base.count + 1))
+    assert isinstance(holder, list)
+    last = holder[0] if holder else None
+    result: set[bytes] | None = None
+    if last is not None:
+        old_tips, known = last
+        if old_tips == tips:
+            return set(known)
+        found, touched = _walk(reader, graph, tips - old_tips, known, should_stop)
+        if all(t in tips or t in touched for t in old_tips):
+            result = known | found
+    if result is None:
+        result, _ = _walk(reader, graph, tips, frozenset(), should_stop)
+    holder[:] = [(tips, frozenset(result))]
+    return result
+
+
+def remember_reachable(reader: PackReader, tips: frozenset[bytes], found: set[bytes]) -> None:
+    """Seed the derivation of `reachable_objects` for a new set of packs (after a repack)."""
+    if reader.indexes:
+        base = reader.indexes[0]
+        holder = reader.cache.get_or_build(("reach", base.key), lambda: ([], 2 * base.count + 1))
+        assert isinstance(holder, list)
+        holder[:] = [(tips, frozenset(found))]
+
+
+def _walk(
+    reader: PackReader,
+    graph: Graph,
+    tips: Iterable[bytes],
+    known: AbstractSet[bytes],
+    should_stop: ShouldStop | None,
+) -> tuple[set[bytes], set[bytes]]:
+    """Objects reachable from `tips` that are not in `known` (closed under reachability, so
+    the walk stops there), and the objects of `known` it ran into."""
     seen: set[bytes] = set()
+    touched: set[bytes] = set()
     commits: list[bytes] = []
     trees: list[bytes] = []
+
+    def new(sha: bytes) -> bool:
+        if sha in known:
+            touched.add(sha)
+            return False
+        return sha not in seen
+
     for tip in tips:
         cur = tip
         for _ in range(100):  # git's tag chains are short; longer is damage
-            if cur in seen:
+            if not new(cur):
                 break
             if cur in graph:
                 commits.append(cur)
@@ -68,18 +120,18 @@ def reachable_objects(
             cur = tag_target(data)
     while commits:
         c = commits.pop()
-        if c in seen:
+        if not new(c):
             continue
         info = graph.get(c)
         if info is None:
             raise PackFormatError(f"commit {c.hex()} is missing")
         seen.add(c)
         trees.append(info[0])
-        commits.extend(p for p in info[1] if p not in seen)
+        commits.extend(info[1])
     read = 0
     while trees:
         t = trees.pop()
-        if t in seen:
+        if not new(t):
             continue
         obj = reader.get(t)
         if obj is None or obj[0] != OBJ_TREE:
@@ -87,14 +139,13 @@ def reachable_objects(
         seen.add(t)
         for mode, _name, sha in iter_tree(obj[1]):
             if mode == _DIR_MODE:
-                if sha not in seen:
-                    trees.append(sha)
-            elif mode != _GITLINK_MODE:
+                trees.append(sha)
+            elif mode != _GITLINK_MODE and sha not in known:
                 seen.add(sha)
         read += 1
         if should_stop is not None and read % 512 == 0 and should_stop():
             raise WalkInterrupted
-    return seen
+    return seen, touched
 
 
 def stored_exactly(reader: PackReader, reachable: Collection[bytes]) -> bool:
