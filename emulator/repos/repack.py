@@ -1,11 +1,13 @@
-"""Pack consolidation: every push adds a pack, and every lookup walks the packs, so after many
-pushes the small packs are merged into one.
+"""Writing packs for the background maintenance (`maintenance`): every push adds a pack, and
+every lookup walks the packs, so after many pushes the small packs are merged into one; and
+when the packs hold objects no ref reaches, they are rewritten to hold exactly the reachable
+ones.
 
 The merge copies stored entries as they are, each object once; an OFS_DELTA keeps its
 compressed delta and gets its base offset re-encoded for the new position of its base (a base
 always precedes its delta: either earlier in the same pack, or already written from an earlier
 pack). Nothing is inflated or deflated, so a merge costs about one read and one write of the
-merged packs.
+merged packs; only a kept delta whose base is dropped is resolved and stored whole.
 
 Old packs are retired, not deleted: a `.retired` marker hides them from new readers while
 requests that listed them before can still read them. They are deleted once retired for longer
