@@ -1,8 +1,8 @@
 """Background maintenance of each repository's packs: the collector and the merge.
 
-Pushes only ever add packs; nothing on the request path deletes one. After a repository's refs
-change (or a push stores a pack), its maintenance is scheduled, and once the repository has
-been quiet for `delay` seconds one worker thread:
+Pushes only ever add packs; nothing on the request path deletes one. When a repository's refs
+change (or a push stores a pack), its maintenance is scheduled `delay` seconds later (so a burst
+of pushes costs one pass), and one worker thread:
 
 1. deletes packs retired longer than `RETIRED_GRACE` ago (readers that listed them are done);
 2. walks what the refs reach (`reachability`), reading the refs before listing the packs, so
@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from enum import Enum
 
 from emulator.repos.commit_graph import load_graph
@@ -63,12 +62,6 @@ class Outcome(Enum):
     SETTLED = "settled"  # nothing left to do until the refs change again
     RETRY = "retry"  # the refs moved or pushes held the lock: run again later
     RETIRED = "retired"  # packs were retired: run again after the grace to delete them
-
-
-@dataclass
-class _Due:
-    when: float
-    repo_id: str
 
 
 def maintain(
@@ -232,19 +225,21 @@ class Maintenance:
                     self._running.discard(rid)
 
     def _run(self, repo_id: str) -> Outcome:
-        repo = self.repos.get_by_id(repo_id)
-        if repo is None:
-            return Outcome.SETTLED  # deleted meanwhile
-        with self.repos.maintenance_mutex(repo):
-            if self._stop.is_set():
-                return Outcome.SETTLED
-            try:
+        if self._stop.is_set():
+            return Outcome.SETTLED
+        try:
+            repo = self.repos.get_by_id(repo_id)
+            if repo is None:
+                return Outcome.SETTLED  # deleted meanwhile
+            with self.repos.maintenance_mutex(repo):
                 outcome = maintain(self.repos, repo, self.cache, self._stop)
-            except WalkInterrupted:
-                return Outcome.SETTLED  # shutting down; the next start collects
-            except Exception:
-                log.exception("maintenance of repository %s failed", repo_id)
-                return Outcome.SETTLED
+        except WalkInterrupted:
+            return Outcome.SETTLED  # shutting down; the next start collects
+        except Exception:
+            # A pass retires packs only last, once their reachable objects are in a new one:
+            # whatever failed, every reachable object is still in a visible pack.
+            log.exception("maintenance of repository %s failed", repo_id)
+            return Outcome.SETTLED
         if outcome is Outcome.RETRY:
             self.schedule(repo_id)
         elif outcome is Outcome.RETIRED:

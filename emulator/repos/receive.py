@@ -194,9 +194,9 @@ class ReceivePack:
         elif sideband and unpack_error is not None and b"quiet" not in caps:
             proto.write_sideband(_SIDEBAND_PROGRESS, f"error: {unpack_error}\n".encode())
             proto.write_pkt_line(None)
-        if self.added_pack or any(c.error is None for c in commands):
+        if self.added_pack:
             # Merging packs and collecting what no ref reaches happen in the background
-            # (`maintenance`), never while the pusher waits.
+            # (`maintenance`, also told of every ref change), never while the pusher waits.
             self.repos.request_maintenance(self.repo)
 
     def _read_commands(self, proto: ReceivableProtocol) -> tuple[list[Command], set[bytes]]:
