@@ -118,6 +118,9 @@ def maintain(
     if not lock.acquire_exclusive(LOCK_WAIT):
         return Outcome.RETRY  # the new pack stays (a harmless duplicate) until the next pass
     try:
+        if repos.get_by_id(repo.id) is None:
+            files.destroy()  # deleted during the pass: what the pass wrote goes too
+            return Outcome.SETTLED
         if repos.refs(repo) != refs:
             return Outcome.RETRY
         retire(files, [n for n in merge if n != new], files.scratch_dir())
