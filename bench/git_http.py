@@ -844,7 +844,7 @@ class Backend:
 
 
 class Ccemu:
-    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
+    def __init__(self, tmp: Path, env: dict[str, str], *extra: str) -> None:
         data = tmp / "ccemu-data"
         ready = tmp / "ccemu-ready.json"
         self.log = tmp / "ccemu.log"
@@ -862,6 +862,7 @@ class Ccemu:
                 str(data),
                 "--ready-file",
                 str(ready),
+                *extra,
             ],
             ready,
             self.log,
@@ -1127,6 +1128,141 @@ def bench(args: argparse.Namespace) -> int:
     return 1 if ccemu_error else 0
 
 
+def _run_maintenance(ccemu: Ccemu) -> None:
+    """POST /_ccemu/maintenance, signed as the root: returns once the packs are settled."""
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = f"{ccemu.base}/_ccemu/maintenance"
+    req = AWSRequest(method="POST", url=url, data=b"", headers={})
+    SigV4Auth(Credentials(KEY, SECRET), "ccemu", REGION).add_auth(req)
+    http_req = urllib.request.Request(url, data=b"", headers=dict(req.headers.items()))
+    with urllib.request.urlopen(http_req, timeout=GIT_TIMEOUT) as resp:
+        resp.read()
+
+
+def churn_bench(args: argparse.Namespace) -> int:
+    """Branches come and go, and main is force-pushed over new work; then full clones from
+    both servers. A clone must carry only what the refs reach (the same object count as git's),
+    and once ccemu's background repack has run, stay as fast as git's."""
+    t_start = time.perf_counter()
+    load_before = os.getloadavg()
+    tmp = Path(tempfile.mkdtemp(prefix="ccemu-bench-", dir=args.tmp))
+    atexit.register(shutil.rmtree, tmp, True)
+    env = git_env(tmp / "home")
+    repo = prepare_repo(args, env)
+    backend = Backend(tmp, repo, env)
+    # The background repack waits until asked, so the first clone is truly "before" it.
+    ccemu = Ccemu(tmp, env, "--maintenance-delay", "3600")
+    name = f"churn-{uuid.uuid4().hex[:8]}"
+    ccemu.create(name)
+    urls = {"git http-backend": backend.url("initial.git"), "ccemu": ccemu.url(name)}
+    for url in urls.values():
+        run(["git", "-C", str(repo.path), "push", "--quiet", "--mirror", url], env)
+    pusher = tmp / "pusher"
+    run(
+        [
+            "git",
+            "clone",
+            "--quiet",
+            "--no-checkout",
+            "-b",
+            repo.branch,
+            str(repo.path),
+            str(pusher),
+        ],
+        env,
+    )
+    base = git_out(env, "rev-parse", repo.branch, cwd=pusher)
+    print(
+        f"churn: {args.churn} branches of 20 commits pushed and deleted, main force-pushed "
+        "back over 20 commits",
+        flush=True,
+    )
+    for b in range(args.churn):
+        branch = f"churn-{b}"
+        run(["git", "branch", "-f", branch, base], env, cwd=pusher)
+        make_commits(env, pusher, branch, 20, 5000 + b)
+        for url in urls.values():
+            run(["git", "push", "--quiet", url, branch], env, cwd=pusher)
+            run(["git", "push", "--quiet", url, "--delete", branch], env, cwd=pusher)
+    make_commits(env, pusher, repo.branch, 20, 9000)
+    for url in urls.values():
+        run(["git", "push", "--quiet", url, repo.branch], env, cwd=pusher)
+        run(
+            ["git", "push", "--quiet", "--force", url, f"{base}:refs/heads/{repo.branch}"],
+            env,
+            cwd=pusher,
+        )
+
+    def clone(label: str, dest: Path) -> tuple[float, float, int]:
+        target_cpu = backend.cpu if label == "git http-backend" else ccemu.cpu
+        c0 = target_cpu()
+        t = timed(["git", "clone", "--quiet", "--bare", urls[label], str(dest)], env)
+        cpu = target_cpu() - c0
+        objects, _ = count_objects(env, dest)
+        shutil.rmtree(dest)
+        return t, cpu, objects
+
+    first = clone("ccemu", tmp / "clone-first")
+    t0 = time.perf_counter()
+    _run_maintenance(ccemu)
+    repack_s = time.perf_counter() - t0
+    samples: dict[str, list[tuple[float, float, int]]] = {k: [] for k in urls}
+    for i in range(args.runs):
+        for label in urls:
+            samples[label].append(clone(label, tmp / f"clone-{i}"))
+    b = median([x[0] for x in samples["git http-backend"]])
+    c = median([x[0] for x in samples["ccemu"]])
+    cmd = "python bench/git_http.py " + " ".join(sys.argv[1:])
+    lines = [
+        f"## Full clone after branches came and went: ccemu vs git http-backend "
+        f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        "",
+        *machine(),
+        f"- command: `{cmd.strip()}` ({(time.perf_counter() - t_start) / 60:.1f} min in all)",
+        f"- repository: {repo.description}; {repo.objects:,} objects; then {args.churn} branches "
+        "of 20 commits each pushed and deleted, and 20 commits pushed on "
+        f"{repo.branch} and force-pushed away, on both servers",
+        f"- load average (1 min) at the start {load_before[0]:.2f}, at the end "
+        f"{os.getloadavg()[0]:.2f}",
+        "",
+        f"| full clone (median of {args.runs}) | git http-backend | ccemu | ratio | target | met | "
+        "server CPU git | server CPU ccemu |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| after ccemu's background repack | {fmt_s(b)} | {fmt_s(c)} | {c / b:.2f}{X} | "
+        f"≤ 1.1{X} | {'yes' if c / b <= 1.1 else '**no**'} | "
+        f"{fmt_s(median([x[1] for x in samples['git http-backend']]))} | "
+        f"{fmt_s(median([x[1] for x in samples['ccemu']]))} |",
+        f"| ccemu before its repack (1 run: the clone walks what the refs reach) | | "
+        f"{fmt_s(first[0])} | {first[0] / b:.2f}{X} | — | — | | {fmt_s(first[1])} |",
+        "",
+        f"- objects in a clone: git http-backend {samples['git http-backend'][0][2]:,}, "
+        f"ccemu before its repack {first[2]:,}, after {samples['ccemu'][0][2]:,}",
+        f"- `POST /_ccemu/maintenance` (the repack to what the refs reach) took {repack_s:.2f} s",
+        "- all clone runs (s): "
+        + "; ".join(
+            f"{label}: " + ", ".join(f"{x[0]:.3f}" for x in xs) for label, xs in samples.items()
+        ),
+    ]
+    report = "\n".join(lines) + "\n"
+    print()
+    print(report)
+    if (
+        samples["git http-backend"][0][2] != samples["ccemu"][0][2]
+        or first[2] != samples["ccemu"][0][2]
+    ):
+        print("error: the clones differ in their object counts", file=sys.stderr)
+        return 1
+    if args.out:
+        write_results(Path(args.out), report, args, section="churn")
+        print(f"wrote {args.out}")
+    return 0
+
+
 def machine() -> list[str]:
     cpu = "unknown"
     with contextlib.suppress(OSError):
@@ -1245,9 +1381,12 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def write_results(path: Path, report: str, args: argparse.Namespace) -> None:
-    """Replace the section for this repository in RESULTS.md (or start the file)."""
+def write_results(path: Path, report: str, args: argparse.Namespace, section: str = "") -> None:
+    """Replace the section for this repository (and kind of run) in RESULTS.md (or start
+    the file)."""
     marker_key = f"repo={args.repo or f'generated-{args.commits}-s{args.seed}'}"
+    if section:
+        marker_key += f" {section}"
     start = f"<!-- bench:{marker_key} -->"
     end = f"<!-- /bench:{marker_key} -->"
     block = f"{start}\n{report}{end}\n"
@@ -1279,6 +1418,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1, help="seed of the generated repository")
     p.add_argument("--backend-only", action="store_true", help="measure git http-backend alone")
     p.add_argument("--tmp", default=None, help="where the servers' data and clones go")
+    p.add_argument(
+        "--churn",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: push and delete N branches and force-push main back, then time full "
+        "clones (only what the refs reach must be sent)",
+    )
     args = p.parse_args(argv)
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -1288,7 +1435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, on_signal)
     atexit.register(_stop_all)
     try:
-        return bench(args)
+        return churn_bench(args) if args.churn else bench(args)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -124,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="factor on every retry delay of event deliveries (SNS's default policy waits 20 s)",
     )
+    serve.add_argument(
+        "--maintenance-delay",
+        type=float,
+        default=2.0,
+        help="seconds after a push before packs are merged and unreachable objects collected"
+        " in the background (POST /_ccemu/maintenance runs it at once)",
+    )
     host_key = sub.add_parser(
         "ssh-host-key",
         help="print the SSH host key fingerprints and known_hosts lines",
@@ -209,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     if args.delivery_retry_scale < 0:
         parser.error("--delivery-retry-scale must not be negative")
+    if args.maintenance_delay < 0:
+        parser.error("--maintenance-delay must not be negative")
     limits = Limits()
     if args.max_push_bytes is not None:
         limits = replace(limits, max_git_request=args.max_push_bytes)
@@ -228,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lambda_endpoints=lambdas,
         event_webhooks=tuple(args.event_webhook),
         delivery_retry_scale=args.delivery_retry_scale,
+        maintenance_delay=args.maintenance_delay,
     )
     try:
         emu = Emulator(config)

@@ -50,3 +50,6 @@ class Config:
     event_webhooks: tuple[str, ...] = ()
     delivery_retry_scale: float = 1.0
     delivery_timeout: float = 15.0
+    # Seconds after a push or ref change before the repository's packs are merged and what
+    # no ref reaches is collected (emulator.repos.maintenance), so a burst costs one pass.
+    maintenance_delay: float = 2.0

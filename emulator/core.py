@@ -20,6 +20,7 @@ from emulator.kms.master import open_master_key
 from emulator.kms.secrets import SecretBox
 from emulator.kms.service import KmsService
 from emulator.repos.git_session import GitGate
+from emulator.repos.maintenance import Maintenance
 from emulator.repos.model import Repository
 from emulator.repos.pack_reader import PackCache
 from emulator.repos.service import RepositoryService
@@ -76,6 +77,11 @@ class Emulator:
         )
         self.repos.discard_quarantine()
         self.pack_cache = PackCache()
+        # Pack merging and the collector of unreachable objects run off the request path.
+        self.maintenance = Maintenance(self.repos, self.pack_cache, config.maintenance_delay)
+        self.repos.maintenance_listeners.append(lambda repo: self.maintenance.schedule(repo.id))
+        for repo_id in self.repos.ids():  # what a crash left unreachable goes now
+            self.maintenance.schedule(repo_id, after=0.0)
         self.git = GitGate(
             self.authorizer, self.repos, config.limits, config.region, self.pack_cache
         )
@@ -93,6 +99,10 @@ class Emulator:
         )
         # Events are written in the transaction of the ref update that causes them.
         self.repos.ref_listeners.append(self.events.on_ref_change)
+        # Any ref change (git or API) may leave objects unreachable.
+        self.repos.ref_listeners.append(
+            lambda _conn, repo, _applied, _actor: self.maintenance.schedule(repo.id)
+        )
 
     def base_url_http(self) -> str:
         return self.endpoints.http or f"http://{self.config.host}:{self.config.port}"
@@ -106,5 +116,6 @@ class Emulator:
         return f"{base}/v1/repos/{repo.name}"
 
     def close(self) -> None:
+        self.maintenance.close()
         self.events.close()
         self.db.close()

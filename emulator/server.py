@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from emulator import tls
 from emulator.api import ccemu_events
+from emulator.api.ccemu_maintenance import routes as maintenance_routes
 from emulator.api.ccemu_reset import routes as reset_routes
 from emulator.api.endpoint import api_endpoint, warm_services
 from emulator.core import Emulator
@@ -53,6 +54,7 @@ def build_app(emu: Emulator) -> Starlette:
         Route("/_ccemu/health", health, methods=["GET"]),
         *reset_routes(emu),
         *ccemu_events.routes(emu),
+        *maintenance_routes(emu),
         *git_routes(emu),
         Route("/{path:path}", rest_api, methods=["POST"]),  # last: every other route first
     ]
@@ -213,6 +215,7 @@ def serve(emu: Emulator) -> int:
     ssh.start()
     # Deliveries left pending by the last run resume now; Emulator.close stops the worker.
     emu.events.start()
+    emu.maintenance.start()  # stopped by Emulator.close
     try:
         server.run(sockets=[http_sock])
     finally:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 from conftest import Server, git, make_commits
+from maintenance import run_maintenance
 from test_git_http import assert_serving, create_repo, repo_dir
 
 PACK_SIGNATURE = b"PACK\x00\x00\x00\x02"
@@ -113,6 +114,7 @@ def test_merged_packs_are_encrypted_too(
         git(git_env, "add", ".", cwd=work)
         git(git_env, "commit", "-q", "-m", f"{marker} commit {i}", cwd=work)
         git(git_env, *NO_COMPRESSION, "push", "-q", url, "main", cwd=work)
+    run_maintenance(srv)  # merging happens in the background, after the pushes
     packs = list((repo_dir(srv, repo_name) / "objects" / "pack").glob("*.pack"))
     retired = list((repo_dir(srv, repo_name) / "objects" / "pack").glob("*.retired"))
     assert retired, "the server did not merge its packs"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Server, git, make_commits, start_server
+from maintenance import run_maintenance
 from test_git_http import (
     EMPTY_PACK,
     ZERO,
@@ -19,6 +20,7 @@ from test_git_http import (
     pkt,
     raw_receive,
     remote_refs,
+    repo_dir,
     report_lines,
     stored_files,
 )
@@ -197,7 +199,7 @@ def test_bad_ref_names_are_refused(pushed: Pushed) -> None:
     assert out.returncode != 0 and "refs/heads/* and refs/tags/*" in out.stderr
 
 
-def test_rejected_update_leaves_no_pack(pushed: Pushed) -> None:
+def test_rejected_update_leaves_nothing_reachable(pushed: Pushed, tmp_path: Path) -> None:
     new = make_commits(pushed.env, pushed.work, 1, prefix="lost")[0]
     stale = pushed.shas[0]
     resp = raw_receive(
@@ -210,7 +212,17 @@ def test_rejected_update_leaves_no_pack(pushed: Pushed) -> None:
         "unpack ok",
         "ng refs/heads/main failed to update ref: it changed during the push",
     ]
-    pushed.assert_unchanged()
+    # Its pack stays published (an identical concurrent push may rely on it): no clone gets
+    # it, and the background collector drops it.
+    assert remote_refs(pushed.env, pushed.url) == pushed.refs
+    run_maintenance(pushed.server)
+    packs = repo_dir(pushed.server, pushed.name) / "objects" / "pack"
+    visible = {p.stem for p in packs.glob("*.idx")} - {p.stem for p in packs.glob("*.retired")}
+    assert len(visible) == 1  # one pack: exactly what main reaches
+    clone = tmp_path / "clone"
+    git(pushed.env, "clone", "-q", "--mirror", pushed.url, str(clone))
+    assert git(pushed.env, "cat-file", "-e", new, cwd=clone, check=False).returncode != 0
+    assert_serving(pushed.server, pushed.env)
 
 
 def test_oversized_push(git_env: dict[str, str], tmp_path: Path) -> None:

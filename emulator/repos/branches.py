@@ -101,6 +101,19 @@ def create_branch(
     commit_id: str | None,
     actor: str | None = None,
 ) -> Branch:
+    # From the check that the commit exists to the ref update, the background collector
+    # must not remove it (it may be reachable from no ref yet).
+    with repos.ref_window(repo):
+        return _create_branch(repos, repo, name, commit_id, actor)
+
+
+def _create_branch(
+    repos: RepositoryService,
+    repo: Repository,
+    name: str | None,
+    commit_id: str | None,
+    actor: str | None,
+) -> Branch:
     name = validate_branch_name(name)
     sha = _check_commit(repos, repo, commit_id)
     ref = _ref(name)

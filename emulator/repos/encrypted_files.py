@@ -38,7 +38,7 @@ from emulator.kms.segmented import (
     SegmentedWriter,
     plaintext_size,
 )
-from emulator.repos.files import LocalRepoFiles, ScratchFile, fsync_dir
+from emulator.repos.files import TEMP_PREFIX, LocalRepoFiles, ScratchFile, fsync_dir
 from emulator.repos.model import Repository
 
 _COPY_CHUNK = 1 << 20
@@ -59,7 +59,7 @@ def cipher_from_env(root: Path, environ: Mapping[str, str] | None = None) -> Seg
     env = os.environ if environ is None else environ
     cipher: SegmentCipher = NullCipher() if env.get(BENCH_NULL_CIPHER_ENV) == "1" else AES_GCM
     for path in root.glob("*/objects/pack/*"):
-        if path.name.startswith(".tmp-"):
+        if path.name.startswith(TEMP_PREFIX):
             continue
         with open(path, "rb") as f:
             head = f.read(len(MAGIC) + 2)
@@ -147,7 +147,7 @@ class EncryptedRepoFiles:
             key = self._key()
             dest = self.inner.path(relpath)
             dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.parent / f".tmp-{dest.name}-{secrets.token_hex(8)}"
+            tmp = dest.parent / f"{TEMP_PREFIX}{dest.name}-{secrets.token_hex(8)}"
             try:
                 with self._open_source(source) as src, open(tmp, "xb") as out:
                     writer = SegmentedWriter(out, key, self.repo.id, relpath, self._cipher)

@@ -13,6 +13,7 @@ They are published with `publish(relpath, scratch.path)` by the store that made 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from typing import BinaryIO, Protocol
 
 PACK_DIR = "objects/pack"
 SCRATCH_DIR = "incoming"
+# A file being moved into PACK_DIR; never read, and removed at start-up (a crash may leave it).
+TEMP_PREFIX = ".tmp-"
 
 # Turns bytes at a file offset into their stored form and back (an XOR keystream, or nothing).
 Transform = Callable[[bytes | bytearray | memoryview, int], bytes | bytearray | memoryview]
@@ -171,10 +174,17 @@ class LocalRepoFiles:
         with open(source, "rb+") as f:
             os.fsync(f.fileno())
         if source.parent != dest.parent:
-            tmp = dest.parent / f".tmp-{dest.name}-{os.getpid()}"
-            shutil.move(source, tmp)
-            source = tmp
-        os.replace(source, dest)
+            # A unique name: two pushes of the very same pack may publish it at once, and
+            # start-up removes whatever a crash leaves under this prefix (TEMP_PREFIX).
+            tmp = dest.parent / f"{TEMP_PREFIX}{dest.name}-{secrets.token_hex(8)}"
+            try:
+                shutil.move(source, tmp)
+                os.replace(tmp, dest)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        else:
+            os.replace(source, dest)
         fsync_dir(dest.parent)
 
     def delete(self, relpath: str) -> None:

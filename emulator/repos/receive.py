@@ -14,7 +14,10 @@ The steps mirror `git receive-pack` with `receive.fsckObjects` on:
 4. check each command (ref name, namespace, permission, tip type);
 5. publish the pack (`.pack`, then `.idx`: readers only see packs whose index exists) and move
    the refs by compare-and-swap: all or nothing with `atomic`, one by one otherwise;
-6. report each ref's true outcome. A push that applied nothing removes its pack.
+6. report each ref's true outcome. A published pack is never removed here, even when no ref
+   update applied: an identical concurrent push may rely on it. The background collector
+   (`maintenance`) removes what no ref reaches, under the repository's lock, which pushes
+   hold from step 3 to step 5.
 
 dulwich's `ReceivePackHandler` is not used: it reports a lost compare-and-swap as ok, does not
 check connectivity, applies `atomic` ref by ref and runs hook scripts. No hook ever runs here.
@@ -40,6 +43,7 @@ from emulator.config import Limits
 from emulator.repos.files import PACK_DIR, RepoFiles
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
 from emulator.repos.object_checks import COMMIT, ObjectCheckError, check_raw_object
+from emulator.repos.object_store import RETIRED
 from emulator.repos.pack_indexer import PackSizeError, StreamIndexer, write_index_v2
 from emulator.repos.pack_reader import PackCache, PackIndex, PackReader
 from emulator.repos.service import ATOMIC_FAILED, RepositoryService
@@ -141,6 +145,11 @@ class ReceivePack:
         self.cache = cache if cache is not None else PackCache()
         self.added_pack = False
         self._reader: PackReader | None = None
+        # The repository's ref window (`RepositoryService.ref_window`), held from the
+        # connectivity check to the ref update so the collector cannot remove what the
+        # check found; released when the request ends.
+        self._window = contextlib.ExitStack()
+        self._in_window = False
 
     def advertise(self) -> Iterator[bytes]:
         return advertise(self.repos.refs(self.repo))
@@ -178,15 +187,17 @@ class ReceivePack:
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
+            self._window.close()
+            self._in_window = False
         if b"report-status" in caps:
             self._report(proto, commands, unpack_error, sideband)
         elif sideband and unpack_error is not None and b"quiet" not in caps:
             proto.write_sideband(_SIDEBAND_PROGRESS, f"error: {unpack_error}\n".encode())
             proto.write_pkt_line(None)
         if self.added_pack:
-            # Every push adds a pack; once there are many, merge them. The report is written
-            # already; the merge leaves a dominant base pack alone, so it stays small.
-            self.repos.consolidate_packs(self.repo)
+            # Merging packs and collecting what no ref reaches happen in the background
+            # (`maintenance`, also told of every ref change), never while the pusher waits.
+            self.repos.request_maintenance(self.repo)
 
     def _read_commands(self, proto: ReceivableProtocol) -> tuple[list[Command], set[bytes]]:
         commands: list[Command] = []
@@ -281,6 +292,7 @@ class ReceivePack:
             quarantine = Quarantine(
                 pack_path, idx_path, f"pack-{pack_sha.hex()}", len(entries), indexed.types
             )
+            self._enter_window()
             self._check_connectivity(referenced, referrers, indexed.types)
             return quarantine
         except BaseException:
@@ -290,6 +302,16 @@ class ReceivePack:
             raise
 
     # -- the stored objects -----------------------------------------------------------------
+
+    def _enter_window(self) -> None:
+        """Hold the ref window from here to the ref update, and look objects up in the packs
+        stored now: a pack listed before may have been retired by the collector since."""
+        if not self._in_window:
+            self._window.enter_context(self.repos.ref_window(self.repo))
+            self._in_window = True
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
 
     def _stored(self, refresh: bool = False) -> PackReader:
         if self._reader is None or refresh:
@@ -373,6 +395,7 @@ class ReceivePack:
     def _apply(
         self, commands: Sequence[Command], quarantine: Quarantine | None, *, atomic: bool
     ) -> None:
+        self._enter_window()  # a push of deletions only has no connectivity check
         seen: set[bytes] = set()
         for c in commands:
             c.error = self._check_command(c, quarantine, seen)
@@ -397,22 +420,22 @@ class ReceivePack:
             results = [f"failed to update refs: {_describe(exc)}"] * len(todo)
         for c, result in zip(todo, results, strict=True):
             c.error = result
-        if published is not None and all(r is not None for r in results):
-            self._unpublish(published)
-        elif published is not None:
-            self.added_pack = True
+        # A pack published for ref updates that all failed stays: a concurrent push of the
+        # very same pack may rely on it. The collector removes it if no ref reaches it.
+        self.added_pack = published is not None
 
     def _publish(self, quarantine: Quarantine) -> str | None:
-        """Move the pack into the store; returns its name if this push added it."""
-        if quarantine.name in self.store.pack_names():
-            return None  # the very same pack is stored already (a repeated push)
-        self.files.publish(f"{PACK_DIR}/{quarantine.name}.pack", quarantine.pack_path)
-        self.files.publish(f"{PACK_DIR}/{quarantine.name}.idx", quarantine.idx_path)
-        return quarantine.name
-
-    def _unpublish(self, name: str) -> None:
-        self.files.delete(f"{PACK_DIR}/{name}.idx")
-        self.files.delete(f"{PACK_DIR}/{name}.pack")
+        """Move the pack into the store; returns its name if this push added it. Inside the
+        ref window, so the collector is not retiring or deleting packs meanwhile."""
+        name = quarantine.name
+        entries = set(self.files.list(PACK_DIR))
+        if {f"{name}.pack", f"{name}.idx"} <= entries and f"{name}{RETIRED}" not in entries:
+            return None  # the very same pack (its name is its checksum) is stored and visible
+        self.files.publish(f"{PACK_DIR}/{name}.pack", quarantine.pack_path)
+        self.files.publish(f"{PACK_DIR}/{name}.idx", quarantine.idx_path)
+        # The same pack, retired by the collector and not yet deleted, is visible again.
+        self.files.delete(f"{PACK_DIR}/{name}{RETIRED}")
+        return name
 
     # -- the answer -------------------------------------------------------------------------
 

@@ -1,11 +1,13 @@
-"""Pack consolidation: every push adds a pack, and every lookup walks the packs, so after many
-pushes the small packs are merged into one.
+"""Writing packs for the background maintenance (`maintenance`): every push adds a pack, and
+every lookup walks the packs, so after many pushes the small packs are merged into one; and
+when the packs hold objects no ref reaches, they are rewritten to hold exactly the reachable
+ones.
 
 The merge copies stored entries as they are, each object once; an OFS_DELTA keeps its
 compressed delta and gets its base offset re-encoded for the new position of its base (a base
 always precedes its delta: either earlier in the same pack, or already written from an earlier
 pack). Nothing is inflated or deflated, so a merge costs about one read and one write of the
-merged packs.
+merged packs; only a kept delta whose base is dropped is resolved and stored whole.
 
 Old packs are retired, not deleted: a `.retired` marker hides them from new readers while
 requests that listed them before can still read them. They are deleted once retired for longer
@@ -17,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -27,12 +29,14 @@ from emulator.repos.files import PACK_DIR, RepoFiles
 from emulator.repos.object_store import RETIRED
 from emulator.repos.pack_reader import (
     OFS_DELTA,
+    REF_DELTA,
     PackCache,
     PackReader,
     encode_entry_header,
     encode_ofs,
     parse_entry_header,
 )
+from emulator.repos.reachability import WalkInterrupted
 
 CONSOLIDATE_AT = 16  # packs in a repository before a merge
 RETIRED_GRACE = 15 * 60.0  # seconds a retired pack stays readable
@@ -51,9 +55,19 @@ def packs_to_merge(sizes: Sequence[tuple[str, int]]) -> list[str]:
     return [big, *(name for name, _ in rest)]
 
 
-def merge_packs(files: RepoFiles, names: list[str], cache: PackCache, scratch: Path) -> str:
-    """Write one pack (and index) holding every object of `names`, publish it, and return its
-    name. The caller retires the merged packs."""
+def merge_packs(
+    files: RepoFiles,
+    names: list[str],
+    cache: PackCache,
+    scratch: Path,
+    keep: Collection[bytes] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> str:
+    """Write one pack (and index) holding every object of `names` (only those in `keep`, when
+    given), publish it, and return its name. The caller retires the merged packs.
+
+    A kept delta whose base is dropped is resolved and stored whole (git's repack does the
+    same when `--depth` or reachability cuts a chain)."""
     # Scratch files come from the store: an encrypted store keeps them encrypted too.
     pack_file = files.create_scratch(prefix="merge-", suffix=".pack")
     pack_path = pack_file.path
@@ -62,7 +76,7 @@ def merge_packs(files: RepoFiles, names: list[str], cache: PackCache, scratch: P
         with PackReader(files, names, cache) as reader, pack_file as out:
             unique: set[bytes] = set()
             for ix in reader.indexes:
-                unique.update(ix.shas)
+                unique.update(ix.shas if keep is None else (s for s in ix.shas if s in keep))
             digest = hashlib.sha1()  # noqa: S324 - git's pack checksum
             header = b"PACK" + (2).to_bytes(4, "big") + len(unique).to_bytes(4, "big")
             out.write(header)
@@ -73,15 +87,33 @@ def merge_packs(files: RepoFiles, names: list[str], cache: PackCache, scratch: P
             for p, ix in enumerate(reader.indexes):
                 for k in range(ix.count):
                     sha = ix.shas[ix.sorted_pos[k]]
-                    if sha in new_offsets:
+                    if sha in new_offsets or sha not in unique:
                         continue
+                    if should_stop is not None and not k % 4096 and should_stop():
+                        raise WalkInterrupted
                     start, end = ix.sorted_offsets[k], ix.sorted_offsets[k + 1]
                     hdr = parse_entry_header(reader.read_at(p, start, min(end - start, 64)), start)
                     crc = 0
                     length = 0
+                    base: bytes | None = None
                     if hdr.type == OFS_DELTA:
                         assert hdr.base_offset is not None
                         base = ix.sha_at(hdr.base_offset)
+                    elif hdr.type == REF_DELTA:
+                        base = hdr.base_sha
+                    if base is not None and base not in unique:
+                        # The base is dropped: store the object whole.
+                        typ, data = reader.resolve_at(p, start)
+                        whole = encode_entry_header(typ, len(data)) + zlib.compress(data)
+                        out.write(whole)
+                        digest.update(whole)
+                        crc = zlib.crc32(whole)
+                        new_offsets[sha] = pos
+                        entries.append((sha, pos, crc))
+                        pos += len(whole)
+                        continue
+                    if hdr.type == OFS_DELTA:
+                        assert base is not None
                         prefix = encode_entry_header(OFS_DELTA, hdr.size) + encode_ofs(
                             pos - new_offsets[base]
                         )
@@ -136,15 +168,3 @@ def delete_retired(files: RepoFiles, *, older_than: float) -> int:
         files.delete(f"{PACK_DIR}/{entry}")
         deleted += 1
     return deleted
-
-
-def consolidate(files: RepoFiles, names: Sequence[str], scratch: Path) -> str | None:
-    """Delete packs retired long enough ago, then merge the packs if there are too many.
-    Returns the new pack's name, if one was written. Callers hold the repository's merge lock."""
-    delete_retired(files, older_than=RETIRED_GRACE)
-    merge = packs_to_merge([(n, files.size(f"{PACK_DIR}/{n}.pack")) for n in names])
-    if not merge:
-        return None
-    new = merge_packs(files, merge, PackCache(), scratch)
-    retire(files, [n for n in merge if n != new], scratch)
-    return new

@@ -4,6 +4,8 @@ files. Branch-level operations live in `emulator.repos.branches`."""
 from __future__ import annotations
 
 import builtins
+import contextlib
+import shutil
 import sqlite3
 import threading
 import uuid
@@ -14,11 +16,12 @@ from pathlib import Path
 from emulator.errors import client_error
 from emulator.kms.segmented import SegmentCipher
 from emulator.repos.encrypted_files import DataKeyProvider, EncryptedRepoFiles, cipher_from_env
-from emulator.repos.files import LocalRepoFiles, RepoFiles
+from emulator.repos.files import PACK_DIR, SCRATCH_DIR, TEMP_PREFIX, LocalRepoFiles, RepoFiles
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
 from emulator.repos.names import validate_repository_name
 from emulator.repos.object_store import RepoObjectStore
-from emulator.repos.repack import consolidate, delete_retired
+from emulator.repos.repack import delete_retired
+from emulator.repos.repo_lock import RepoLock
 from emulator.state.db import Database
 
 _COLUMNS = "id, account, region, name, description, default_branch, kms_key_id, created, modified"
@@ -54,6 +57,13 @@ class _AtomicAbort(Exception):
     """Rolls back an atomic ref transaction in which some update failed."""
 
 
+def _is_uuid(name: str) -> bool:
+    try:
+        return str(uuid.UUID(name)) == name
+    except ValueError:
+        return False
+
+
 def repository_not_found(name: str) -> Exception:
     return client_error("RepositoryDoesNotExistException", f"{name} does not exist")
 
@@ -80,6 +90,9 @@ class RepositoryService:
         self.ref_listeners: builtins.list[RefListener] = []
         self._locks_guard = threading.Lock()
         self._merge_locks: dict[str, threading.Lock] = {}
+        self._repo_locks: dict[str, RepoLock] = {}
+        # Called (outside any transaction) when a repository may need maintenance.
+        self.maintenance_listeners: builtins.list[Callable[[Repository], None]] = []
 
     # -- repositories ---------------------------------------------------------------------
 
@@ -150,6 +163,11 @@ class RepositoryService:
             )
             .fetchall()
         )
+        return [str(r[0]) for r in rows]
+
+    def ids(self) -> builtins.list[str]:
+        """Every repository's id, in all accounts and regions."""
+        rows = self.db.read().execute("SELECT id FROM repositories ORDER BY id").fetchall()
         return [str(r[0]) for r in rows]
 
     def get_by_id(self, repo_id: str) -> Repository | None:
@@ -351,32 +369,60 @@ class RepositoryService:
     # -- files ----------------------------------------------------------------------------
 
     def discard_quarantine(self) -> int:
-        """Remove what pushes interrupted by a crash left in the repositories' scratch dirs,
-        and packs retired by a merge. Called at start-up, before any request: nothing in
-        quarantine was ever published, and no request still reads a retired pack."""
+        """Remove every scratch file a crash can leave, and packs retired by the collector.
+        Called at start-up, before any request, so nothing removed here is in use: a push's
+        quarantine and a merge's output (`incoming/`), files being moved into the pack dir
+        (`.tmp-*`), a pack whose index was never published (never visible), an index without
+        its pack, retired packs, and the directory of a repository whose deletion was cut
+        short. Packs published by a push that never moved its ref are unreachable: the
+        collector, scheduled for every repository at start-up, removes them."""
         removed = 0
-        for scratch in self.root.glob("*/incoming"):
-            for path in scratch.iterdir():
-                if path.is_file():
-                    path.unlink()
+        known = set(self.ids())
+        for repo_dir in sorted(self.root.iterdir()):
+            if not repo_dir.is_dir():
+                continue
+            if repo_dir.name not in known and _is_uuid(repo_dir.name):
+                shutil.rmtree(repo_dir, ignore_errors=True)
+                removed += 1
+                continue
+            scratch = repo_dir / SCRATCH_DIR
+            if scratch.is_dir():
+                shutil.rmtree(scratch, ignore_errors=True)
+                removed += 1
+            files = LocalRepoFiles(repo_dir)
+            removed += delete_retired(files, older_than=0)
+            entries = set(files.list(PACK_DIR))
+            for entry in sorted(entries):
+                stem, dot, ext = entry.rpartition(".")
+                orphan = (ext == "pack" and f"{stem}.idx" not in entries) or (
+                    ext == "idx" and f"{stem}.pack" not in entries
+                )
+                if entry.startswith(TEMP_PREFIX) or (dot and orphan):
+                    files.delete(f"{PACK_DIR}/{entry}")
                     removed += 1
-        for repo_dir in self.root.iterdir():
-            if repo_dir.is_dir():
-                removed += delete_retired(LocalRepoFiles(repo_dir), older_than=0)
         return removed
 
-    def consolidate_packs(self, repo: Repository) -> str | None:
-        """Merge the repository's packs once there are too many (see `repack`). Runs after a
-        push; a merge already running for the repository makes this a no-op."""
+    # -- locking and maintenance ----------------------------------------------------------
+
+    def repo_lock(self, repo: Repository) -> RepoLock:
+        """The repository's collector lock (see `repo_lock`)."""
         with self._locks_guard:
-            lock = self._merge_locks.setdefault(repo.id, threading.Lock())
-        if not lock.acquire(blocking=False):
-            return None
-        try:
-            files = self.files(repo)
-            return consolidate(files, self.object_store(repo).pack_names(), files.scratch_dir())
-        finally:
-            lock.release()
+            return self._repo_locks.setdefault(repo.id, RepoLock())
+
+    def ref_window(self, repo: Repository) -> contextlib.AbstractContextManager[None]:
+        """Held by a writer from the check that the objects a new ref value needs are stored
+        until the ref update: the collector does not remove packs meanwhile."""
+        return self.repo_lock(repo).shared()
+
+    def maintenance_mutex(self, repo: Repository) -> threading.Lock:
+        """Serializes maintenance passes over one repository."""
+        with self._locks_guard:
+            return self._merge_locks.setdefault(repo.id, threading.Lock())
+
+    def request_maintenance(self, repo: Repository) -> None:
+        """A push stored a pack or moved refs: the background collector should look."""
+        for listener in self.maintenance_listeners:
+            listener(repo)
 
     def files(self, repo: Repository) -> RepoFiles:
         local = LocalRepoFiles(self.root / repo.id)

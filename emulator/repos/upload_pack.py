@@ -55,6 +55,7 @@ from emulator.repos.pack_send import (
     send_whole_packs,
 )
 from emulator.repos.pkt_reader import PktReader, UploadPackError, parse_id
+from emulator.repos.reachability import clone_objects, tips_of
 
 __all__ = [
     "CAPABILITIES",
@@ -384,20 +385,26 @@ class _Session:
         self.out = out = PackOutput(self.write, sideband)
         reader = self.up.reader
         shallow_mode = bool(self.depth or self.deepen_since or self.client_shallow)
-        if not self.haves and not shallow_mode and self._wants_all_branches():
-            send_whole_packs(reader, out, b"ofs-delta" in self.caps)
+        if not self.haves and not shallow_mode and self._wants_every_ref():
+            # A clone: only what the refs reach goes out (never the objects of a deleted
+            # branch or a force-pushed-away commit). The stored packs go as they are when they
+            # hold exactly that, which the background collector keeps true.
+            exact, objects = clone_objects(reader, self.up.graph, tips_of(self.up.refs.values()))
+            if exact:
+                send_whole_packs(reader, out, b"ofs-delta" in self.caps)
+            else:
+                assert objects is not None
+                send_objects(reader, out, list(objects), (), False)
         else:
             walk = self._enumerate()
             send_objects(reader, out, walk.order, walk.client_has, b"thin-pack" in self.caps)
         if sideband:
             self.write(FLUSH)
 
-    def _wants_all_branches(self) -> bool:
-        """A clone: every branch is wanted, so every stored object may be sent (extra
-        unreachable objects are accepted by index-pack)."""
+    def _wants_every_ref(self) -> bool:
+        """Every ref's object is wanted (a clone, or a fetch into an empty repository)."""
         wanted = {w.hex().encode() for w in self.wants}
-        heads = [v for k, v in self.up.refs.items() if k.startswith(b"refs/heads/")]
-        return bool(heads) and all(v in wanted for v in heads)
+        return bool(self.up.refs) and all(v in wanted for v in self.up.refs.values())
 
     def _enumerate(self) -> ObjectWalk:
         graph = self.up.graph

@@ -1,0 +1,197 @@
+"""What the refs reach: the object set a clone must send and the collector must keep.
+
+`reachable_objects` walks from the ref tips through tags, commits (the cached commit graph, no
+inflation) and trees (each tree read once); blobs are named by their trees and never read.
+`stored_exactly` says whether a set of packs holds exactly those objects, the condition under
+which a clone may send the stored packs as they are (git's pack reuse of a freshly repacked
+repository). The answer is cached per (packs, tips) in the `PackCache`, so the background
+collector's walk also serves the next clone, and a clone that had to walk serves the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from collections.abc import Set as AbstractSet
+
+from emulator.repos.commit_graph import Graph
+from emulator.repos.pack_reader import (
+    OBJ_COMMIT,
+    OBJ_TAG,
+    OBJ_TREE,
+    PackFormatError,
+    PackReader,
+    iter_tree,
+    tag_target,
+)
+from emulator.repos.pack_send import duplicate_positions
+
+_DIR_MODE = b"40000"
+_GITLINK_MODE = b"160000"  # a submodule commit: lives in another repository
+
+ShouldStop = Callable[[], bool]
+
+
+class WalkInterrupted(Exception):
+    """The walk was asked to stop (the server is shutting down)."""
+
+
+def reachable_objects(
+    reader: PackReader,
+    graph: Graph,
+    tips: frozenset[bytes],
+    should_stop: ShouldStop | None = None,
+) -> set[bytes]:
+    """Binary ids of every object reachable from `tips` (binary ids of ref values). Raises
+    `PackFormatError` if a reachable commit or tree is missing: then nothing may be dropped.
+
+    The last answer is kept per base pack (the largest), and a new one is derived from it
+    when every old tip is still reachable (fast-forwards, new branches and tags: the usual
+    push): only the new objects are walked, so a clone after a push does not read every tree
+    again. Object ids name content, so the answer holds whichever repository asks."""
+    if not reader.indexes:
+        return set()
+    base = reader.indexes[0]
+    holder = reader.cache.get_or_build(("reach", base.key), lambda: ([], 2 * base.count + 1))
+    assert isinstance(holder, list)
+    last = holder[0] if holder else None
+    result: set[bytes] | None = None
+    if last is not None:
+        old_tips, known = last
+        if old_tips == tips:
+            return set(known)
+        found, touched = _walk(reader, graph, tips - old_tips, known, should_stop)
+        if all(t in tips or t in touched for t in old_tips):
+            result = known | found
+    if result is None:
+        result, _ = _walk(reader, graph, tips, frozenset(), should_stop)
+    holder[:] = [(tips, frozenset(result))]
+    return result
+
+
+def remember_reachable(reader: PackReader, tips: frozenset[bytes], found: set[bytes]) -> None:
+    """Seed the derivation of `reachable_objects` for a new set of packs (after a repack)."""
+    if reader.indexes:
+        base = reader.indexes[0]
+        holder = reader.cache.get_or_build(("reach", base.key), lambda: ([], 2 * base.count + 1))
+        assert isinstance(holder, list)
+        holder[:] = [(tips, frozenset(found))]
+
+
+def _walk(
+    reader: PackReader,
+    graph: Graph,
+    tips: Iterable[bytes],
+    known: AbstractSet[bytes],
+    should_stop: ShouldStop | None,
+) -> tuple[set[bytes], set[bytes]]:
+    """Objects reachable from `tips` that are not in `known` (closed under reachability, so
+    the walk stops there), and the objects of `known` it ran into."""
+    seen: set[bytes] = set()
+    touched: set[bytes] = set()
+    commits: list[bytes] = []
+    trees: list[bytes] = []
+
+    def new(sha: bytes) -> bool:
+        if sha in known:
+            touched.add(sha)
+            return False
+        return sha not in seen
+
+    for tip in tips:
+        cur = tip
+        for _ in range(100):  # git's tag chains are short; longer is damage
+            if not new(cur):
+                break
+            if cur in graph:
+                commits.append(cur)
+                break
+            obj = reader.get(cur)
+            if obj is None:
+                raise PackFormatError(f"object {cur.hex()} is missing")
+            typ, data = obj
+            if typ == OBJ_TREE:
+                trees.append(cur)
+                break
+            seen.add(cur)
+            if typ != OBJ_TAG:
+                if typ == OBJ_COMMIT:  # a commit the graph lacks would be a graph bug
+                    raise PackFormatError(f"commit {cur.hex()} is not in the commit graph")
+                break  # a tagged blob
+            cur = tag_target(data)
+    while commits:
+        c = commits.pop()
+        if not new(c):
+            continue
+        info = graph.get(c)
+        if info is None:
+            raise PackFormatError(f"commit {c.hex()} is missing")
+        seen.add(c)
+        trees.append(info[0])
+        commits.extend(info[1])
+    read = 0
+    while trees:
+        t = trees.pop()
+        if not new(t):
+            continue
+        obj = reader.get(t)
+        if obj is None or obj[0] != OBJ_TREE:
+            raise PackFormatError(f"tree {t.hex()} is missing")
+        seen.add(t)
+        for mode, _name, sha in iter_tree(obj[1]):
+            if mode == _DIR_MODE:
+                trees.append(sha)
+            elif mode != _GITLINK_MODE and sha not in known:
+                seen.add(sha)
+        read += 1
+        if should_stop is not None and read % 512 == 0 and should_stop():
+            raise WalkInterrupted
+    return seen, touched
+
+
+def stored_exactly(reader: PackReader, reachable: Collection[bytes]) -> bool:
+    """Whether the reader's packs hold exactly `reachable`: nothing more, nothing less."""
+    distinct = 0
+    for ix, dups in zip(reader.indexes, duplicate_positions(reader), strict=True):
+        for sha in ix.shas:
+            if sha not in reachable:
+                return False
+        distinct += ix.count - len(dups)
+    return distinct == len(reachable)
+
+
+def tips_of(ref_values: Iterable[bytes]) -> frozenset[bytes]:
+    """Binary ids of hex ref values (values that are not hex are skipped)."""
+    out: set[bytes] = set()
+    for hexsha in ref_values:
+        try:
+            out.add(bytes.fromhex(hexsha.decode("ascii")))
+        except ValueError:
+            continue
+    return frozenset(out)
+
+
+def exact_key(reader: PackReader, tips: frozenset[bytes]) -> tuple[object, ...]:
+    return ("exact", reader.key, tips)
+
+
+def remember_exact(reader: PackReader, tips: frozenset[bytes], exact: bool) -> None:
+    reader.cache.get_or_build(exact_key(reader, tips), lambda: (exact, 1))
+
+
+def clone_objects(
+    reader: PackReader, graph: Graph, tips: frozenset[bytes]
+) -> tuple[bool, set[bytes] | None]:
+    """For a request that wants every ref: (True, None) if the stored packs hold exactly what
+    the refs reach, else (False, the objects to send). Walks only when the answer for these
+    packs and tips is not known yet."""
+    walked: list[set[bytes]] = []
+
+    def build() -> tuple[object, int]:
+        found = reachable_objects(reader, graph, tips)
+        walked.append(found)
+        return stored_exactly(reader, found), 1
+
+    exact = reader.cache.get_or_build(exact_key(reader, tips), build)
+    if exact:
+        return True, None
+    return False, walked[0] if walked else reachable_objects(reader, graph, tips)
