@@ -148,3 +148,35 @@ def test_allowed_caller_still_reaches_a_repository_of_another_region_without_nam
     url = f"http://{quote(name, safe='')}:{quote(password, safe='')}@{server.host_port}"
     out = git(git_env, "ls-remote", f"{url}/v1/repos/{west}").stdout
     assert f"{sha}\trefs/heads/main" in out
+
+
+WEST_ONLY = _policy(
+    {
+        "Effect": "Allow",
+        "Action": ["codecommit:GitPull", "codecommit:GitPush"],
+        "Resource": f"arn:aws:codecommit:{WEST}:{ACCOUNT}:*",
+    }
+)
+
+
+@needs_openssh
+def test_caller_allowed_only_in_another_region_reaches_its_repository_and_learns_nothing_more(
+    server: Server, make_git_user: MakeGitUser, git_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Refused in the endpoint's region but allowed where the repository is: served there. For a
+    name that is nowhere (or in a region the caller may not use) the answer is the endpoint
+    region's denial, the same as for a caller allowed nowhere."""
+    west, sha = _repo_in_west(server, git_env, tmp_path)
+    user = make_git_user(policy=WEST_ONLY, managed=None)
+    out = git(user.ssh_env(git_env), "ls-remote", user.ssh_url(west)).stdout
+    assert f"{sha}\trefs/heads/main" in out
+    name, password = _git_credential(server, user)
+    url = f"http://{quote(name, safe='')}:{quote(password, safe='')}@{server.host_port}"
+    assert f"{sha}\trefs/heads/main" in git(git_env, "ls-remote", f"{url}/v1/repos/{west}").stdout
+
+    nowhere = f"west-{uuid.uuid4().hex[:10]}"
+    east = f"east-{uuid.uuid4().hex[:10]}"
+    server.client().create_repository(repositoryName=east)
+    code, text = _ssh_answer(user, git_env, nowhere)
+    assert code != 0 and f"arn:aws:codecommit:us-east-1:{ACCOUNT}:<repo>" in text
+    assert _ssh_answer(user, git_env, east) == (code, text)

@@ -188,7 +188,7 @@ class GitGate:
         `region` is the region the caller addressed (a SigV4 password is signed for one), or
         None for credentials that are not region-bound: then the endpoint's region is the one
         authorized first, and another region where the account has the repository is used
-        only if the caller may use it there as well.
+        only if the caller may use it there.
 
         Raises `AccessDenied` or `RepositoryDoesNotExistException`."""
         action = ACTIONS.get(service)
@@ -197,18 +197,25 @@ class GitGate:
         addressed = region or self.region
         # First the gate, for the region addressed: a caller refused there learns nothing of
         # where (or whether) the repository exists.
-        self.authorizer.authorize(
-            principal,
-            action,
-            self._arn(principal, addressed, name),
-            source_ip=source_ip,
-            secure_transport=secure,
-        )
-        repo = self._find(principal.account, addressed, name)
+        denied: AccessDenied | None = None
+        try:
+            self.authorizer.authorize(
+                principal,
+                action,
+                self._arn(principal, addressed, name),
+                source_ip=source_ip,
+                secure_transport=secure,
+            )
+        except AccessDenied as exc:
+            if region is not None:
+                raise
+            denied = exc
+        repo = None if denied is not None else self._find(principal.account, addressed, name)
         if repo is None and region is None:
-            # CodeCommit git credentials and SSH keys are not bound to a region: the one other
-            # region where the account has the repository, if the caller may use it there too;
-            # if not, "not found", the answer for a name that exists nowhere.
+            # CodeCommit git credentials and SSH keys are not bound to a region: another region
+            # where the account has the repository, if the caller may use it there; if not, the
+            # answer for the addressed region (its denial, or "not found"), whether or not the
+            # repository exists elsewhere.
             for other in self.repos.regions_of(principal.account, name):
                 if other != addressed and self.authorizer.is_allowed(
                     principal,
@@ -219,6 +226,8 @@ class GitGate:
                 ):
                     repo = self._find(principal.account, other, name)
                     break
+        if repo is None and denied is not None:
+            raise denied
         if repo is None:
             raise client_error("RepositoryDoesNotExistException", f"repository '{name}' not found")
         if self.repos.data_keys is not None:
