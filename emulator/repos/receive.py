@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from dulwich.errors import GitProtocolError, HangupException
+from dulwich.errors import HangupException
 from dulwich.object_format import DEFAULT_OBJECT_FORMAT
 from dulwich.objects import RawObjectID
 from dulwich.pack import extend_pack
-from dulwich.protocol import ReceivableProtocol, extract_capabilities, pkt_line
+from dulwich.protocol import ReceivableProtocol, pkt_line
 from dulwich.refs import Ref, check_ref_format
 
 from emulator.config import Limits
@@ -42,6 +42,7 @@ from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
 from emulator.repos.object_checks import COMMIT, ObjectCheckError, check_raw_object
 from emulator.repos.pack_indexer import PackSizeError, StreamIndexer, write_index_v2
 from emulator.repos.pack_reader import PackCache, PackIndex, PackReader
+from emulator.repos.pkt_reader import PktReader
 from emulator.repos.service import ATOMIC_FAILED, RepositoryService
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,8 @@ class ReceivePack:
         self.cache = cache if cache is not None else PackCache()
         self.added_pack = False
         self._reader: PackReader | None = None
+        self.caps: set[bytes] = set()  # the client's capabilities, once its first command is read
+        self.client_shallow: set[bytes] = set()  # `shallow` lines: the client's boundary commits
 
     def advertise(self) -> Iterator[bytes]:
         return advertise(self.repos.refs(self.repo))
@@ -152,9 +155,8 @@ class ReceivePack:
         proto = ReceivableProtocol(read, write)
         try:
             commands, caps = self._read_commands(proto)
-        except (PushRejected, GitProtocolError, HangupException, ValueError) as exc:
-            message = str(exc) or "unexpected end of request"
-            proto.write_pkt_line(b"ERR " + message.encode("utf-8", "replace"))
+        except PushRejected as exc:
+            self._refuse(proto, str(exc))
             return
         if not commands:
             return
@@ -189,24 +191,44 @@ class ReceivePack:
             self.repos.consolidate_packs(self.repo)
 
     def _read_commands(self, proto: ReceivableProtocol) -> tuple[list[Command], set[bytes]]:
+        """The commands, as git's read_head_info reads them: `shallow <id>` lines first (a push
+        from a shallow clone), then `old new ref` with the capabilities after a NUL on the
+        first, then a flush; push options follow when both sides use them."""
+        # Never reads past the flush, so the pack that follows is read from `proto` after it.
+        pkts = PktReader(
+            proto.recv, self.limits.max_negotiation_body, error=PushRejected, prefix=""
+        )
         commands: list[Command] = []
         caps: set[bytes] = set()
-        first = True
         while True:
-            line = proto.read_pkt_line()
+            line = pkts.read()
             if line is None:
                 break
-            if first:
-                line, cap_list = extract_capabilities(line)
-                caps = set(cap_list)
-                first = False
+            if line == b"":
+                raise PushRejected("unexpected end of request")
+            if line.startswith(b"shallow ") and not commands:
+                sha = line[8:].rstrip(b"\n")
+                if not _is_hex_sha(sha):
+                    raise PushRejected(f"protocol error: expected shallow sha, got {sha[:60]!r}")
+                self.client_shallow.add(bytes.fromhex(sha.decode()))
+                continue
+            line, nul, cap_text = line.partition(b"\0")
+            if nul and not commands:
+                caps = set(cap_text.split())
+                self.caps = caps  # from here on, a refusal goes on the side band if asked
             line = line.rstrip(b"\n")
-            if line.startswith(b"shallow "):
-                continue  # a push from a shallow clone; connectivity is checked regardless
-            parts = line.split(b" ")
-            if len(parts) != 3 or not (_is_hex_sha(parts[0]) and _is_hex_sha(parts[1])):
-                raise PushRejected(f"malformed command: {line[:120]!r}")
-            commands.append(Command(parts[0], parts[1], parts[2]))
+            # git's queue_command: old SP new SP refname (the rest, checked later)
+            old, new, ref = line[:40], line[41:81], line[82:]
+            if not (
+                len(line) > 82
+                and line[40:41] == line[81:82] == b" "
+                and _is_hex_sha(old)
+                and _is_hex_sha(new)
+            ):
+                raise PushRejected(
+                    f"protocol error: expected old/new/ref, got {line[:120]!r}"
+                )
+            commands.append(Command(old, new, ref))
             if len(commands) > self.limits.max_refs_per_push:
                 raise PushRejected(
                     f"too many ref updates in one push (limit {self.limits.max_refs_per_push})"
@@ -214,11 +236,29 @@ class ReceivePack:
         if b"push-options" in caps and commands:
             # Options are accepted and ignored (no hooks consume them), but must be consumed.
             count = 0
-            while proto.read_pkt_line() is not None:
+            while (option := pkts.read()) is not None:
+                if option == b"":
+                    raise PushRejected("unexpected end of request")
                 count += 1
                 if count > 1000:
                     raise PushRejected("too many push options")
         return commands, caps
+
+    def _refuse(self, proto: ReceivableProtocol, message: str) -> None:
+        """Refuse the whole request with git's `ERR` line. A client that asked for side-band
+        demultiplexes everything it reads, so there the line travels in band 1, where its
+        report-status reader looks (git's client dies with "remote error: ..."); a bare `ERR`
+        would be read as band 69 ('E'). Without report-status the text goes to band 2, where
+        git's receive-pack sends its error messages (rp_error)."""
+        text = " ".join(message.split())[:1000].encode("utf-8", "replace")
+        if b"side-band-64k" not in self.caps:
+            proto.write_pkt_line(b"ERR " + text)
+            return
+        if b"report-status" in self.caps:
+            proto.write_sideband(_SIDEBAND_DATA, pkt_line(b"ERR " + text))
+        else:
+            proto.write_sideband(_SIDEBAND_PROGRESS, b"error: " + text + b"\n")
+        proto.write_pkt_line(None)
 
     # -- the pack ---------------------------------------------------------------------------
 
@@ -353,6 +393,12 @@ class ReceivePack:
     ) -> str | None:
         if not check_ref_format(Ref(cmd.ref)):
             return "funny refname"
+        try:
+            # CodeCommit names branches and tags as strings: a ref that is not UTF-8 could be
+            # pushed but never named through the API (GetBranch, DeleteBranch), so refuse it.
+            cmd.ref.decode("utf-8")
+        except UnicodeDecodeError:
+            return "funny refname: ref names must be valid UTF-8"
         if not cmd.ref.startswith(ALLOWED_NAMESPACES):
             return "only refs/heads/* and refs/tags/* may be pushed"
         if cmd.ref in seen:
