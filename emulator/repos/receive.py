@@ -37,13 +37,15 @@ from dulwich.protocol import ReceivableProtocol, pkt_line
 from dulwich.refs import Ref, check_ref_format
 
 from emulator.config import Limits
+from emulator.repos.commit_graph import load_graph
 from emulator.repos.files import PACK_DIR, RepoFiles
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
-from emulator.repos.object_checks import COMMIT, ObjectCheckError, check_raw_object
+from emulator.repos.object_checks import COMMIT, TAG, ObjectCheckError, check_raw_object
 from emulator.repos.pack_indexer import PackSizeError, StreamIndexer, write_index_v2
 from emulator.repos.pack_reader import PackCache, PackIndex, PackReader
 from emulator.repos.pkt_reader import PktReader
 from emulator.repos.service import ATOMIC_FAILED, RepositoryService
+from emulator.repos.shallow import SHALLOW_UPDATE_REFUSED, refs_needing_shallow
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +146,7 @@ class ReceivePack:
         self._reader: PackReader | None = None
         self.caps: set[bytes] = set()  # the client's capabilities, once its first command is read
         self.client_shallow: set[bytes] = set()  # `shallow` lines: the client's boundary commits
+        self._received_links: dict[bytes, tuple[bytes, ...]] = {}  # commit/tag -> parents/target
 
     def advertise(self) -> Iterator[bytes]:
         return advertise(self.repos.refs(self.repo))
@@ -225,9 +228,7 @@ class ReceivePack:
                 and _is_hex_sha(old)
                 and _is_hex_sha(new)
             ):
-                raise PushRejected(
-                    f"protocol error: expected old/new/ref, got {line[:120]!r}"
-                )
+                raise PushRejected(f"protocol error: expected old/new/ref, got {line[:120]!r}")
             commands.append(Command(old, new, ref))
             if len(commands) > self.limits.max_refs_per_push:
                 raise PushRejected(
@@ -280,6 +281,8 @@ class ReceivePack:
 
         def check(type_num: int, sha: bytes, content: bytes) -> None:
             refs = check_raw_object(type_num, content, sha.hex().encode(), self.limits)
+            if self.client_shallow and type_num in (COMMIT, TAG):
+                refs = self._shallow_links(type_num, sha, refs)
             if refs:
                 referenced.update(refs)
                 referrers.append((sha, refs))
@@ -416,12 +419,55 @@ class ReceivePack:
             return "branches must point to commits"
         return None
 
+    # -- a push from a shallow clone (see `shallow`) ------------------------------------------
+
+    def _shallow_links(self, type_num: int, sha: bytes, refs: list[bytes]) -> list[bytes]:
+        """Remember where a received commit or tag leads, for `_refuse_shallow_updates`; the
+        parents of a commit the client says is shallow are not required (git checks
+        connectivity with the client's shallow list as its --shallow-file)."""
+        self._received_links[sha] = tuple(refs[1:] if type_num == COMMIT else refs)
+        if type_num == COMMIT and sha in self.client_shallow:
+            return refs[:1]
+        return refs
+
+    def _refuse_shallow_updates(self, commands: Sequence[Command]) -> None:
+        """git's update_shallow_info with receive.shallowUpdate off: refuse the refs whose new
+        history needs one of the client's shallow commits that is not already part of the
+        repository's history. A pack that carries such a commit is never stored, since its
+        history is incomplete: every ref that would need the pack is refused then."""
+        if not self.client_shallow:
+            return
+        todo = {c.ref: c.new for c in commands if c.error is None and not c.is_delete}
+        if not todo:
+            return
+        reader = self._stored()
+        graph = load_graph(reader)
+        links = self._received_links
+
+        def parents(sha: bytes) -> tuple[bytes, ...] | None:
+            if sha in links:
+                return links[sha]
+            info = graph.get(sha)
+            if info is not None:
+                return info[1]
+            target = reader.peel(sha)  # a stored annotated tag
+            return None if target is None else (target,)
+
+        old_tips = {bytes.fromhex(v.decode()) for v in self.repos.refs(self.repo).values()}
+        new_tips = {ref: bytes.fromhex(new.decode()) for ref, new in todo.items()}
+        refused = refs_needing_shallow(parents, new_tips, self.client_shallow, old_tips)
+        carried = any(s in links and s not in graph for s in self.client_shallow)
+        for c in commands:
+            if c.ref in refused or (carried and c.ref in todo):
+                c.error = SHALLOW_UPDATE_REFUSED
+
     def _apply(
         self, commands: Sequence[Command], quarantine: Quarantine | None, *, atomic: bool
     ) -> None:
         seen: set[bytes] = set()
         for c in commands:
             c.error = self._check_command(c, quarantine, seen)
+        self._refuse_shallow_updates(commands)
         if atomic and any(c.error is not None for c in commands):
             for c in commands:
                 if c.error is None:
