@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import GitUser, MakeGitUser, Server, git
-from test_git_http import stored_files
+from test_git_http import ZERO, raw_receive, report_lines, stored_files
 from test_git_scenarios import TRANSPORTS
 
 DAY = 86400
@@ -396,3 +396,33 @@ def test_refused_push_tells_a_side_band_client_why(
     assert "bad band" not in proc.stderr
     assert server.client().list_branches(repositoryName=name)["branches"] == []
     git(env, "push", "-q", url, "main", cwd=history.work)  # and the next push is served
+
+
+@parametrize_sides
+def test_ref_pushed_beside_shallow_history_is_refused_and_nothing_dangling_is_stored(
+    server: Server, sides: tuple[Side, Side, str]
+) -> None:
+    """One push: a shallow branch (refused, as git does) and an unrelated branch whose objects
+    travel in the same pack. git would take the second and keep the whole pack, shallow
+    commit and all; ccemu refuses it too, so no commit without its history is ever stored
+    (a later push could otherwise point a ref at it without sending the missing parents)."""
+    ours, oracle, _ = sides
+    clone = oracle.clone("source", "--depth", "1")
+    boundary = (clone / ".git" / "shallow").read_text().strip()
+    git(oracle.env, "checkout", "-q", "--orphan", "solo", cwd=clone)
+    _same_commit(oracle, clone, "solo")
+    empty = f"empty-{uuid.uuid4().hex[:10]}"
+    server.client().create_repository(repositoryName=empty)
+    url = ours.url_for(empty)
+    proc = git(ours.env, "push", "--porcelain", url, "main", "solo", cwd=clone, check=False)
+    assert proc.returncode != 0
+    assert "refs/heads/main\t[remote rejected] (shallow update not allowed)" in proc.stdout
+    assert "refs/heads/solo\t[remote rejected] (shallow update not allowed: " in proc.stdout
+    assert server.client().list_branches(repositoryName=empty)["branches"] == []
+    assert not [f for f in stored_files(server, empty) if f.endswith(".pack")]
+    # The boundary commit was never stored: a ref cannot be pointed at it.
+    resp = raw_receive(server, empty, [(ZERO, boundary, "refs/heads/evil")])
+    assert report_lines(resp.content)[1] == "ng refs/heads/evil missing necessary objects"
+    proc = git(ours.env, "push", "--porcelain", url, "solo", cwd=clone, check=False)
+    assert proc.returncode == 0, proc.stderr  # alone, the unrelated branch is taken
+    assert server.client().list_branches(repositoryName=empty)["branches"] == ["solo"]

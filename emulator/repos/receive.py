@@ -458,8 +458,12 @@ class ReceivePack:
         refused = refs_needing_shallow(parents, new_tips, self.client_shallow, old_tips)
         carried = any(s in links and s not in graph for s in self.client_shallow)
         for c in commands:
-            if c.ref in refused or (carried and c.ref in todo):
+            if c.ref in refused:
                 c.error = SHALLOW_UPDATE_REFUSED
+            elif carried and c.ref in todo:
+                # git would take this ref and keep the pack; here a stored object always has
+                # its whole history (what the connectivity check relies on), so it cannot be.
+                c.error = f"{SHALLOW_UPDATE_REFUSED}: the pack carries shallow history"
 
     def _apply(
         self, commands: Sequence[Command], quarantine: Quarantine | None, *, atomic: bool
