@@ -129,6 +129,8 @@ def test_empty_pkt_line_is_refused_over_ssh(pushed: Pushed, service: str) -> Non
         _, out = _ssh_service(pushed, service, body)
         assert b"ERR " in out and b"empty pkt-line" in out, (body, out)
         pushed.assert_unchanged()
+        ssh_env = pushed.user.ssh_env(pushed.env)
+        assert git(ssh_env, "ls-remote", pushed.user.ssh_url(pushed.name)).returncode == 0
 
 
 # -- non-UTF-8 ref names -----------------------------------------------------------------------
@@ -263,15 +265,16 @@ def test_repository_with_leading_dash_is_served_over_git(
 ) -> None:
     """git quotes the path ('/v1/repos/-lead'); the name is never an option, to ccemu or to
     anything it runs."""
-    name = f"-lead-{uuid.uuid4().hex[:8]}"
-    create_repo(server, name)
     env = user.ssh_env(git_env) if transport == "ssh" else git_env
-    url = user.ssh_url(name) if transport == "ssh" else user.http_url(name)
     work = tmp_path / "w"
     shas = make_commits(env, work, 2)
-    git(env, "push", "-q", url, "main", cwd=work)
-    clone = tmp_path / "c"
-    git(env, "clone", "-q", url, str(clone))
-    assert git(env, "rev-parse", "HEAD", cwd=clone).stdout.strip() == shas[-1]
-    branch = server.client().get_branch(repositoryName=name, branchName="main")["branch"]
-    assert branch["commitId"] == shas[-1]
+    # "--upload-pack=x" is no valid name ("="), but "--upload-pack" is one, and only a name
+    for name in (f"-lead-{uuid.uuid4().hex[:8]}", f"--upload-pack-{uuid.uuid4().hex[:8]}"):
+        create_repo(server, name)
+        url = user.ssh_url(name) if transport == "ssh" else user.http_url(name)
+        git(env, "push", "-q", url, "main", cwd=work)
+        clone = tmp_path / name
+        git(env, "clone", "-q", url, str(clone))
+        assert git(env, "rev-parse", "HEAD", cwd=clone).stdout.strip() == shas[-1]
+        branch = server.client().get_branch(repositoryName=name, branchName="main")["branch"]
+        assert branch["commitId"] == shas[-1]
