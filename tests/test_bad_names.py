@@ -160,6 +160,8 @@ def test_non_utf8_ref_name_is_refused_at_push(pushed: Pushed) -> None:
         f"{pushed.server.plain_url(pushed.name)}/git-receive-pack",
         content=pkt(f"{ZERO} {pushed.shas[0]} ".encode() + bad + b"\0report-status\n")
         + pkt(f"{ZERO} {pushed.shas[0]} refs/heads/fine\n".encode())
+        + pkt(f"{ZERO} {pushed.shas[0]} refs/heads/{'é' * 256}\n".encode())
+        + pkt(f"{ZERO} {pushed.shas[0]} refs/heads/{'a' * 257}\n".encode())
         + pkt(None)
         + EMPTY_PACK,
         headers={"Content-Type": "application/x-git-receive-pack-request"},
@@ -167,13 +169,16 @@ def test_non_utf8_ref_name_is_refused_at_push(pushed: Pushed) -> None:
         timeout=60,
     )
     lines = [p for p in parse_pkts(resp.content) if p is not None]
+    too_long = f"refs/heads/{'a' * 257}"  # the API could not name it (BranchName: 1 to 256)
     assert lines == [
         b"unpack ok\n",
         b"ng " + bad + b" funny refname: ref names must be valid UTF-8\n",
         b"ok refs/heads/fine\n",
+        f"ok refs/heads/{'é' * 256}\n".encode(),  # 256 characters (512 bytes) is a branch
+        f"ng {too_long} funny refname: branch names are at most 256 characters\n".encode(),
     ]
     branches = pushed.server.client().list_branches(repositoryName=pushed.name)["branches"]
-    assert sorted(branches) == ["fine", "main"]
+    assert sorted(branches) == ["fine", "main", "é" * 256]
 
 
 # -- lone surrogates through the API -----------------------------------------------------------

@@ -37,6 +37,7 @@ from dulwich.protocol import ReceivableProtocol, pkt_line
 from dulwich.refs import Ref, check_ref_format
 
 from emulator.config import Limits
+from emulator.repos.branches import MAX_BRANCH_NAME
 from emulator.repos.commit_graph import load_graph
 from emulator.repos.files import PACK_DIR, RepoFiles
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
@@ -399,9 +400,11 @@ class ReceivePack:
         try:
             # CodeCommit names branches and tags as strings: a ref that is not UTF-8 could be
             # pushed but never named through the API (GetBranch, DeleteBranch), so refuse it.
-            cmd.ref.decode("utf-8")
+            name = cmd.ref.decode("utf-8")
         except UnicodeDecodeError:
             return "funny refname: ref names must be valid UTF-8"
+        if name.startswith("refs/heads/") and len(name) - 11 > MAX_BRANCH_NAME:
+            return f"funny refname: branch names are at most {MAX_BRANCH_NAME} characters"
         if not cmd.ref.startswith(ALLOWED_NAMESPACES):
             return "only refs/heads/* and refs/tags/* may be pushed"
         if cmd.ref in seen:
