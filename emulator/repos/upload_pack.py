@@ -310,13 +310,16 @@ class _Session:
         commits it now gets the parents of (`unshallow`), see `emulator.repos.shallow`."""
         graph = self.up.graph
         reader = self.up.reader
-        commits = [c for c in (reader.peel(w) or w for w in self.wants) if c in graph]
+
+        def commit_of(sha: bytes) -> bytes:  # a tag is deepened from its commit (deref_tag)
+            return sha if sha in graph else reader.peel(sha) or sha
+
+        commits = [c for c in map(commit_of, self.wants) if c in graph]
         if self.depth >= INFINITE_DEPTH:
             boundary: set[bytes] = set()
             not_shallow = set(self.client_shallow)
         elif self.depth and b"deepen-relative" in self.caps:
-            tips = [bytes.fromhex(v.decode("ascii")) for v in self.up.refs.values()]
-            tips = [reader.peel(t) or t for t in tips]
+            tips = [commit_of(bytes.fromhex(v.decode("ascii"))) for v in self.up.refs.values()]
             boundary, not_shallow = relative_boundary(graph, tips, self.client_shallow, self.depth)
         elif self.depth:
             boundary, not_shallow = depth_boundary(graph, commits, self.depth)
