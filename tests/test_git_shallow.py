@@ -426,3 +426,11 @@ def test_ref_pushed_beside_shallow_history_is_refused_and_nothing_dangling_is_st
     proc = git(ours.env, "push", "--porcelain", url, "solo", cwd=clone, check=False)
     assert proc.returncode == 0, proc.stderr  # alone, the unrelated branch is taken
     assert server.client().list_branches(repositoryName=empty)["branches"] == ["solo"]
+    # Beside a delete, which needs no pack, the pack is not stored either.
+    git(ours.env, "push", "-q", url, "solo:other", cwd=clone)
+    proc = git(ours.env, "push", "--porcelain", url, "main", ":other", cwd=clone, check=False)
+    assert "refs/heads/main\t[remote rejected] (shallow update not allowed)" in proc.stdout
+    assert "-\t:refs/heads/other\t[deleted]" in proc.stdout
+    resp = raw_receive(server, empty, [(ZERO, boundary, "refs/heads/evil")])
+    assert report_lines(resp.content)[1] == "ng refs/heads/evil missing necessary objects"
+    assert server.client().list_branches(repositoryName=empty)["branches"] == ["solo"]

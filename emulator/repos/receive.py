@@ -433,16 +433,17 @@ class ReceivePack:
             return refs[:1]
         return refs
 
-    def _refuse_shallow_updates(self, commands: Sequence[Command]) -> None:
+    def _refuse_shallow_updates(self, commands: Sequence[Command]) -> bool:
         """git's update_shallow_info with receive.shallowUpdate off: refuse the refs whose new
         history needs one of the client's shallow commits that is not already part of the
         repository's history. A pack that carries such a commit is never stored, since its
-        history is incomplete: every ref that would need the pack is refused then."""
+        history is incomplete: every ref that would need the pack is refused then, and True
+        is returned (the pack must not be published)."""
         if not self.client_shallow:
-            return
+            return False
         todo = {c.ref: c.new for c in commands if c.error is None and not c.is_delete}
-        if not todo:
-            return
+        if not todo:  # deletes only: the pack is not needed, so keep no doubtful one
+            return any(s in self._received_links for s in self.client_shallow)
         reader = self._stored()
         graph = load_graph(reader)
         links = self._received_links
@@ -467,6 +468,7 @@ class ReceivePack:
                 # git would take this ref and keep the pack; here a stored object always has
                 # its whole history (what the connectivity check relies on), so it cannot be.
                 c.error = f"{SHALLOW_UPDATE_REFUSED}: the pack carries shallow history"
+        return carried
 
     def _apply(
         self, commands: Sequence[Command], quarantine: Quarantine | None, *, atomic: bool
@@ -474,7 +476,8 @@ class ReceivePack:
         seen: set[bytes] = set()
         for c in commands:
             c.error = self._check_command(c, quarantine, seen)
-        self._refuse_shallow_updates(commands)
+        if self._refuse_shallow_updates(commands):
+            quarantine = None  # it carries shallow history: never stored, even beside deletes
         if atomic and any(c.error is not None for c in commands):
             for c in commands:
                 if c.error is None:
