@@ -5,7 +5,7 @@ commands may leave out the quotes or the leading slash.
     command = service SP path / service SP "'" path "'"
     service = "git-upload-pack" / "git-receive-pack" / "git-upload-archive"
     path    = ["/"] "v1/repos/" name
-    name    = 1*100 (ALPHA / DIGIT / "_" / "." / "-"), not starting with "-"
+    name    = 1*100 (ALPHA / DIGIT / "_" / "." / "-")   ; CodeCommit's names, "-lead" included
 
 Anything else — extra arguments, options such as `--help`, shell syntax (`;`, `|`, backticks,
 `$()`), control characters (newline, NUL), more than 4 KiB — is refused with `CommandRefused`.
@@ -20,7 +20,10 @@ from emulator.repos.git_session import RECEIVE_PACK, UPLOAD_ARCHIVE, UPLOAD_PACK
 
 MAX_COMMAND = 4096
 SERVICES = (UPLOAD_PACK, RECEIVE_PACK, UPLOAD_ARCHIVE)
-_NAME = r"(?P<name>[A-Za-z0-9_.][A-Za-z0-9_.-]{0,99})"
+# A name may start with "-" (CodeCommit allows it): it is always behind "v1/repos/", so it can
+# never be read as an option, and it never reaches an argv or a shell, only the repository
+# lookup.
+_NAME = r"(?P<name>[A-Za-z0-9_.-]{1,100})"
 _PATH = rf"/?v1/repos/{_NAME}"
 _COMMAND = re.compile(
     rf"(?P<service>{'|'.join(SERVICES)}) (?:'{_PATH}'|{_PATH.replace('name', 'bare')})"

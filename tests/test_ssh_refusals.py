@@ -160,7 +160,6 @@ REFUSED = {
     "extra argument": b"git-upload-pack '/v1/repos/REPO' extra",
     "help option": b"git-upload-pack --help",
     "option instead of path": b"git-receive-pack --version",
-    "name starting with dash": b"git-upload-pack '/v1/repos/-REPO'",
     "bare dash name": b"git-upload-pack /v1/repos/--upload-pack=touch",
     "semicolon": b"git-upload-pack '/v1/repos/REPO'; touch MARKER",
     "semicolon inside quotes": b"git-upload-pack '/v1/repos/REPO;touch MARKER'",

@@ -9,7 +9,6 @@ lists one, and a generic `ValidationException` otherwise.
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import math
 import re
@@ -109,6 +108,17 @@ class _Validator:
             if not isinstance(value, str):
                 self.type_error(path, "a string", value)
                 return
+            if not _is_unicode(value):
+                # JSON can carry an unpaired surrogate (`"\\ud800"`), which is no character:
+                # it can name nothing and cannot be stored. AWS refuses it as an invalid value
+                # of the member (CodeCommit: InvalidBranchNameException for a branch name).
+                self.fail(
+                    path,
+                    "pattern",
+                    value.encode("utf-8", "backslashreplace").decode(),
+                    "Member must contain only valid Unicode characters",
+                )
+                return
             if shape.enum and value not in shape.enum:
                 self.fail(
                     path,
@@ -142,13 +152,18 @@ class _Validator:
         elif kind == "timestamp":
             if isinstance(value, bool) or not isinstance(value, int | float | str):
                 self.type_error(path, "a timestamp", value)
+                return
+            try:
+                decode(shape, value)
+            except (ValueError, OverflowError, OSError):
+                self.type_error(path, "a timestamp", value)
         elif kind == "blob":
             if not isinstance(value, str):
                 self.type_error(path, "a base64 string", value)
                 return
             try:
                 base64.b64decode(value, validate=True)
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or a non-ASCII character
                 self.type_error(path, "a base64 string", value)
 
     def _length(self, meta: dict[str, Any], length: int, value: object, path: str) -> None:
@@ -193,6 +208,15 @@ def _compile(pattern: str) -> re.Pattern[str]:
     for java, python in _UNICODE_CLASSES.items():
         pattern = pattern.replace(java, python)
     return re.compile(pattern)
+
+
+def _is_unicode(text: str) -> bool:
+    """False if `text` holds an unpaired surrogate (it has no UTF-8 form)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _join(path: str, name: str) -> str:

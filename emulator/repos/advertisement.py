@@ -27,6 +27,8 @@ CAPABILITIES = (
     b"ofs-delta",
     b"shallow",
     b"deepen-since",
+    b"deepen-not",
+    b"deepen-relative",
     b"no-progress",
     b"include-tag",
     b"multi_ack_detailed",

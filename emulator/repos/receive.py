@@ -32,21 +32,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from dulwich.errors import GitProtocolError, HangupException
+from dulwich.errors import HangupException
 from dulwich.object_format import DEFAULT_OBJECT_FORMAT
 from dulwich.objects import RawObjectID
 from dulwich.pack import extend_pack
-from dulwich.protocol import ReceivableProtocol, extract_capabilities, pkt_line
+from dulwich.protocol import ReceivableProtocol, pkt_line
 from dulwich.refs import Ref, check_ref_format
 
 from emulator.config import Limits
+from emulator.repos.branches import MAX_BRANCH_NAME
+from emulator.repos.commit_graph import load_graph
 from emulator.repos.files import PACK_DIR, RepoFiles
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
-from emulator.repos.object_checks import COMMIT, ObjectCheckError, check_raw_object
+from emulator.repos.object_checks import COMMIT, TAG, ObjectCheckError, check_raw_object
 from emulator.repos.object_store import RETIRED
 from emulator.repos.pack_indexer import PackSizeError, StreamIndexer, write_index_v2
 from emulator.repos.pack_reader import PackCache, PackIndex, PackReader
+from emulator.repos.pkt_reader import PktReader
 from emulator.repos.service import ATOMIC_FAILED, RepositoryService
+from emulator.repos.shallow import SHALLOW_UPDATE_REFUSED, refs_needing_shallow
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +154,9 @@ class ReceivePack:
         # check found; released when the request ends.
         self._window = contextlib.ExitStack()
         self._in_window = False
+        self.caps: set[bytes] = set()  # the client's capabilities, once its first command is read
+        self.client_shallow: set[bytes] = set()  # `shallow` lines: the client's boundary commits
+        self._received_links: dict[bytes, tuple[bytes, ...]] = {}  # commit/tag -> parents/target
 
     def advertise(self) -> Iterator[bytes]:
         return advertise(self.repos.refs(self.repo))
@@ -161,9 +168,8 @@ class ReceivePack:
         proto = ReceivableProtocol(read, write)
         try:
             commands, caps = self._read_commands(proto)
-        except (PushRejected, GitProtocolError, HangupException, ValueError) as exc:
-            message = str(exc) or "unexpected end of request"
-            proto.write_pkt_line(b"ERR " + message.encode("utf-8", "replace"))
+        except PushRejected as exc:
+            self._refuse(proto, str(exc))
             return
         if not commands:
             return
@@ -200,24 +206,42 @@ class ReceivePack:
             self.repos.request_maintenance(self.repo)
 
     def _read_commands(self, proto: ReceivableProtocol) -> tuple[list[Command], set[bytes]]:
+        """The commands, as git's read_head_info reads them: `shallow <id>` lines first (a push
+        from a shallow clone), then `old new ref` with the capabilities after a NUL on the
+        first, then a flush; push options follow when both sides use them."""
+        # Never reads past the flush, so the pack that follows is read from `proto` after it.
+        pkts = PktReader(
+            proto.recv, self.limits.max_negotiation_body, error=PushRejected, prefix=""
+        )
         commands: list[Command] = []
         caps: set[bytes] = set()
-        first = True
         while True:
-            line = proto.read_pkt_line()
+            line = pkts.read()
             if line is None:
                 break
-            if first:
-                line, cap_list = extract_capabilities(line)
-                caps = set(cap_list)
-                first = False
+            if line == b"":
+                raise PushRejected("unexpected end of request")
+            if line.startswith(b"shallow ") and not commands:
+                sha = line[8:].rstrip(b"\n")
+                if not _is_hex_sha(sha):
+                    raise PushRejected(f"protocol error: expected shallow sha, got {sha[:60]!r}")
+                self.client_shallow.add(bytes.fromhex(sha.decode()))
+                continue
+            line, nul, cap_text = line.partition(b"\0")
+            if nul and not commands:
+                caps = set(cap_text.split())
+                self.caps = caps  # from here on, a refusal goes on the side band if asked
             line = line.rstrip(b"\n")
-            if line.startswith(b"shallow "):
-                continue  # a push from a shallow clone; connectivity is checked regardless
-            parts = line.split(b" ")
-            if len(parts) != 3 or not (_is_hex_sha(parts[0]) and _is_hex_sha(parts[1])):
-                raise PushRejected(f"malformed command: {line[:120]!r}")
-            commands.append(Command(parts[0], parts[1], parts[2]))
+            # git's queue_command: old SP new SP refname (the rest, checked later)
+            old, new, ref = line[:40], line[41:81], line[82:]
+            if not (
+                len(line) > 82
+                and line[40:41] == line[81:82] == b" "
+                and _is_hex_sha(old)
+                and _is_hex_sha(new)
+            ):
+                raise PushRejected(f"protocol error: expected old/new/ref, got {line[:120]!r}")
+            commands.append(Command(old, new, ref))
             if len(commands) > self.limits.max_refs_per_push:
                 raise PushRejected(
                     f"too many ref updates in one push (limit {self.limits.max_refs_per_push})"
@@ -225,11 +249,29 @@ class ReceivePack:
         if b"push-options" in caps and commands:
             # Options are accepted and ignored (no hooks consume them), but must be consumed.
             count = 0
-            while proto.read_pkt_line() is not None:
+            while (option := pkts.read()) is not None:
+                if option == b"":
+                    raise PushRejected("unexpected end of request")
                 count += 1
                 if count > 1000:
                     raise PushRejected("too many push options")
         return commands, caps
+
+    def _refuse(self, proto: ReceivableProtocol, message: str) -> None:
+        """Refuse the whole request with git's `ERR` line. A client that asked for side-band
+        demultiplexes everything it reads, so there the line travels in band 1, where its
+        report-status reader looks (git's client dies with "remote error: ..."); a bare `ERR`
+        would be read as band 69 ('E'). Without report-status the text goes to band 2, where
+        git's receive-pack sends its error messages (rp_error)."""
+        text = " ".join(message.split())[:1000].encode("utf-8", "replace")
+        if b"side-band-64k" not in self.caps:
+            proto.write_pkt_line(b"ERR " + text)
+            return
+        if b"report-status" in self.caps:
+            proto.write_sideband(_SIDEBAND_DATA, pkt_line(b"ERR " + text))
+        else:
+            proto.write_sideband(_SIDEBAND_PROGRESS, b"error: " + text + b"\n")
+        proto.write_pkt_line(None)
 
     # -- the pack ---------------------------------------------------------------------------
 
@@ -251,6 +293,8 @@ class ReceivePack:
 
         def check(type_num: int, sha: bytes, content: bytes) -> None:
             refs = check_raw_object(type_num, content, sha.hex().encode(), self.limits)
+            if self.client_shallow and type_num in (COMMIT, TAG):
+                refs = self._shallow_links(type_num, sha, refs)
             if refs:
                 referenced.update(refs)
                 referrers.append((sha, refs))
@@ -375,6 +419,14 @@ class ReceivePack:
     ) -> str | None:
         if not check_ref_format(Ref(cmd.ref)):
             return "funny refname"
+        try:
+            # CodeCommit names branches and tags as strings: a ref that is not UTF-8 could be
+            # pushed but never named through the API (GetBranch, DeleteBranch), so refuse it.
+            name = cmd.ref.decode("utf-8")
+        except UnicodeDecodeError:
+            return "funny refname: ref names must be valid UTF-8"
+        if name.startswith("refs/heads/") and len(name) - 11 > MAX_BRANCH_NAME:
+            return f"funny refname: branch names are at most {MAX_BRANCH_NAME} characters"
         if not cmd.ref.startswith(ALLOWED_NAMESPACES):
             return "only refs/heads/* and refs/tags/* may be pushed"
         if cmd.ref in seen:
@@ -392,6 +444,54 @@ class ReceivePack:
             return "branches must point to commits"
         return None
 
+    # -- a push from a shallow clone (see `shallow`) ------------------------------------------
+
+    def _shallow_links(self, type_num: int, sha: bytes, refs: list[bytes]) -> list[bytes]:
+        """Remember where a received commit or tag leads, for `_refuse_shallow_updates`; the
+        parents of a commit the client says is shallow are not required (git checks
+        connectivity with the client's shallow list as its --shallow-file)."""
+        self._received_links[sha] = tuple(refs[1:] if type_num == COMMIT else refs)
+        if type_num == COMMIT and sha in self.client_shallow:
+            return refs[:1]
+        return refs
+
+    def _refuse_shallow_updates(self, commands: Sequence[Command]) -> bool:
+        """git's update_shallow_info with receive.shallowUpdate off: refuse the refs whose new
+        history needs one of the client's shallow commits that is not already part of the
+        repository's history. A pack that carries such a commit is never stored, since its
+        history is incomplete: every ref that would need the pack is refused then, and True
+        is returned (the pack must not be published)."""
+        if not self.client_shallow:
+            return False
+        todo = {c.ref: c.new for c in commands if c.error is None and not c.is_delete}
+        if not todo:  # deletes only: the pack is not needed, so keep no doubtful one
+            return any(s in self._received_links for s in self.client_shallow)
+        reader = self._stored()
+        graph = load_graph(reader)
+        links = self._received_links
+
+        def parents(sha: bytes) -> tuple[bytes, ...] | None:
+            if sha in links:
+                return links[sha]
+            info = graph.get(sha)
+            if info is not None:
+                return info[1]
+            target = reader.peel(sha)  # a stored annotated tag
+            return None if target is None else (target,)
+
+        old_tips = {bytes.fromhex(v.decode()) for v in self.repos.refs(self.repo).values()}
+        new_tips = {ref: bytes.fromhex(new.decode()) for ref, new in todo.items()}
+        refused = refs_needing_shallow(parents, new_tips, self.client_shallow, old_tips)
+        carried = any(s in links and s not in graph for s in self.client_shallow)
+        for c in commands:
+            if c.ref in refused:
+                c.error = SHALLOW_UPDATE_REFUSED
+            elif carried and c.ref in todo:
+                # git would take this ref and keep the pack; here a stored object always has
+                # its whole history (what the connectivity check relies on), so it cannot be.
+                c.error = f"{SHALLOW_UPDATE_REFUSED}: the pack carries shallow history"
+        return carried
+
     def _apply(
         self, commands: Sequence[Command], quarantine: Quarantine | None, *, atomic: bool
     ) -> None:
@@ -399,6 +499,8 @@ class ReceivePack:
         seen: set[bytes] = set()
         for c in commands:
             c.error = self._check_command(c, quarantine, seen)
+        if self._refuse_shallow_updates(commands):
+            quarantine = None  # it carries shallow history: never stored, even beside deletes
         if atomic and any(c.error is not None for c in commands):
             for c in commands:
                 if c.error is None:

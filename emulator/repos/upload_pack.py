@@ -34,7 +34,6 @@ from emulator.repos.commit_graph import (
     commits_to_send,
     load_graph,
     mark_have,
-    shallow_boundary,
 )
 from emulator.repos.object_store import RepoObjectStore
 from emulator.repos.object_walk import ObjectWalk
@@ -56,6 +55,12 @@ from emulator.repos.pack_send import (
 )
 from emulator.repos.pkt_reader import PktReader, UploadPackError, parse_id
 from emulator.repos.reachability import clone_objects, tips_of
+from emulator.repos.shallow import (
+    NoCommitsSelected,
+    depth_boundary,
+    relative_boundary,
+    rev_list_boundary,
+)
 
 __all__ = [
     "CAPABILITIES",
@@ -157,6 +162,7 @@ class _Session:
         self.client_shallow: set[bytes] = set()
         self.depth = 0
         self.deepen_since = 0
+        self.deepen_not: list[bytes] = []  # commits of the refs `deepen-not` names
         self.haves: list[bytes] = []  # git's have_obj: every have we know, in order
         self._have_set: set[bytes] = set()
         self.they_have: set[bytes] = set()
@@ -218,6 +224,9 @@ class _Session:
                 if self.depth <= 0:
                     raise UploadPackError(f"upload-pack: invalid deepen: {line.decode()}")
                 continue
+            if line.startswith(b"deepen-not "):
+                self.deepen_not.append(self._expand_ref(line[11:]))
+                continue
             if line.startswith(b"deepen-since "):
                 try:
                     self.deepen_since = int(line[13:])
@@ -240,12 +249,32 @@ class _Session:
         if not self.wants:
             return False
         self.check_wants()
-        if self.depth and self.deepen_since:
-            raise UploadPackError("upload-pack: deepen and deepen-since cannot be used together")
-        if self.depth or self.deepen_since:
+        if self.depth and (self.deepen_since or self.deepen_not):
+            raise UploadPackError(
+                "upload-pack: deepen and deepen-since (or deepen-not) cannot be used together"
+            )
+        if self.depth or self.deepen_since or self.deepen_not:
             self.send_shallow_list()
             self.write(FLUSH)
         return True
+
+    def _expand_ref(self, name: bytes) -> bytes:
+        """The commit a `deepen-not <ref>` names, by git's ref_rev_parse_rules (expand_ref):
+        exactly one of name, refs/name, refs/tags/name, refs/heads/name, refs/remotes/name,
+        refs/remotes/name/HEAD must exist."""
+        text = name.rstrip(b"\n")
+        rules = (b"", b"refs/", b"refs/tags/", b"refs/heads/", b"refs/remotes/")
+        found = [self.up.refs[r + text] for r in rules if r + text in self.up.refs]
+        tail = b"refs/remotes/" + text + b"/HEAD"
+        if tail in self.up.refs:
+            found.append(self.up.refs[tail])
+        shown = text[:200].decode(errors="replace")
+        if len(found) > 1:
+            raise UploadPackError(f"upload-pack: ambiguous deepen-not: deepen-not {shown}")
+        if not found:
+            raise UploadPackError(f"upload-pack: deepen-not is not a ref: deepen-not {shown}")
+        sha = bytes.fromhex(found[0].decode("ascii"))
+        return self.up.reader.peel(sha) or sha
 
     def check_wants(self) -> None:
         tips: set[bytes] = set()
@@ -278,16 +307,30 @@ class _Session:
         raise UploadPackError(f"upload-pack: not our ref {non_tip[0].hex()}")
 
     def send_shallow_list(self) -> None:
+        """git's send_shallow_list: the new boundary (`shallow`) and the client's shallow
+        commits it now gets the parents of (`unshallow`), see `emulator.repos.shallow`."""
         graph = self.up.graph
-        commits = [w for w in self.wants if w in graph]
-        if self.depth:
-            if self.depth >= INFINITE_DEPTH:
-                boundary: set[bytes] = set()
-                not_shallow = set(self.client_shallow)
-            else:
-                boundary, not_shallow = shallow_boundary(graph, commits, self.depth)
+        reader = self.up.reader
+
+        def commit_of(sha: bytes) -> bytes:  # a tag is deepened from its commit (deref_tag)
+            return sha if sha in graph else reader.peel(sha) or sha
+
+        commits = [c for c in map(commit_of, self.wants) if c in graph]
+        if self.depth >= INFINITE_DEPTH:
+            boundary: set[bytes] = set()
+            not_shallow = set(self.client_shallow)
+        elif self.depth and b"deepen-relative" in self.caps:
+            tips = [commit_of(bytes.fromhex(v.decode("ascii"))) for v in self.up.refs.values()]
+            boundary, not_shallow = relative_boundary(graph, tips, self.client_shallow, self.depth)
+        elif self.depth:
+            boundary, not_shallow = depth_boundary(graph, commits, self.depth)
         else:
-            boundary, not_shallow = _since_boundary(graph, commits, self.deepen_since)
+            try:
+                boundary, not_shallow = rev_list_boundary(
+                    graph, commits, self.deepen_since, self.deepen_not
+                )
+            except NoCommitsSelected as e:
+                raise UploadPackError(f"upload-pack: {e}") from None
         self.new_shallow = set()
         for c in sorted(boundary):
             if c not in self.client_shallow and c not in not_shallow:
@@ -473,21 +516,3 @@ def _reachable_from(graph: Graph, tips: list[bytes], targets: set[bytes]) -> set
         if info is not None:
             stack.extend(info[1])
     return found
-
-
-def _since_boundary(graph: Graph, wants: list[bytes], since: int) -> tuple[set[bytes], set[bytes]]:
-    """For `deepen-since`: commits at or after `since` are kept (git's rev-list --max-age);
-    a kept commit with a parent that is not kept becomes shallow."""
-    kept: set[bytes] = set()
-    stack = [w for w in wants if w in graph]
-    while stack:
-        c = stack.pop()
-        if c in kept:
-            continue
-        info = graph[c]
-        if info[2] < since and c not in wants:
-            continue
-        kept.add(c)
-        stack.extend(p for p in info[1] if p in graph)
-    boundary = {c for c in kept if any(p not in kept for p in graph[c][1])}
-    return boundary, kept - boundary
