@@ -17,7 +17,7 @@ from emulator.iam.git_password import (
 )
 from emulator.iam.principal import Principal
 
-VECTORS_FILE = Path(__file__).parents[2] / "shared/conformance/git_sigv4_vectors.json"
+VECTORS_FILE = Path(__file__).parent / "data/conformance/git_sigv4_vectors.json"
 DATA = json.loads(VECTORS_FILE.read_text())
 VECTORS: list[dict[str, Any]] = DATA["vectors"]
 PRINCIPAL = Principal.root("123456789012", DATA["access_key_id"])

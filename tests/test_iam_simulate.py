@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import Server
 
-CASES = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "iam_policy_cases.json"
+CASES = Path(__file__).resolve().parent / "data" / "conformance" / "iam_policy_cases.json"
 DECISION = {"Allow": "allowed", "ExplicitDeny": "explicitDeny", "ImplicitDeny": "implicitDeny"}
 REPO = "arn:aws:codecommit:us-east-1:123456789012:demo"
 

@@ -1,4 +1,4 @@
-"""Every case of the shared conformance file reaches the decision AWS documents."""
+"""Every case of the conformance file reaches the decision AWS documents."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import pytest
 
 from emulator.iam.policy import CASE_DECISIONS, run_case
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-CASES_FILE = SHARED / "conformance" / "iam_policy_cases.json"
+CASES_FILE = Path(__file__).resolve().parent / "data" / "conformance" / "iam_policy_cases.json"
 CASES: list[dict[str, Any]] = json.loads(CASES_FILE.read_text())["cases"]
 
 

@@ -1,4 +1,4 @@
-"""Run a case of `shared/conformance/iam_policy_cases.json` (its "schema" key describes the
+"""Run a case of `tests/data/conformance/iam_policy_cases.json` (its "schema" key describes the
 format) through the evaluator; the tests and the simulator's tests share this adapter."""
 
 from __future__ import annotations
