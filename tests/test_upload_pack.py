@@ -406,7 +406,7 @@ def test_shallow_since(
     origin.env = env
     origin.push()
     dest = tmp_path / "clone"
-    clone(env, door, dest, "--shallow-since=2020-01-04")
+    clone(env, door, dest, "--shallow-since=2020-01-04 00:00:00 +0000")  # not the time of day
     git(env, "fsck", cwd=dest)
     assert git(env, "rev-list", "--count", "HEAD", cwd=dest).strip() == "3"
 
