@@ -103,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest git request body accepted, after decompression (default 2 GiB)",
     )
     serve.add_argument(
+        "--push-inflate-allowance",
+        type=int,
+        default=None,
+        help="bytes a pushed pack may inflate to (objects and deltas resolved) beyond 1000 "
+        "times its own size (default 1 GiB)",
+    )
+    serve.add_argument(
         "--lambda-endpoints",
         type=Path,
         default=None,
@@ -221,6 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     limits = Limits()
     if args.max_push_bytes is not None:
         limits = replace(limits, max_git_request=args.max_push_bytes)
+    if args.push_inflate_allowance is not None:
+        if args.push_inflate_allowance < 0:
+            parser.error("--push-inflate-allowance must not be negative")
+        limits = replace(limits, push_inflate_allowance=args.push_inflate_allowance)
     config = Config(
         data_dir=args.data_dir,
         host=args.host,

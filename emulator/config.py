@@ -19,6 +19,10 @@ class Limits:
     max_git_request: int = 2 * 1024 * 1024 * 1024  # a whole pushed pack, after gzip inflation
     max_negotiation_body: int = 64 * 1024 * 1024  # upload-pack request: wants and haves
     max_object_size: int = 512 * 1024 * 1024
+    # What inflating and patching one pushed pack may produce: this many bytes plus
+    # `push_inflate_ratio` times the pack's size (emulator.repos.pack_indexer.WorkLimit).
+    push_inflate_allowance: int = 1 << 30
+    push_inflate_ratio: int = 1000
     max_tree_entries: int = 1_000_000
     max_path_depth: int = 2048
     max_refs_per_push: int = 10_000

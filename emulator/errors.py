@@ -4,6 +4,8 @@
       ├── ClientError            the caller's fault (HTTP 400 unless the model says otherwise)
       └── NotImplementedOperation  an operation of the model that ccemu does not implement yet
 
+    ClientStreamError            a git door's request stream that cannot be read as sent
+
 Services raise these; each door renders them once, at its edge.
 """
 
@@ -30,6 +32,12 @@ class ClientError(ServiceError):
 class NotImplementedOperation(ServiceError):
     code = "NotImplementedException"
     status = 501
+
+
+class ClientStreamError(Exception):
+    """The bytes a client sends over a git door cannot be read as it declared them: a body
+    over its limit, a broken encoding. A door's read callable raises it; the git services
+    report it to the client as the client's fault, like a malformed pack."""
 
 
 def client_error(code: str, message: str, status: int = 400) -> ClientError:

@@ -29,6 +29,8 @@ from anyio.abc import ObjectSendStream
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from emulator.errors import ClientStreamError
+
 log = logging.getLogger(__name__)
 
 Read = Callable[[int], bytes]
@@ -45,7 +47,10 @@ DRAIN_LIMIT = 64 * 1024 * 1024  # unread request body we swallow so the client s
 _WORKERS = anyio.CapacityLimiter(64)
 
 
-class GitHttpError(Exception):
+INTERNAL_ERROR = "internal error (logged by the server)"
+
+
+class GitHttpError(ClientStreamError):
     """A request the door refuses with an HTTP status (only possible before any output)."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -218,13 +223,15 @@ class GitStreamResponse(Response):
             if self._drain:
                 reader.drain(DRAIN_LIMIT)
             anyio.from_thread.run(out.send, _Failure(exc.status, exc.message))
-        except Exception as exc:
+        except Exception:
+            # A fault of ours: the log has the traceback; the client learns no more than that
+            # (an exception's text may name the data dir's paths).
             if writer.started:
                 log.exception("git request failed after output")
                 return
             log.exception("git request failed")
             writer.discard()
-            anyio.from_thread.run(out.send, _Failure(500, f"internal error: {exc}"))
+            anyio.from_thread.run(out.send, _Failure(500, INTERNAL_ERROR))
 
     async def _work(self, out: ObjectSendStream[bytes | _Failure]) -> None:
         async with out:

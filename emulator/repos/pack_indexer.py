@@ -23,7 +23,7 @@ from dulwich.pack import apply_delta
 OFS_DELTA, REF_DELTA = 6, 7
 _TYPE_HEADERS = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 _CHUNK = 1 << 20
-_MAX_CHAIN = 10_000  # git's default depth is 50
+MAX_DELTA_DEPTH = 4095  # the deepest chain `git pack-objects --depth` makes
 
 # (type 1-4, content) of a base outside the pack, or None if the store lacks it.
 External = Callable[[bytes], "tuple[int, bytes] | None"]
@@ -35,12 +35,32 @@ class PackError(Exception):
     """The received bytes are not a valid pack."""
 
 
-@dataclass
+class PackWorkExceeded(PackError):
+    """The pack inflates to more than a push may cost."""
+
+
+class ClientGone(Exception):
+    """The client hung up while its pack was being indexed."""
+
+
+@dataclass(slots=True)
 class _Entry:
     pack_type: int
     data_start: int  # absolute offset of the zlib stream
     end: int  # absolute offset past the entry
     base: int | bytes | None  # base offset (OFS_DELTA, or REF_DELTA found in the pack) or sha
+    depth: int = 0  # links between this object and its whole base (0: not a delta)
+
+
+@dataclass(frozen=True)
+class WorkLimit:
+    """What indexing one pack may cost, in bytes produced by inflating and patching (a base
+    read back from the file and patched again counts again): `allowance` plus `ratio` times
+    the pack bytes received so far. git's index-pack has no such cap; a pack that deltas
+    compress a thousandfold is already far beyond any real repository's."""
+
+    allowance: int = 1 << 30
+    ratio: int = 1000
 
 
 @dataclass
@@ -60,6 +80,8 @@ class StreamIndexer:
         on_object: OnObject,
         max_object_size: int,
         cache_bytes: int = 64 * 1024 * 1024,
+        work: WorkLimit | None = None,
+        gone: Callable[[], bool] = lambda: False,
     ) -> None:
         self._recv = recv
         self._out = out
@@ -79,6 +101,9 @@ class StreamIndexer:
         self._cache_bytes = 0
         self._cache_budget = cache_bytes
         self._external_bases: dict[bytes, tuple[int, bytes]] = {}
+        self._work_limit = work or WorkLimit()
+        self._work = 0  # bytes inflated and patched so far
+        self._gone = gone
 
     # -- the byte stream ---------------------------------------------------------------------
 
@@ -128,7 +153,7 @@ class StreamIndexer:
             raise PackError(f"unsupported pack version {version}")
         count = int.from_bytes(header[8:12], "big")
         entries: list[tuple[bytes, int, int]] = []
-        pending: list[tuple[int, bytes, bytes]] = []  # (offset, base sha, delta) for later bases
+        pending: list[tuple[int, bytes]] = []  # (offset, base sha) of deltas with later bases
         for _ in range(count):
             offset, crc, resolved = self._read_entry(pending)
             if resolved is not None:
@@ -147,7 +172,9 @@ class StreamIndexer:
             self._resolve_pending(pending, entries)
         return IndexedPack(entries, self._types, trailer, self._external_bases)
 
-    def _read_entry(self, pending: list[tuple[int, bytes, bytes]]) -> tuple[int, int, bytes | None]:
+    def _read_entry(self, pending: list[tuple[int, bytes]]) -> tuple[int, int, bytes | None]:
+        if self._gone():
+            raise ClientGone("the client hung up")
         offset = self._offset
         start_pos = self._pos
         self._fill(32)
@@ -204,34 +231,70 @@ class StreamIndexer:
             else:
                 ext = self._external_base(base)
                 if ext is None:
-                    pending.append((offset, base, body))
+                    pending.append((offset, base))  # its delta is read back from the file
                     return offset, crc, None
+                entry.depth = 1
                 typ_b, data_b = ext
-                return offset, crc, self._resolved(offset, typ_b, _patch(data_b, body))
+                return offset, crc, self._resolved(offset, typ_b, self._patch(data_b, body))
         assert isinstance(entry.base, int)
+        self._set_depth(entry, entry.base)
         typ_b, data_b = self._content_at(entry.base)
-        return offset, crc, self._resolved(offset, typ_b, _patch(data_b, body))
+        return offset, crc, self._resolved(offset, typ_b, self._patch(data_b, body))
+
+    def _set_depth(self, entry: _Entry, base: int) -> None:
+        entry.depth = self._entries[base].depth + 1
+        if entry.depth > MAX_DELTA_DEPTH:
+            raise PackError(f"delta chain longer than {MAX_DELTA_DEPTH} links")
+
+    def _count(self, produced: int) -> None:
+        """Charge `produced` bytes of inflating or patching to the push."""
+        self._work += produced
+        limit = self._work_limit
+        if self._work > limit.allowance + limit.ratio * self._offset:
+            raise PackWorkExceeded(
+                f"the pack inflates to more than {limit.allowance} bytes plus {limit.ratio} "
+                "times its size"
+            )
+
+    def _patch(self, base: bytes, delta: bytes) -> bytes:
+        if self._gone():
+            raise ClientGone("the client hung up")
+        # The delta's header states the result size: refuse before building it.
+        size = _delta_result_size(delta)
+        if size > self._max_size:
+            raise PackSizeError(
+                f"an object of {size} bytes exceeds the limit of {self._max_size} bytes"
+            )
+        self._count(size)
+        return _patch(base, delta)
 
     def _inflate(self, size: int, crc: int) -> tuple[bytes, int]:
         """The inflated entry data at the read position, and `crc` extended over its zlib
-        stream."""
+        stream. Never inflates more than one byte past the size the entry's header declares:
+        a stream that goes on is refused there, however far it would have gone."""
         d = zlib.decompressobj()
         parts: list[bytes] = []
+        produced = 0
         want = size + 5 * (size >> 14) + 32
         while True:
             if not self._fill(1):
                 raise PackError("pack is truncated")
             window = self._buf[self._pos : self._pos + want]
             try:
-                parts.append(d.decompress(window))
+                out = d.decompress(window, size + 1 - produced)
             except zlib.error as exc:
                 raise PackError(f"corrupt object data: {exc}") from None
-            used = len(window) - len(d.unused_data)
+            produced += len(out)
+            if produced > size:
+                raise PackError("object size does not match its header")
+            parts.append(out)
+            used = len(window) - len(d.unconsumed_tail) - len(d.unused_data)
             crc = zlib.crc32(memoryview(window)[:used], crc)
             self._pos += used
             if d.eof:
                 break
             want = _CHUNK
+        self._count(produced)
         body = parts[0] if len(parts) == 1 else b"".join(parts)
         if len(body) != size:
             raise PackError("object size does not match its header")
@@ -252,13 +315,17 @@ class StreamIndexer:
         return sha
 
     def _remember(self, offset: int, typ: int, content: bytes) -> None:
-        if len(content) > self._cache_budget // 8:
-            return
+        """Keep `content` as a base for the deltas that follow. The newest object always stays,
+        whatever its size (it is in memory anyway): a chain of large objects in pack order then
+        costs one patch per link, never a walk back to its start."""
+        old = self._cache.pop(offset, None)
+        if old is not None:
+            self._cache_bytes -= len(old[1])
         self._cache[offset] = (typ, content)
         self._cache_bytes += len(content)
-        while self._cache_bytes > self._cache_budget:
-            _, (_, old) = self._cache.popitem(last=False)
-            self._cache_bytes -= len(old)
+        while self._cache_bytes > self._cache_budget and len(self._cache) > 1:
+            _, (_, dropped) = self._cache.popitem(last=False)
+            self._cache_bytes -= len(dropped)
 
     def _external_base(self, sha: bytes) -> tuple[int, bytes] | None:
         hit = self._external_bases.get(sha)
@@ -274,9 +341,9 @@ class StreamIndexer:
         if hit is not None:
             self._cache.move_to_end(offset)
             return hit
-        self._flush()
-        self._out.flush()
-        chain: list[tuple[int, bytes]] = []
+        # Walk back to a base in the cache or in the file, then patch forward, reading each
+        # delta back only when it is applied: a chain costs no more memory than its ends.
+        chain: list[int] = []
         cur = offset
         while True:
             hit = self._cache.get(cur)
@@ -284,52 +351,82 @@ class StreamIndexer:
                 typ, data = hit
                 break
             entry = self._entries[cur]
-            # read back through the file object (it may be encrypted), then append again
-            self._out.seek(entry.data_start)
-            raw = self._out.read(entry.end - entry.data_start)
-            self._out.seek(0, os.SEEK_END)
-            body = zlib.decompress(raw)
             if entry.pack_type in _TYPE_HEADERS:
-                typ, data = entry.pack_type, body
+                typ, data = entry.pack_type, self._read_back(entry)
                 break
+            chain.append(cur)
             if isinstance(entry.base, bytes):  # a base outside the pack
                 typ, data = self._external_bases[entry.base]
-                chain.append((cur, body))
                 break
-            chain.append((cur, body))
-            if entry.base is None or len(chain) > _MAX_CHAIN:
+            if entry.base is None or len(chain) > MAX_DELTA_DEPTH:
                 raise PackError("delta chain too long or unresolved")
             cur = entry.base
-        for off, delta in reversed(chain):
-            data = _patch(data, delta)
+        for off in reversed(chain):
+            data = self._patch(data, self._read_back(self._entries[off]))
             self._remember(off, typ, data)
         return typ, data
 
+    def _read_back(self, entry: _Entry) -> bytes:
+        """An entry's inflated data, read back through the file object (it may be encrypted),
+        which is then positioned at its end again for the bytes still to come."""
+        self._flush()
+        self._out.flush()
+        self._out.seek(entry.data_start)
+        raw = self._out.read(entry.end - entry.data_start)
+        self._out.seek(0, os.SEEK_END)
+        body = zlib.decompress(raw)
+        self._count(len(body))
+        return body
+
     def _resolve_pending(
-        self, pending: list[tuple[int, bytes, bytes]], entries: list[tuple[bytes, int, int]]
+        self, pending: list[tuple[int, bytes]], entries: list[tuple[bytes, int, int]]
     ) -> None:
-        """REF_DELTAs whose base came later in the pack (or after another such delta)."""
+        """REF_DELTAs whose base came later in the pack (or is another such delta): each is
+        resolved once, when its base is, as index-pack does."""
         position = {off: i for i, (_, off, _) in enumerate(entries)}
-        while pending:
-            left = []
-            for offset, base_sha, delta in pending:
-                base_off = self._sha_offsets.get(base_sha)
-                if base_off is None:
-                    left.append((offset, base_sha, delta))
-                    continue
-                self._entries[offset].base = base_off
+        waiting: dict[bytes, list[int]] = {}
+        for offset, base_sha in pending:
+            waiting.setdefault(base_sha, []).append(offset)
+        ready = [sha for sha in waiting if sha in self._sha_offsets]
+        while ready:
+            base_sha = ready.pop()
+            base_off = self._sha_offsets[base_sha]
+            for offset in waiting.pop(base_sha):
+                entry = self._entries[offset]
+                entry.base = base_off
+                self._set_depth(entry, base_off)
+                delta = self._read_back(entry)
                 typ, data = self._content_at(base_off)
-                sha = self._resolved(offset, typ, _patch(data, delta))
+                sha = self._resolved(offset, typ, self._patch(data, delta))
                 i = position[offset]
                 entries[i] = (sha, offset, entries[i][2])
-            if len(left) == len(pending):
-                missing = ", ".join(sorted({s.hex() for _, s, _ in left})[:5])
-                raise PackError(f"unresolved deltas (missing base objects {missing})")
-            pending = left
+                if sha in waiting:
+                    ready.append(sha)
+        if waiting:
+            missing = ", ".join(sorted(s.hex() for s in waiting)[:5])
+            raise PackError(f"unresolved deltas (missing base objects {missing})")
 
 
 class PackSizeError(PackError):
     """An object is larger than the configured limit."""
+
+
+def _delta_result_size(delta: bytes) -> int:
+    """The target size a delta's header declares (after the source size); 0 if the header is
+    unreadable (applying the delta then fails)."""
+    i = size = 0
+    for _ in range(2):
+        size = shift = 0
+        while True:
+            if i >= len(delta) or shift > 63:
+                return 0
+            c = delta[i]
+            i += 1
+            size |= (c & 0x7F) << shift
+            shift += 7
+            if not c & 0x80:
+                break
+    return size
 
 
 def _patch(base: bytes, delta: bytes) -> bytes:

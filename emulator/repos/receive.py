@@ -40,13 +40,22 @@ from dulwich.protocol import ReceivableProtocol, pkt_line
 from dulwich.refs import Ref, check_ref_format
 
 from emulator.config import Limits
+from emulator.errors import ClientStreamError
 from emulator.repos.branches import MAX_BRANCH_NAME
 from emulator.repos.commit_graph import load_graph
 from emulator.repos.files import PACK_DIR, RepoFiles
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
 from emulator.repos.object_checks import COMMIT, TAG, ObjectCheckError, check_raw_object
 from emulator.repos.object_store import RETIRED
-from emulator.repos.pack_indexer import PackSizeError, StreamIndexer, write_index_v2
+from emulator.repos.pack_indexer import (
+    ClientGone,
+    PackError,
+    PackSizeError,
+    PackWorkExceeded,
+    StreamIndexer,
+    WorkLimit,
+    write_index_v2,
+)
 from emulator.repos.pack_reader import PackCache, PackIndex, PackReader
 from emulator.repos.pkt_reader import PktReader
 from emulator.repos.service import ATOMIC_FAILED, RepositoryService
@@ -75,12 +84,25 @@ ALLOWED_NAMESPACES = (b"refs/heads/", b"refs/tags/")
 AuthorizeRef = Callable[[bytes], str | None]
 
 
+INTERNAL_ERROR = "internal error (logged by the server)"
+
+
 class PushRejected(Exception):
     """The request cannot be processed at all (malformed commands); reported as `ERR`."""
 
 
 class PackTooLarge(Exception):
     pass
+
+
+# What a client can do wrong while sending its pack; anything else is a fault of ours.
+_CLIENT_FAULTS = (
+    PackError,
+    ObjectCheckError,
+    PackTooLarge,
+    HangupException,
+    ClientStreamError,
+)
 
 
 @dataclass
@@ -154,6 +176,7 @@ class ReceivePack:
         # check found; released when the request ends.
         self._window = contextlib.ExitStack()
         self._in_window = False
+        self._gone: Callable[[], bool] = lambda: False  # set by serve()
         self.caps: set[bytes] = set()  # the client's capabilities, once its first command is read
         self.client_shallow: set[bytes] = set()  # `shallow` lines: the client's boundary commits
         self._received_links: dict[bytes, tuple[bytes, ...]] = {}  # commit/tag -> parents/target
@@ -163,8 +186,15 @@ class ReceivePack:
 
     # -- the request ------------------------------------------------------------------------
 
-    def serve(self, read: Callable[[int], bytes], write: Callable[[bytes], None]) -> None:
-        """Handle one push: commands, pack, report. Blocking."""
+    def serve(
+        self,
+        read: Callable[[int], bytes],
+        write: Callable[[bytes], None],
+        gone: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """Handle one push: commands, pack, report. Blocking. `gone()` tells whether the
+        client has hung up: indexing its pack stops then instead of running to the end."""
+        self._gone = gone
         proto = ReceivableProtocol(read, write)
         try:
             commands, caps = self._read_commands(proto)
@@ -180,8 +210,15 @@ class ReceivePack:
             if any(not c.is_delete for c in commands):
                 try:
                     quarantine = self._receive_pack(proto)
-                except Exception as exc:  # any failure to read or check the pack is reported
+                except _CLIENT_FAULTS as exc:  # the pack, or the stream it came in, is bad
                     unpack_error = _describe(exc)
+                except (ConnectionError, ClientGone):
+                    raise  # nobody is left to answer
+                except Exception:
+                    # Ours, not the client's: logged with its traceback, told as no more
+                    # than that (its text may name the data dir's paths).
+                    log.exception("push to %s failed while its pack was stored", self.repo.name)
+                    unpack_error = INTERNAL_ERROR
             if unpack_error is not None:
                 for c in commands:
                     c.error = "unpacker error"
@@ -308,7 +345,15 @@ class ReceivePack:
             with pack_file:
                 f = cast(BinaryIO, pack_file)  # read, write, seek and tell are all it needs
                 indexer = StreamIndexer(
-                    recv, f, self._stored_object, check, self.limits.max_object_size
+                    recv,
+                    f,
+                    self._stored_object,
+                    check,
+                    self.limits.max_object_size,
+                    work=WorkLimit(
+                        self.limits.push_inflate_allowance, self.limits.push_inflate_ratio
+                    ),
+                    gone=self._gone,
                 )
                 indexed = indexer.run()
                 if indexed is None:
@@ -517,9 +562,9 @@ class ReceivePack:
                 atomic=atomic,
                 actor=self.actor,
             )
-        except Exception as exc:
-            log.exception("ref update failed")
-            results = [f"failed to update refs: {_describe(exc)}"] * len(todo)
+        except Exception:
+            log.exception("ref update of a push to %s failed", self.repo.name)
+            results = [f"failed to update refs: {INTERNAL_ERROR}"] * len(todo)
         for c, result in zip(todo, results, strict=True):
             c.error = result
         # A pack published for ref updates that all failed stays: a concurrent push of the
@@ -569,9 +614,10 @@ def _line(prefix: bytes, message: str) -> bytes:
 
 
 def _describe(exc: BaseException) -> str:
+    """The client's fault, in words for the client."""
     if isinstance(exc, HangupException):
         return "pack is truncated"
     text = str(exc) or type(exc).__name__
-    if isinstance(exc, ObjectCheckError | PackTooLarge | PackSizeError):
-        return text
-    return f"invalid pack: {text}"
+    if isinstance(exc, PackError) and not isinstance(exc, PackSizeError | PackWorkExceeded):
+        return f"invalid pack: {text}"
+    return text
