@@ -20,6 +20,9 @@ histories contain (e.g. `receive.fsck.zeroPaddedFilemode=ignore`), and so does c
   `missingTaggerEntry` (early tags have no tagger), `badTagName`, and extra headers in commits
   and tags (`gpgsig`, `mergetag`, `encoding` in any order).
 
+The blobs a pushed tree names `.gitmodules` or `.gitattributes` are collected here and checked
+once the whole pack is in (`emulator.repos.gitmodules`), as git's `fsck_finish` does.
+
 The objects are parsed here directly from their bytes rather than through dulwich's
 `ShaFile.check()`, whose rules differ from git's (it refuses zero-padded modes, tags without a
 tagger or with an empty name, and commits whose `encoding` header follows another extra header).
@@ -135,8 +138,16 @@ def check_object(
     return check_raw_object(type_num, data, hexsha, limits)
 
 
-def check_raw_object(type_num: int, data: bytes, hexsha: bytes, limits: Limits) -> list[bytes]:
-    """`check_object` for an object whose content is one bytes value."""
+def check_raw_object(
+    type_num: int,
+    data: bytes,
+    hexsha: bytes,
+    limits: Limits,
+    specials: dict[bytes, str] | None = None,
+) -> list[bytes]:
+    """`check_object` for an object whose content is one bytes value. A tree's entries named
+    `.gitmodules` or `.gitattributes` (in any spelling a file system reads as that) are added
+    to `specials` (binary SHA -> name), for `emulator.repos.gitmodules` to check."""
     if len(data) > limits.max_object_size:
         raise ObjectCheckError(
             f"{TYPE_NAMES.get(type_num, 'object')} {hexsha.decode()} is larger than"
@@ -144,7 +155,7 @@ def check_raw_object(type_num: int, data: bytes, hexsha: bytes, limits: Limits) 
         )
     try:
         if type_num == TREE:
-            return _check_tree(data, limits)
+            return _check_tree(data, limits, specials)
         if type_num == COMMIT:
             return _check_commit(data)
         if type_num == TAG:
@@ -169,7 +180,7 @@ def _mode_kind(mode: bytes) -> int:
     return int(mode, 8) & _S_IFMT if kind is None else kind
 
 
-def _check_tree(data: bytes, limits: Limits) -> list[bytes]:
+def _check_tree(data: bytes, limits: Limits, specials: dict[bytes, str] | None) -> list[bytes]:
     # The whole tree is parsed and split by the regex engine; the per-entry work left in Python
     # is a few list comprehensions (this runs for every tree of every push).
     if _TREE.fullmatch(data) is None:
@@ -198,10 +209,15 @@ def _check_tree(data: bytes, limits: Limits) -> list[bytes]:
         or b"/" in joined
         or b"\\" in joined
     ):
-        for name, kind in zip(names, kinds, strict=True):
+        for (_, name, sha), kind in zip(entries, kinds, strict=True):
             first = name[:1]
             if not first or first in b".gG" or first >= b"\x80" or b"\\" in name or b"/" in name:
                 _check_special_name(name, kind)
+                if specials is not None and kind != _S_IFLNK:
+                    if _is_special_name(name, b".gitmodules", b"gitmod~1"):
+                        specials[sha] = ".gitmodules"
+                    elif _is_special_name(name, b".gitattributes", b"gitatt~1"):
+                        specials[sha] = ".gitattributes"
     # a submodule's commit (gitlink) lives in another repository
     return [sha for (_, _, sha), kind in zip(entries, kinds, strict=True) if kind != _S_IFGITLINK]
 

@@ -172,6 +172,16 @@ class StreamIndexer:
             self._resolve_pending(pending, entries)
         return IndexedPack(entries, self._types, trailer, self._external_bases)
 
+    def charge(self, work: int) -> None:
+        """Count `work` bytes of other processing of this pack against its work limit."""
+        self._count(work)
+
+    def object(self, sha: bytes) -> tuple[int, bytes] | None:
+        """Type and content of an object of the pack (once `run` has returned, while the file
+        is still open), or None if the pack does not hold it."""
+        offset = self._sha_offsets.get(sha)
+        return None if offset is None else self._content_at(offset)
+
     def _read_entry(self, pending: list[tuple[int, bytes]]) -> tuple[int, int, bytes | None]:
         if self._gone():
             raise ClientGone("the client hung up")

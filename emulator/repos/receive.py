@@ -44,8 +44,9 @@ from emulator.errors import ClientStreamError
 from emulator.repos.branches import MAX_BRANCH_NAME
 from emulator.repos.commit_graph import load_graph
 from emulator.repos.files import PACK_DIR, RepoFiles
+from emulator.repos.gitmodules import check_special_blob, non_blob
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
-from emulator.repos.object_checks import COMMIT, TAG, ObjectCheckError, check_raw_object
+from emulator.repos.object_checks import BLOB, COMMIT, TAG, ObjectCheckError, check_raw_object
 from emulator.repos.object_store import RETIRED
 from emulator.repos.pack_indexer import (
     ClientGone,
@@ -328,8 +329,10 @@ class ReceivePack:
         referenced: set[bytes] = set()
         referrers: list[tuple[bytes, list[bytes]]] = []
 
+        specials: dict[bytes, str] = {}  # blobs named .gitmodules or .gitattributes
+
         def check(type_num: int, sha: bytes, content: bytes) -> None:
-            refs = check_raw_object(type_num, content, sha.hex().encode(), self.limits)
+            refs = check_raw_object(type_num, content, sha.hex().encode(), self.limits, specials)
             if self.client_shallow and type_num in (COMMIT, TAG):
                 refs = self._shallow_links(type_num, sha, refs)
             if refs:
@@ -356,6 +359,7 @@ class ReceivePack:
                     gone=self._gone,
                 )
                 indexed = indexer.run()
+                self._check_special_blobs(specials, indexer)
                 if indexed is None:
                     pack_path.unlink()
                     return None  # nothing new: git writes no pack either
@@ -389,6 +393,20 @@ class ReceivePack:
                 if path is not None:
                     path.unlink(missing_ok=True)
             raise
+
+    def _check_special_blobs(self, specials: Mapping[bytes, str], pack: StreamIndexer) -> None:
+        """git's checks of the `.gitmodules` and `.gitattributes` the pushed trees name, in the
+        pack or already stored (one the repository lacks fails the connectivity check)."""
+        for sha, kind in specials.items():
+            found = pack.object(sha) or self._stored_object(sha)
+            if found is None:
+                continue
+            type_num, content = found
+            # Parsing a config file costs about a hundred times more per byte than inflating.
+            pack.charge(100 * len(content))
+            problem = non_blob(kind) if type_num != BLOB else check_special_blob(kind, content)
+            if problem is not None:
+                raise ObjectCheckError(f"object {sha.hex()} at {kind}: {problem}")
 
     # -- the stored objects -----------------------------------------------------------------
 
