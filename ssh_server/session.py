@@ -56,6 +56,11 @@ class ChannelPipe:
         self._buf = bytearray()
         self._last = time.monotonic()
 
+    def gone(self) -> bool:
+        """Whether the client has hung up (the channel or its connection is closed)."""
+        transport = self.channel.get_transport()
+        return self.channel.closed or transport is None or not transport.is_active()
+
     def read(self, size: int) -> bytes:
         self.flush()
         try:
@@ -152,7 +157,7 @@ def _serve(
         return FATAL, f"fatal: {exc.message}"
     pipe = ChannelPipe(channel, idle_timeout)
     try:
-        session.serve_stateful(pipe.read, pipe.write)
+        session.serve_stateful(pipe.read, pipe.write, pipe.gone)
         pipe.flush()
     except ServiceError as exc:
         return FATAL, f"fatal: {exc.message}"

@@ -6,11 +6,14 @@ nothing, and the server goes on serving."""
 from __future__ import annotations
 
 import io
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import paramiko
 import pytest
-from conftest import Server, start_server
+from conftest import MakeGitUser, Server, needs_openssh, start_server
 from hostile_packs import (
     BLOB,
     OFS_DELTA,
@@ -24,7 +27,7 @@ from hostile_packs import (
     varint,
 )
 from test_git_bad_input import Pushed
-from test_git_http import ZERO, create_repo, raw_receive, repo_dir, report_lines
+from test_git_http import ZERO, create_repo, pkt, raw_receive, repo_dir, report_lines
 
 from emulator.repos.pack_indexer import (
     MAX_DELTA_DEPTH,
@@ -208,3 +211,57 @@ def test_server_fault_is_logged_not_blamed_on_the_pack(pushed: Pushed) -> None:
     assert f"push to {pushed.name} failed while its pack was stored" in log
     assert "Traceback" in log
     pushed.assert_unchanged()
+
+
+# -- a client that hangs up -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def roomy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server that lets a push inflate to 64 GiB, so a pack can cost seconds of work."""
+    srv = start_server(
+        tmp_path_factory.mktemp("roomy") / "data", "--push-inflate-allowance", str(64 << 30)
+    )
+    yield srv
+    srv.stop()
+
+
+def wait_for_log(server: Server, text: str, seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if text in server.log.read_text():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@needs_openssh
+def test_client_hanging_up_over_ssh_stops_the_work_on_its_pack(
+    roomy_server: Server, make_git_user: MakeGitUser, repo_name: str
+) -> None:
+    server = roomy_server
+    user = make_git_user(on=server)
+    create_repo(server, repo_name)
+    data, last = delta_chain_pack(300, 16 * MIB)  # 4.7 GiB to rebuild from 20 KiB
+    sock = socket.create_connection(("127.0.0.1", server.ssh_port), timeout=30)
+    transport = paramiko.Transport(sock)
+    transport.start_client(timeout=30)
+    transport.auth_publickey(
+        user.ssh_key_id, paramiko.Ed25519Key.from_private_key_file(str(user.identity))
+    )
+    channel = transport.open_session()
+    channel.exec_command(f"git-receive-pack '/v1/repos/{repo_name}'")
+    advert = b""
+    while not advert.endswith(b"0000"):
+        advert += channel.recv(65536)
+    command = f"{ZERO} {last.decode()} refs/tags/t\x00report-status side-band-64k".encode()
+    channel.sendall(pkt(command) + pkt(None) + data)
+    time.sleep(0.5)
+    transport.close()
+    assert wait_for_log(server, f"push to {repo_name} abandoned: the client hung up")
+    assert server.client().list_branches(repositoryName=repo_name)["branches"] == []
+    assert stored_packs(server, repo_name) == []
+
+
+def stored_packs(server: Server, name: str) -> list[str]:
+    return sorted(p.name for p in (repo_dir(server, name) / "objects" / "pack").glob("*.pack"))

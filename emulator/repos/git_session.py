@@ -101,7 +101,9 @@ class GitSession:
             actor=self.principal.arn,
         )
 
-    def serve_stateful(self, read: Read, write: Write) -> None:
+    def serve_stateful(
+        self, read: Read, write: Write, gone: Callable[[], bool] = lambda: False
+    ) -> None:
         """The whole conversation of a bidirectional transport (SSH, like git's own
         `git-upload-pack <dir>`): advertisement, then the requests on the same stream.
         Blocking; the service reports protocol errors in-band."""
@@ -116,7 +118,7 @@ class GitSession:
             receive = self.receive_pack()
             for line in receive.advertise():
                 write(line)
-            receive.serve(read, write)
+            receive.serve(read, write, gone)
         elif self.service == UPLOAD_ARCHIVE:
             serve_upload_archive(
                 self.gate.repos.object_store(self.repo),

@@ -213,7 +213,10 @@ class ReceivePack:
                     quarantine = self._receive_pack(proto)
                 except _CLIENT_FAULTS as exc:  # the pack, or the stream it came in, is bad
                     unpack_error = _describe(exc)
-                except (ConnectionError, ClientGone):
+                except ClientGone:
+                    log.warning("push to %s abandoned: the client hung up", self.repo.name)
+                    return
+                except ConnectionError:
                     raise  # nobody is left to answer
                 except Exception:
                     # Ours, not the client's: logged with its traceback, told as no more
