@@ -370,3 +370,33 @@ def test_unauthorized_caller_learns_nothing_about_existence(
         answers.append(proc.stderr.replace(name, "NAME"))
     assert answers[0] == answers[1]
     assert "not authorized" in answers[0] or "403" in answers[0]
+
+
+@pytest.mark.parametrize(
+    ("branches", "default"),
+    [
+        (["automatic-options", "feature/x", "main", "master"], "main"),
+        (["automatic-options", "master", "zeta"], "master"),
+        (["develop", "release"], "develop"),
+    ],
+)
+def test_first_mirror_push_picks_main_then_master_as_default_branch(
+    server: Server,
+    git_env: dict[str, str],
+    repo_name: str,
+    tmp_path: Path,
+    branches: list[str],
+    default: str,
+) -> None:
+    work = tmp_path / "w"
+    make_commits(git_env, work, 1)
+    for branch in branches:
+        if branch != "main":
+            git(git_env, "branch", "-f", branch, cwd=work)
+    if "main" not in branches:
+        git(git_env, "checkout", "-q", branches[-1], cwd=work)
+        git(git_env, "branch", "-D", "main", cwd=work)
+    server.client().create_repository(repositoryName=repo_name)
+    git(git_env, "push", "-q", "--mirror", server.git_url(repo_name), cwd=work)
+    meta = server.client().get_repository(repositoryName=repo_name)["repositoryMetadata"]
+    assert meta["defaultBranch"] == default

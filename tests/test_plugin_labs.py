@@ -102,6 +102,8 @@ def test_lab_setup_gives_each_student_their_own_seeded_repository(
     cc = ccemu.client(
         aws_access_key_id=one["access_key_id"], aws_secret_access_key=one["secret_access_key"]
     )
-    assert cc.get_repository(repositoryName=one["repository"])["repositoryMetadata"]
+    meta = cc.get_repository(repositoryName=one["repository"])["repositoryMetadata"]
+    # the bundle's HEAD, not the first of its branches in git's order (feature/greeting)
+    assert meta["defaultBranch"] == "main"
     with pytest.raises(cc.exceptions.ClientError):
         cc.get_repository(repositoryName=two["repository"])

@@ -355,10 +355,7 @@ class RepositoryService:
             if applied:
                 default_branch = exists[0]
                 if default_branch is None:
-                    for upd in applied:
-                        if upd.name.startswith(b"refs/heads/") and upd.new != ZERO_SHA:
-                            default_branch = upd.name[len(b"refs/heads/") :].decode()
-                            break
+                    default_branch = _first_default_branch(applied)
                 conn.execute(
                     "UPDATE repositories SET default_branch = ?, modified = ? WHERE id = ?",
                     (default_branch, _now(), repo.id),
@@ -432,3 +429,18 @@ class RepositoryService:
 
     def object_store(self, repo: Repository) -> RepoObjectStore:
         return RepoObjectStore(self.files(repo))
+
+
+def _first_default_branch(applied: Sequence[RefUpdate]) -> str | None:
+    """The default branch of a repository that had none, from the branches its first push
+    creates: `main`, else `master`, else the first one pushed (a `git push --mirror` sends
+    its refs sorted, which would make an arbitrary branch the default)."""
+    created = [
+        upd.name[len(b"refs/heads/") :].decode()
+        for upd in applied
+        if upd.name.startswith(b"refs/heads/") and upd.new != ZERO_SHA
+    ]
+    for preferred in ("main", "master"):
+        if preferred in created:
+            return preferred
+    return created[0] if created else None
