@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from cryptography import x509
 
+from emulator.configure import HELPER
 from emulator.pytest_plugin import Ccemu
 from tests.conftest import git, make_commits, needs_openssh
 
@@ -160,7 +161,7 @@ def test_the_aws_cli_credential_helper_over_https(
         "config",
         "--global",
         "credential.helper",
-        "!aws codecommit credential-helper --ignore-host-check $@",
+        HELPER,
     )
     git(env, "config", "--global", "credential.UseHttpPath", "true")
     url = f"{ccemu.https_url}/v1/repos/helper"

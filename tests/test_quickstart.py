@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from emulator.configure import HELPER
 from tests.conftest import Server, git, make_commits
 
 
@@ -56,14 +57,18 @@ def test_readme_flow_with_aws_cli_and_its_credential_helper(
         "config",
         "--global",
         "credential.helper",
-        "!aws codecommit credential-helper --ignore-host-check $@",
+        HELPER,
     )
     git(env, "config", "--global", "credential.UseHttpPath", "true")
     work = tmp_path / "work"
     [sha] = make_commits(env, work, 1)
-    git(env, "push", url, "main", cwd=work)
+    pushed = git(env, "push", url, "main", cwd=work)
     clone = tmp_path / "clone"
-    git(env, "clone", url, str(clone))
+    cloned = git(env, "clone", url, str(clone))
+    # git calls the helper with store after each success: it must stay silent (aws CLI v1
+    # complains of --ignore-host-check there)
+    for proc in (pushed, cloned):
+        assert "Unknown options" not in proc.stderr, proc.stderr
     assert git(env, "rev-parse", "HEAD", cwd=clone).stdout.strip() == sha
     assert sorted(p.name for p in clone.iterdir() if p.name != ".git") == sorted(
         p.name for p in work.iterdir() if p.name != ".git"
@@ -102,10 +107,15 @@ def test_credential_helper_with_wrong_secret_is_refused(
         "config",
         "--global",
         "credential.helper",
-        "!aws codecommit credential-helper --ignore-host-check $@",
+        HELPER,
     )
     git(env, "config", "--global", "credential.UseHttpPath", "true")
     proc = git(env, "ls-remote", server.plain_url(repo_name), check=False)
     assert proc.returncode != 0
     assert "403" in proc.stderr
     assert server.alive()
+
+
+def test_readme_sets_up_the_helper_configure_writes() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert f"git config --global credential.helper '{HELPER}'" in readme
