@@ -27,7 +27,10 @@ from emulator.config import DEFAULT_REGION, DEFAULT_ROOT_ACCESS_KEY, DEFAULT_ROO
 
 # Only `get` reaches the aws CLI: it has nothing to store or erase, and aws CLI v1 prints
 # "Unknown options: --ignore-host-check" for those two on every git command.
-HELPER = '!f() { if [ "$1" = get ]; then aws codecommit credential-helper --ignore-host-check get; fi; }; f'
+HELPER = (
+    '!f() { if [ "$1" = get ]; then'
+    " aws codecommit credential-helper --ignore-host-check get; fi; }; f"
+)
 
 
 @dataclass(frozen=True)
