@@ -57,7 +57,7 @@ CASES = {
         "gitmodulesPath",
     ),
     "update-runs-a-command": (
-        b'[submodule "x"]\n\tpath = x\n\turl = ./x\n\tupdate = !touch /tmp/pwned\n',
+        b'[submodule "x"]\n\tpath = x\n\turl = ./x\n\tupdate = !sh -c evil\n',
         "gitmodulesUpdate",
     ),
     "bad-url-after-parse-error-is-unseen": (
