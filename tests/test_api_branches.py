@@ -160,7 +160,18 @@ def test_branch_token_of_one_repository_is_refused_by_another(cc: Any, pushed: P
 
 
 @pytest.mark.parametrize(
-    "name", ["main", "feature/x", "release-1.2", "user@host", "@", "ümlaut", "a" * 256]
+    "name",
+    [
+        "main",
+        "feature/x",
+        "release-1.2",
+        "user@host",
+        "ümlaut",
+        "a" * 256,
+        "g" * 40,
+        "0" * 41,
+        "0" * 39,
+    ],
 )
 def test_valid_branch_names(name: str) -> None:
     assert validate_branch_name(name) == name
@@ -186,6 +197,8 @@ def test_valid_branch_names(name: str) -> None:
         "a[",
         "a^",
         "a:",
+        "@",  # CodeCommit: a branch name cannot be the single character @
+        "0123456789abcdef0123456789ABCDEF01234567",  # nor exactly 40 hexadecimal characters
     ],
 )
 def test_invalid_branch_names(name: str) -> None:

@@ -147,18 +147,22 @@ def test_batch_get_repositories(cc: Any) -> None:
             "errorMessage": f"{missing} does not exist",
         }
     ]
-    with pytest.raises(cc.exceptions.MaximumRepositoryNamesExceededException):
-        cc.batch_get_repositories(repositoryNames=[unique() for _ in range(26)])
-    assert (
-        len(
-            cc.batch_get_repositories(repositoryNames=[a] + [unique() for _ in range(24)])[
-                "repositoriesNotFound"
-            ]
-        )
-        == 24
+    # The model's limit: 100 names (MaximumRepositoryNamesExceededException: "Currently, this
+    # number is 100"); 100 are answered, 101 refused with AWS's text.
+    hundred = [a] + [unique() for _ in range(99)]
+    assert len(cc.batch_get_repositories(repositoryNames=hundred)["repositoriesNotFound"]) == 99
+    with pytest.raises(cc.exceptions.MaximumRepositoryNamesExceededException) as info:
+        cc.batch_get_repositories(repositoryNames=[*hundred, unique()])
+    assert info.value.response["Error"]["Message"] == (
+        "The maximum number of allowed repository names was exceeded. Currently, this number"
+        " is 100."
     )
-    with pytest.raises(cc.exceptions.RepositoryNamesRequiredException):
-        cc.batch_get_repositories(repositoryNames=[])
+    # The model sets no minimum: an empty list finds nothing.
+    assert {
+        k: v
+        for k, v in cc.batch_get_repositories(repositoryNames=[]).items()
+        if k != "ResponseMetadata"
+    } == {"repositories": [], "repositoriesNotFound": [], "errors": []}
     with pytest.raises(cc.exceptions.InvalidRepositoryNameException):
         cc.batch_get_repositories(repositoryNames=[a, "not valid"])
 

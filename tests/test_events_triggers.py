@@ -114,14 +114,15 @@ def test_put_get_triggers_and_validation(events_server: Server) -> None:
     assert refused([_trigger(branches=[f"b{i}" for i in range(11)])]) == (
         "MaximumBranchesExceededException"
     )
-    unmapped = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nowhere"
-    assert refused([_trigger(destinationArn=unmapped)]) == (
-        "InvalidRepositoryTriggerDestinationArnException"
-    )
-    missing_topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:no-such-topic"
-    assert refused([_trigger(destinationArn=missing_topic)]) == (
-        "InvalidRepositoryTriggerDestinationArnException"
-    )
+    # A destination is checked for its form: a topic or function ARN with a 12-digit account.
+    for malformed in (
+        f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:build",
+        f"arn:aws:sns:{REGION}:1234:topic",
+        f"arn:aws:sqs:{REGION}:{ACCOUNT}:queue",
+    ):
+        assert refused([_trigger(destinationArn=malformed)]) == (
+            "InvalidRepositoryTriggerDestinationArnException"
+        )
     assert refused([_trigger(destinationArn="")]) == (
         "RepositoryTriggerDestinationArnRequiredException"
     )
@@ -130,7 +131,7 @@ def test_put_get_triggers_and_validation(events_server: Server) -> None:
     assert refused([_trigger(branches=["bad..name"])]) == (
         "InvalidRepositoryTriggerBranchNameException"
     )
-    assert refused([_trigger(events=[])]) == ("RepositoryTriggerEventsListRequiredException")
+    assert refused([_trigger(events=[])]) == ("InvalidRepositoryTriggerEventsException")
     assert refused([_trigger(events=["pushed"])]) == "InvalidRepositoryTriggerEventsException"
     other_region = f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:build"
     assert refused([_trigger(destinationArn=other_region)]) == (

@@ -22,6 +22,7 @@ from emulator.api.service import (
     collect_handlers,
 )
 from emulator.api.shapes import Invalid, validation_message
+from emulator.codecommit_errors import MESSAGES, error, message
 from emulator.errors import ClientError, ServiceError, client_error
 from emulator.iam.authorize import AccessDenied
 from emulator.kms.model import CUSTOMER, KmsKey
@@ -36,7 +37,9 @@ Output = dict[str, Any]
 # ListRepositories answers at most 1,000 repositories per page, as CodeCommit does.
 REPOSITORY_PAGE = 1000
 BRANCH_PAGE = 100
-MAX_BATCH_NAMES = 25
+# BatchGetRepositories takes up to 100 names (MaximumRepositoryNamesExceededException's
+# documentation: "Currently, this number is 100").
+MAX_BATCH_NAMES = 100
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -68,11 +71,8 @@ def _encryption_key(ctx: RequestContext, kms_key_id: str | None) -> KmsKey:
                     source_ip=ctx.source_ip,
                     secure_transport=ctx.secure_transport,
                 )
-            except AccessDenied as exc:
-                raise client_error(
-                    "EncryptionKeyAccessDeniedException",
-                    f"An encryption key could not be accessed: {exc.message}",
-                ) from None
+            except AccessDenied:
+                raise error("EncryptionKeyAccessDeniedException") from None
     return key
 
 
@@ -149,16 +149,10 @@ def list_repositories(
 
 
 def batch_get_repositories(ctx: RequestContext, repository_names: list[str]) -> Output:
-    if not repository_names:
-        raise client_error(
-            "RepositoryNamesRequiredException", "At least one repository name is required."
-        )
+    # An empty list is allowed (the model sets no minimum): it finds nothing. A missing list
+    # is RepositoryNamesRequiredException, from the model's validation.
     if len(repository_names) > MAX_BATCH_NAMES:
-        raise client_error(
-            "MaximumRepositoryNamesExceededException",
-            f"The number of repository names ({len(repository_names)}) exceeds the maximum of"
-            f" {MAX_BATCH_NAMES}.",
-        )
+        raise error("MaximumRepositoryNamesExceededException")
     names = list(dict.fromkeys(validate_repository_name(n) for n in repository_names))
     found: list[Output] = []
     missing: list[str] = []
@@ -171,7 +165,7 @@ def batch_get_repositories(ctx: RequestContext, repository_names: list[str]) -> 
                 {
                     "repositoryName": name,
                     "errorCode": "RepositoryDoesNotExistException",
-                    "errorMessage": f"{name} does not exist",
+                    "errorMessage": message("RepositoryDoesNotExistException", name=name),
                 }
             )
             continue
@@ -309,7 +303,7 @@ _MEMBER_ERRORS: dict[str, tuple[str | None, str]] = {
     "sortBy": (None, "InvalidSortByException"),
     "order": (None, "InvalidOrderException"),
     "nextToken": (None, "InvalidContinuationTokenException"),
-    "kmsKeyId": (None, "EncryptionKeyInvalidIdException"),
+    "kmsKeyId": ("EncryptionKeyRequiredException", "EncryptionKeyInvalidIdException"),
 }
 
 
@@ -323,15 +317,17 @@ def validation_error(op: OperationModel, failures: list[Invalid]) -> ServiceErro
     known = {shape.name for shape in op.error_shapes}
     required, invalid = _MEMBER_ERRORS.get(first.member, (None, "ValidationException"))
     # An empty string where a name is required counts as missing, as CodeCommit treats it.
-    missing = first.reason == "required" or (
-        first.reason == "length"
-        and first.path == first.member
-        and "greater than" in first.message
-        and required is not None
+    empty = first.path == first.member and (
+        (first.reason == "length" and "greater than" in first.message)
+        or (first.reason == "pattern" and first.message.startswith("Value '' at"))
     )
+    missing = first.reason == "required" or (empty and required is not None)
     code = required if missing else invalid
     if code is None or code not in known:
         code = "ValidationException"
+    if code in MESSAGES and "{" not in MESSAGES[code].text:
+        # CodeCommit answers with its exception's own text, not the constraint that failed.
+        return error(code)
     return client_error(code, validation_message(failures))
 
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.api.service import Access, ContextRule, Params, RequestContext, ResourceRule
-from emulator.errors import NotImplementedOperation, client_error
+from emulator.codecommit_errors import error
+from emulator.errors import NotImplementedOperation
 from emulator.repos.model import partition_for
 from emulator.repos.names import validate_repository_name
 
@@ -39,15 +40,8 @@ def repository_arn(ctx: RequestContext, name: str) -> str:
 def parse_repository_arn(arn: str | None) -> tuple[str, str, str]:
     """(region, account, name) of a CodeCommit repository ARN, or CodeCommit's error for it."""
     if not arn:
-        raise client_error(
-            "ResourceArnRequiredException",
-            "A valid Amazon Resource Name (ARN) for a CodeCommit resource is required.",
-        )
-    invalid = client_error(
-        "InvalidResourceArnException",
-        f"The value for the resource ARN is not valid: {arn[:300]}. Use the ARN of a CodeCommit"
-        " repository, arn:aws:codecommit:REGION:ACCOUNT:NAME.",
-    )
+        raise error("ResourceArnRequiredException")
+    invalid = error("InvalidResourceArnException")
     parts = arn.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn" or parts[2] != "codecommit":
         raise invalid

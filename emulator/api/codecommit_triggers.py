@@ -11,6 +11,7 @@ from typing import Any
 
 from emulator.api.service import RequestContext
 from emulator.api.shapes import Invalid, validation_message
+from emulator.codecommit_errors import MESSAGES, error
 from emulator.errors import ServiceError, client_error
 from emulator.events.triggers import Trigger
 from emulator.repos.model import Repository
@@ -88,8 +89,10 @@ _TRIGGER_MEMBER_ERRORS = {
         "RepositoryTriggerDestinationArnRequiredException",
         "InvalidRepositoryTriggerDestinationArnException",
     ),
+    # AWS answers a trigger without events with InvalidRepositoryTriggerEventsException,
+    # "Repository trigger events list cannot be empty" (see emulator.codecommit_errors).
     "events": (
-        "RepositoryTriggerEventsListRequiredException",
+        "InvalidRepositoryTriggerEventsException",
         "InvalidRepositoryTriggerEventsException",
     ),
     "branches": (
@@ -112,4 +115,8 @@ def validation_error(failures: list[Invalid]) -> ServiceError:
         required, invalid = _TRIGGER_MEMBER_ERRORS.get(member, (None, "ValidationException"))
         missing = first.reason == "required" and not first.path.endswith("member")
         code = (required if missing else invalid) or "ValidationException"
+        if missing and member == "events":
+            return error("InvalidRepositoryTriggerEventsException", "empty")
+    if code in MESSAGES and "{" not in MESSAGES[code].text:
+        return error(code)
     return client_error(code, validation_message(failures))

@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import TypeVar
 
-from emulator.errors import client_error
+from emulator.codecommit_errors import error
 
 T = TypeVar("T")
 
@@ -24,9 +24,7 @@ def _encode(offset: int, listing: str) -> str:
 
 
 def _decode(token: str, listing: str) -> int:
-    invalid = client_error(
-        "InvalidContinuationTokenException", "The specified continuation token is not valid."
-    )
+    invalid = error("InvalidContinuationTokenException")
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (binascii.Error, ValueError, UnicodeError):

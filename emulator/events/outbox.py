@@ -28,8 +28,9 @@ from emulator.state.db import Database
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
 # Destination kinds: an SNS HTTP(S) subscription, a Lambda function's URL, an EventBridge-style
-# webhook.
-SNS_HTTP, LAMBDA, WEBHOOK = "sns-http", "lambda", "webhook"
+# webhook, and an SNS topic itself (recorded only when a publish to it fails: a trigger naming
+# a topic that does not exist).
+SNS_HTTP, LAMBDA, WEBHOOK, SNS_TOPIC = "sns-http", "lambda", "webhook", "sns-topic"
 
 
 @dataclass(frozen=True)

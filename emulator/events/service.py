@@ -23,7 +23,7 @@ from emulator.events.lambdas import LAMBDA_ARN, LambdaMap
 from emulator.events.notifications import NotificationService
 from emulator.events.notifications import matches as rule_matches
 from emulator.events.notifications import message as rule_message
-from emulator.events.outbox import LAMBDA, WEBHOOK, NewDelivery, NewEvent, Outbox
+from emulator.events.outbox import LAMBDA, SNS_TOPIC, WEBHOOK, NewDelivery, NewEvent, Outbox
 from emulator.events.policy import DEFAULT_POLICY
 from emulator.events.sns import SnsService, topic_arn_parts
 from emulator.events.sns_signing import Signer
@@ -86,6 +86,8 @@ class EventService:
     # -- triggers ---------------------------------------------------------------------------
 
     def destination_problem(self, arn: str) -> str | None:
+        """Why a delivery to `arn` cannot be made here, or None (TestRepositoryTriggers reports
+        it as a failed execution; a real event records it as a failed delivery)."""
         if arn.split(":")[2:3] == ["sns"]:
             if topic_arn_parts(arn) is None or self.sns.find_topic(arn) is None:
                 return "the Amazon SNS topic does not exist"
@@ -97,7 +99,10 @@ class EventService:
         return None
 
     def put_triggers(self, repo: Repository, triggers: Sequence[Trigger]) -> str:
-        validate(triggers, repo, self.destination_problem)
+        # As CodeCommit does, any well-formed topic or function ARN is accepted, mapped or
+        # not, of this account or another: deliveries that cannot be made are recorded as
+        # failed, with the reason, when an event happens.
+        validate(triggers, repo)
         return self.triggers.put(repo, triggers)
 
     def _deliveries_for(
@@ -115,6 +120,20 @@ class EventService:
             published = self.sns.fanout(
                 conn, arn, body, order_scope=repo.id if ordered else None, source=trigger.name
             )
+            if not published.topic_exists:
+                # Recorded as a failed delivery, as CodeCommit's publish to it would fail.
+                return [
+                    NewDelivery(
+                        kind=SNS_TOPIC,
+                        destination=arn,
+                        url="",
+                        body=body.encode(),
+                        headers=JSON_HEADERS,
+                        policy=DEFAULT_POLICY,
+                        source=trigger.name,
+                        refused=f"the Amazon SNS topic {arn} does not exist",
+                    )
+                ]
             return list(published.deliveries)
         url = self.lambdas.url(arn)
         return [
@@ -136,7 +155,7 @@ class EventService:
     ) -> TestResult:
         """TestRepositoryTriggers: validate, then send each trigger a `TriggerEventTest` record
         for the default branch (or the trigger's first branch) through the outbox."""
-        validate(triggers, repo, lambda arn: None)
+        validate(triggers, repo)
         ok: list[str] = []
         failed: list[tuple[str, str]] = []
         now = datetime.now(UTC)

@@ -82,6 +82,7 @@ class Subscription:
 class Published:
     message_id: str
     deliveries: Sequence[NewDelivery] = field(default_factory=tuple)
+    topic_exists: bool = True
 
 
 def topic_arn_parts(arn: str) -> tuple[str, str, str] | None:
@@ -434,7 +435,7 @@ class SnsService:
         ).fetchone()
         message_id = str(uuid.uuid4())
         if row is None:
-            return Published(message_id)
+            return Published(message_id, topic_exists=False)
         parts = topic_arn_parts(topic_arn) or ("", "", "")
         topic = Topic(
             topic_arn, parts[1], parts[0], parts[2], json.loads(row[0]), datetime.now(UTC)

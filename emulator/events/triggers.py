@@ -20,11 +20,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from emulator.errors import client_error
+from emulator.codecommit_errors import error
+from emulator.errors import ClientError
+from emulator.events.lambdas import LAMBDA_ARN
+from emulator.events.sns import TOPIC_ARN
 from emulator.repos.branches import validate_branch_name
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
 from emulator.state.db import Database
@@ -52,89 +55,60 @@ class TriggerConfig:
     triggers: tuple[Trigger, ...]
 
 
-def _fail(code: str, message: str) -> Exception:
-    return client_error(code, message)
+def destination_kind(arn: str) -> str | None:
+    """`sns` or `lambda` for an ARN a trigger may name, else None. CodeCommit accepts any
+    well-formed topic or function ARN, of any account: whether the destination exists, and
+    whether it lets CodeCommit in, shows only when a delivery is tried."""
+    if TOPIC_ARN.match(arn):
+        return "sns"
+    if LAMBDA_ARN.match(arn):
+        return "lambda"
+    return None
 
 
-def validate(
-    triggers: Sequence[Trigger],
-    repo: Repository,
-    destination_problem: Callable[[str], str | None],
-) -> None:
-    """AWS's checks, in its order; `destination_problem(arn)` says why a destination cannot be
-    used (missing topic, unmapped function), or None."""
+def _name_problem(name: str, seen: set[str]) -> bool:
+    # CodeCommit's quotas: 1 to 100 characters, and "Trigger names cannot contain spaces or
+    # commas"; a repository's triggers have unique names.
+    return (
+        len(name) > MAX_NAME
+        or any(c in " ," or ord(c) < 32 or ord(c) == 127 for c in name)
+        or name in seen
+    )
+
+
+def validate(triggers: Sequence[Trigger], repo: Repository) -> None:
+    """AWS's checks, in its order. A destination is checked for its form and region only."""
     if len(triggers) > MAX_TRIGGERS:
-        raise _fail(
-            "MaximumRepositoryTriggersExceededException",
-            f"The number of triggers ({len(triggers)}) exceeds the maximum of {MAX_TRIGGERS}.",
-        )
+        raise error("MaximumRepositoryTriggersExceededException")
     seen: set[str] = set()
     for t in triggers:
         if not t.name:
-            raise _fail(
-                "RepositoryTriggerNameRequiredException", "A name for the trigger is required."
-            )
-        if len(t.name) > MAX_NAME or any(ord(c) < 32 for c in t.name) or t.name in seen:
-            raise _fail(
-                "InvalidRepositoryTriggerNameException",
-                f"The trigger name {t.name[:MAX_NAME]!r} is not valid: names are unique within a"
-                f" repository, at most {MAX_NAME} characters, without control characters.",
-            )
+            raise error("RepositoryTriggerNameRequiredException")
+        if _name_problem(t.name, seen):
+            raise error("InvalidRepositoryTriggerNameException")
         seen.add(t.name)
         if not t.destination_arn:
-            raise _fail(
-                "RepositoryTriggerDestinationArnRequiredException",
-                "A destination ARN for the target service for the trigger is required.",
-            )
+            raise error("RepositoryTriggerDestinationArnRequiredException")
         parts = t.destination_arn.split(":")
         if len(parts) < 6 or parts[0] != "arn" or parts[2] not in ("sns", "lambda"):
-            raise _fail(
-                "InvalidRepositoryTriggerDestinationArnException",
-                f"The destination ARN {t.destination_arn[:300]} is not valid: use the ARN of an"
-                " Amazon SNS topic or an AWS Lambda function.",
-            )
+            raise error("InvalidRepositoryTriggerDestinationArnException")
         if parts[3] != repo.region:
-            raise _fail(
-                "InvalidRepositoryTriggerRegionException",
-                f"The destination {t.destination_arn[:300]} is not in the region of the"
-                f" repository ({repo.region}).",
-            )
-        problem = destination_problem(t.destination_arn)
-        if problem is not None:
-            raise _fail(
-                "InvalidRepositoryTriggerDestinationArnException",
-                f"The destination ARN {t.destination_arn[:300]} is not valid: {problem}.",
-            )
+            raise error("InvalidRepositoryTriggerRegionException")
+        if destination_kind(t.destination_arn) is None:
+            raise error("InvalidRepositoryTriggerDestinationArnException")
         if t.custom_data is not None and len(t.custom_data) > MAX_CUSTOM_DATA:
-            raise _fail(
-                "InvalidRepositoryTriggerCustomDataException",
-                f"The custom data exceeds the maximum of {MAX_CUSTOM_DATA} characters.",
-            )
+            raise error("InvalidRepositoryTriggerCustomDataException")
         if len(t.branches) > MAX_BRANCHES:
-            raise _fail(
-                "MaximumBranchesExceededException",
-                f"The number of branches for the trigger ({len(t.branches)}) exceeds the maximum"
-                f" of {MAX_BRANCHES}.",
-            )
+            raise error("MaximumBranchesExceededException")
         for branch in t.branches:
             try:
                 validate_branch_name(branch)
-            except Exception:
-                raise _fail(
-                    "InvalidRepositoryTriggerBranchNameException",
-                    f"The branch name {branch[:256]!r} for the trigger is not valid.",
-                ) from None
+            except ClientError:
+                raise error("InvalidRepositoryTriggerBranchNameException") from None
         if not t.events:
-            raise _fail(
-                "RepositoryTriggerEventsListRequiredException",
-                "At least one event for the trigger is required.",
-            )
+            raise error("InvalidRepositoryTriggerEventsException", "empty")
         if any(e not in EVENTS for e in t.events) or ("all" in t.events and len(t.events) > 1):
-            raise _fail(
-                "InvalidRepositoryTriggerEventsException",
-                "The events for the trigger are not valid: use 'all' alone, or any of"
-                " createReference, updateReference, deleteReference.",
-            )
+            raise error("InvalidRepositoryTriggerEventsException")
 
 
 class TriggerStore:
@@ -169,7 +143,7 @@ class TriggerStore:
         with self.db.transaction() as conn:
             exists = conn.execute("SELECT 1 FROM repositories WHERE id = ?", (repo.id,)).fetchone()
             if exists is None:
-                raise client_error("RepositoryDoesNotExistException", f"{repo.name} does not exist")
+                raise error("RepositoryDoesNotExistException", name=repo.name)
             conn.execute(
                 "INSERT INTO repository_triggers (repo_id, configuration_id, triggers)"
                 " VALUES (?, ?, ?) ON CONFLICT (repo_id) DO UPDATE SET"

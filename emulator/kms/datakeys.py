@@ -22,7 +22,8 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-from emulator.errors import ClientError, ServiceError, client_error
+from emulator.codecommit_errors import error
+from emulator.errors import ClientError, ServiceError
 from emulator.kms.ciphertext import parse_header
 from emulator.kms.model import (
     DISABLED,
@@ -58,10 +59,8 @@ class DataKeyProvider(Protocol):
         ...
 
 
-def key_not_found(detail: str = "") -> ClientError:
-    return client_error(
-        "EncryptionKeyNotFoundException", f"No encryption key was found.{detail and ' ' + detail}"
-    )
+def key_not_found() -> ClientError:
+    return error("EncryptionKeyNotFoundException")
 
 
 def key_error(key: KmsKey | None) -> ClientError | None:
@@ -69,21 +68,14 @@ def key_error(key: KmsKey | None) -> ClientError | None:
     if key is None:
         return key_not_found()
     if key.state == DISABLED:
-        return client_error(
-            "EncryptionKeyDisabledException", f"The encryption key is disabled: {key.arn}"
-        )
+        return error("EncryptionKeyDisabledException")
     if key.state == PENDING_DELETION:
-        return client_error(
-            "EncryptionKeyUnavailableException",
-            f"The encryption key is not available: {key.arn} is pending deletion.",
-        )
+        return error("EncryptionKeyUnavailableException")
     return None
 
 
 def _integrity_failed() -> ClientError:
-    return client_error(
-        "EncryptionIntegrityChecksFailedException", "An encryption integrity check failed."
-    )
+    return error("EncryptionIntegrityChecksFailedException")
 
 
 def _context(repo_id: str) -> dict[str, str]:
@@ -112,14 +104,14 @@ class RepositoryDataKeys:
             try:
                 key = self.kms.resolve(account, region, ref)
             except InvalidArnException:
-                raise _invalid_id(ref) from None
+                raise _invalid_id() from None
             except NotFoundException as exc:
                 if exc.message.startswith("Invalid keyId"):
-                    raise _invalid_id(ref) from None
-                raise key_not_found(exc.message) from None
-        error = key_error(key)
-        if error is not None:
-            raise error
+                    raise _invalid_id() from None
+                raise key_not_found() from None
+        problem = key_error(key)
+        if problem is not None:
+            raise problem
         return key
 
     # -- the data key -----------------------------------------------------------------------
@@ -157,9 +149,9 @@ class RepositoryDataKeys:
         """The usable KMS key wrapping the repository's data key, or the CodeCommit error."""
         row = self._row(repo)
         key = self.kms.get(str(row[0]))
-        error = key_error(key)
-        if error is not None:
-            raise error
+        problem = key_error(key)
+        if problem is not None:
+            raise problem
         assert key is not None
         return key
 
@@ -213,8 +205,5 @@ def _blob_version(blob: bytes) -> int:
     return parse_header(blob).version
 
 
-def _invalid_id(ref: str) -> ClientError:
-    return client_error(
-        "EncryptionKeyInvalidIdException",
-        f"The Key Management Service encryption key is not valid: {ref[:300]}",
-    )
+def _invalid_id() -> ClientError:
+    return error("EncryptionKeyInvalidIdException")

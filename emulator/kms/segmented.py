@@ -42,7 +42,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from emulator.errors import ClientError, client_error
+from emulator.codecommit_errors import error
+from emulator.errors import ClientError
 
 MAGIC = b"CCSG"
 VERSION = 1
@@ -58,8 +59,8 @@ _CACHED_SEGMENTS = 4
 Bytes = bytes | bytearray | memoryview
 
 
-def integrity_error(message: str) -> ClientError:
-    return client_error("EncryptionIntegrityChecksFailedException", message)
+def integrity_error(detail: str) -> ClientError:
+    return error("EncryptionIntegrityChecksFailedException", "file", detail=detail)
 
 
 class Aead(Protocol):

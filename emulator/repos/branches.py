@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from dulwich.objects import ObjectID
 from dulwich.refs import Ref, check_ref_format
 
-from emulator.errors import client_error
+from emulator.codecommit_errors import error
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
 from emulator.repos.service import RepositoryService
 
@@ -38,19 +38,19 @@ def _is_valid_ref_name(ref: bytes) -> bool:
 def validate_branch_name(name: str | None) -> str:
     """Return `name` if git and CodeCommit accept it as a branch name, else raise."""
     if name is None or name == "":
-        raise client_error("BranchNameRequiredException", "A branch name is required.")
+        raise error("BranchNameRequiredException")
     encoded = name.encode("utf-8", "surrogatepass")
     if (
         len(name) > MAX_BRANCH_NAME
         or name == "HEAD"  # `git branch HEAD` is refused: it would shadow HEAD
+        # CodeCommit's quotas: a branch name cannot be the single character @, nor exactly 40
+        # hexadecimal characters (it would read as a commit ID).
+        or name == "@"
+        or _HEX_SHA.fullmatch(name) is not None
         or name.startswith("-")
         or not _is_valid_ref_name(HEADS + encoded)
     ):
-        raise client_error(
-            "InvalidBranchNameException",
-            f"The specified reference name is not valid: {name[:300]!r}. A branch name must be"
-            " 1 to 256 characters and a valid git reference name (see git-check-ref-format).",
-        )
+        raise error("InvalidBranchNameException")
     return name
 
 
@@ -60,29 +60,19 @@ def _ref(name: str) -> bytes:
 
 def _check_commit(repos: RepositoryService, repo: Repository, commit_id: str | None) -> bytes:
     if commit_id is None or commit_id == "":
-        raise client_error("CommitIdRequiredException", "A commit ID is required.")
+        raise error("CommitIdRequiredException")
     if not _HEX_SHA.fullmatch(commit_id):
-        raise client_error(
-            "InvalidCommitIdException",
-            f"The specified commit ID is not valid: {commit_id[:100]!r}. Use a full 40-character"
-            " commit ID.",
-        )
+        raise error("InvalidCommitIdException")
     sha = ObjectID(commit_id.lower().encode())
     store = repos.object_store(repo)
     try:
         if sha not in store:
-            raise client_error(
-                "CommitDoesNotExistException",
-                f"Could not find commit {commit_id} in repository {repo.name}.",
-            )
+            raise error("CommitDoesNotExistException")
         kind = store[sha].type_name
     finally:
         store.close()
     if kind != b"commit":
-        raise client_error(
-            "InvalidCommitIdException",
-            f"{commit_id} is a {kind.decode()}, not a commit.",
-        )
+        raise error("InvalidCommitIdException")
     return sha
 
 
@@ -119,22 +109,14 @@ def _create_branch(
     ref = _ref(name)
     refs = repos.refs(repo)
     if ref in refs:
-        raise client_error(
-            "BranchNameExistsException", f"Branch name {name} already exists in {repo.name}."
-        )
+        raise error("BranchNameExistsException")
     conflict = _conflicting_ref(refs, ref)
     if conflict is not None:
-        raise client_error(
-            "InvalidBranchNameException",
-            f"Cannot create branch {name}: it conflicts with the existing reference"
-            f" {conflict.decode(errors='replace')}.",
-        )
+        raise error("InvalidBranchNameException")
     # Compare-and-swap from "absent": a concurrent creation of the same branch makes this fail.
     (result,) = repos.update_refs(repo, [RefUpdate(ref, ZERO_SHA, sha)], atomic=True, actor=actor)
     if result is not None:
-        raise client_error(
-            "BranchNameExistsException", f"Branch name {name} already exists in {repo.name}."
-        )
+        raise error("BranchNameExistsException")
     return Branch(name, sha.decode())
 
 
@@ -142,9 +124,7 @@ def get_branch(repos: RepositoryService, repo: Repository, name: str | None) -> 
     name = validate_branch_name(name)
     sha = repos.ref(repo, _ref(name))
     if sha is None:
-        raise client_error(
-            "BranchDoesNotExistException", f"Could not find branch {name} in {repo.name}."
-        )
+        raise error("BranchDoesNotExistException")
     return Branch(name, sha.decode())
 
 
@@ -166,11 +146,7 @@ def delete_branch(
     for _ in range(_CAS_ATTEMPTS):
         current = repos.get_by_id(repo.id) or repo
         if current.default_branch == name:
-            raise client_error(
-                "DefaultBranchCannotBeDeletedException",
-                f"Branch {name} is the default branch of {repo.name} and cannot be deleted. To"
-                " delete it, first make another branch the default.",
-            )
+            raise error("DefaultBranchCannotBeDeletedException")
         sha = repos.ref(repo, ref)
         if sha is None:
             return None
@@ -179,16 +155,11 @@ def delete_branch(
         )
         if result is None:
             return Branch(name, sha.decode())
-    raise client_error(
-        "ConcurrentReferenceUpdateException",
-        f"Branch {name} kept changing while it was being deleted; try again.",
-    )
+    raise error("ConcurrentReferenceUpdateException", name=name)
 
 
 def set_default_branch(repos: RepositoryService, repo: Repository, name: str | None) -> Repository:
     name = validate_branch_name(name)
     if repos.ref(repo, _ref(name)) is None:
-        raise client_error(
-            "BranchDoesNotExistException", f"Could not find branch {name} in {repo.name}."
-        )
+        raise error("BranchDoesNotExistException")
     return repos.update(repo, default_branch=name)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from emulator.errors import client_error
+from emulator.codecommit_errors import error
 from emulator.kms.segmented import SegmentCipher
 from emulator.repos.encrypted_files import DataKeyProvider, EncryptedRepoFiles, cipher_from_env
 from emulator.repos.files import PACK_DIR, SCRATCH_DIR, TEMP_PREFIX, LocalRepoFiles, RepoFiles
@@ -65,7 +65,7 @@ def _is_uuid(name: str) -> bool:
 
 
 def repository_not_found(name: str) -> Exception:
-    return client_error("RepositoryDoesNotExistException", f"{name} does not exist")
+    return error("RepositoryDoesNotExistException", name=name)
 
 
 class RepositoryService:
@@ -114,19 +114,14 @@ class RepositoryService:
                 (account, region),
             ).fetchone()
             if count >= self.max_repositories:
-                raise client_error(
-                    "RepositoryLimitExceededException",
-                    "A repository limit was exceeded.",
-                )
+                raise error("RepositoryLimitExceededException")
             try:
                 conn.execute(
                     f"INSERT INTO repositories ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (rid, account, region, name, description, None, kms_key_id, now, now),
                 )
             except sqlite3.IntegrityError:
-                raise client_error(
-                    "RepositoryNameExistsException", f"Repository named {name} already exists"
-                ) from None
+                raise error("RepositoryNameExistsException", name=name) from None
             for key, value in (tags or {}).items():
                 conn.execute(
                     "INSERT INTO repository_tags (repo_id, key, value) VALUES (?, ?, ?)",
@@ -217,9 +212,7 @@ class RepositoryService:
                         (new, _now(), cur[0]),
                     )
                 except sqlite3.IntegrityError:
-                    raise client_error(
-                        "RepositoryNameExistsException", f"Repository named {new} already exists"
-                    ) from None
+                    raise error("RepositoryNameExistsException", name=new) from None
         return self.get(account, region, new)
 
     def update(self, repo: Repository, **fields: str | None) -> Repository:
@@ -261,9 +254,7 @@ class RepositoryService:
                 "SELECT COUNT(*) FROM repository_tags WHERE repo_id = ?", (repo.id,)
             ).fetchone()
             if count > max_tags:
-                raise client_error(
-                    "TooManyTagsException", f"A resource can have at most {max_tags} tags."
-                )
+                raise error("TooManyTagsException")
 
     def remove_tags(self, repo: Repository, keys: Iterable[str]) -> None:
         with self.db.transaction() as conn:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from emulator.errors import client_error
+from emulator.codecommit_errors import error
 
 MAX_TAGS = 50
 MAX_KEY = 128
@@ -25,37 +25,27 @@ def _is_system(key: str) -> bool:
 def validate_tags(tags: Mapping[str, str] | None, *, required: bool = False) -> dict[str, str]:
     if tags is None or (required and not tags):
         if required:
-            raise client_error("TagsMapRequiredException", "A map of tags is required.")
+            raise error("TagsMapRequiredException")
         return {}
     for key, value in tags.items():
         if not 1 <= len(key) <= MAX_KEY or not _ALLOWED.fullmatch(key):
-            raise client_error(
-                "InvalidTagsMapException", f"The tag key {key[:200]!r} is not valid."
-            )
+            raise error("InvalidTagsMapException")
         if len(value) > MAX_VALUE or not _ALLOWED.fullmatch(value):
-            raise client_error("InvalidTagsMapException", f"The value of tag {key!r} is not valid.")
+            raise error("InvalidTagsMapException")
         if _is_system(key):
-            raise client_error(
-                "InvalidSystemTagUsageException",
-                f"The tag key {key!r} uses the reserved prefix 'aws:'.",
-            )
+            raise error("InvalidSystemTagUsageException")
     if len(tags) > MAX_TAGS:
-        raise client_error("TooManyTagsException", f"A resource can have at most {MAX_TAGS} tags.")
+        raise error("TooManyTagsException")
     return dict(tags)
 
 
 def validate_tag_keys(keys: Iterable[str] | None) -> list[str]:
     if keys is None:
-        raise client_error("TagKeysListRequiredException", "A list of tag keys is required.")
+        raise error("TagKeysListRequiredException")
     result = list(keys)
     for key in result:
         if not 1 <= len(key) <= MAX_KEY or not _ALLOWED.fullmatch(key):
-            raise client_error(
-                "InvalidTagKeysListException", f"The tag key {key[:200]!r} is not valid."
-            )
+            raise error("InvalidTagKeysListException")
         if _is_system(key):
-            raise client_error(
-                "InvalidSystemTagUsageException",
-                f"The tag key {key!r} uses the reserved prefix 'aws:'; it cannot be removed.",
-            )
+            raise error("InvalidSystemTagUsageException")
     return result

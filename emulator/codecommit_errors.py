@@ -1,0 +1,360 @@
+"""Every error ccemu's CodeCommit API answers, with AWS's own message and where it comes from.
+
+The services (`emulator.repos`, `emulator.events`, `emulator.kms.datakeys`) and the CodeCommit
+door raise CodeCommit errors only through `error(code, **fields)`, so a message is written once,
+here, next to its source. `emulator/docs/codecommit_errors.md` is this table rendered
+(`render_table`); a test keeps the two equal and checks that every error code raised on the
+CodeCommit path is listed here.
+
+Sources, best first:
+
+- RECORDED: AWS's answer as recorded in a public project's tests or in a user's report of an
+  AWS response; the text is AWS's, word for word (trailing space included).
+- MODEL: the documentation string of the error shape in botocore's CodeCommit service model
+  (`codecommit/2015-04-13/service-2.json`), its first paragraph without markup. AWS's runtime
+  text may say more (a name, a value); where nothing better is known, this is the text AWS
+  documents for the error.
+- AWS_DOCS: an AWS documentation page gives the message's form.
+- CCEMU: no AWS text is known; the message is ccemu's own.
+
+A template's `{fields}` are filled from `error(code, **fields)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from emulator.errors import ClientError, client_error
+
+RECORDED, MODEL, AWS_DOCS, CCEMU = "recorded", "model", "aws-docs", "ccemu"
+
+MOTO_TESTS = (
+    "AWS's answer as recorded in moto's tests (getmoto/moto tests/test_codecommit/"
+    "test_codecommit.py) and its exceptions (moto/codecommit/exceptions.py)"
+)
+SERVICE_MODEL = "botocore service model, documentation of the error shape"
+
+
+@dataclass(frozen=True)
+class Message:
+    code: str
+    text: str  # a str.format template
+    source: str  # RECORDED, MODEL, AWS_DOCS or CCEMU
+    reference: str
+    status: int = 400
+    # A second message for the same code, for one case of it (e.g. "empty").
+    variant: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.code}:{self.variant}" if self.variant else self.code
+
+
+def _model(code: str, text: str, status: int = 400) -> Message:
+    return Message(code, text, MODEL, SERVICE_MODEL, status)
+
+
+_MESSAGES: tuple[Message, ...] = (
+    # -- recorded AWS answers ---------------------------------------------------------------
+    Message("RepositoryDoesNotExistException", "{name} does not exist", RECORDED, MOTO_TESTS),
+    Message(
+        "RepositoryNameExistsException",
+        "Repository named {name} already exists",
+        RECORDED,
+        MOTO_TESTS,
+    ),
+    Message(
+        "InvalidRepositoryNameException",
+        "The repository name is not valid. Repository names can be any valid combination of"
+        " letters, numbers, periods, underscores, and dashes between 1 and 100 characters in"
+        " length. Names are case sensitive. For more information, see Limits in the AWS"
+        " CodeCommit User Guide. ",
+        RECORDED,
+        MOTO_TESTS,
+    ),
+    Message(
+        "InvalidRepositoryTriggerEventsException",
+        "Repository trigger events list cannot be empty",
+        RECORDED,
+        "AWS's answer to a trigger without events, quoted in"
+        " awsdocs/aws-cloudformation-user-guide pull request 274",
+        variant="empty",
+    ),
+    # -- the model's documentation ----------------------------------------------------------
+    _model(
+        "RepositoryNameRequiredException", "A repository name is required, but was not specified."
+    ),
+    _model(
+        "RepositoryNamesRequiredException",
+        "At least one repository name object is required, but was not specified.",
+    ),
+    _model(
+        "MaximumRepositoryNamesExceededException",
+        "The maximum number of allowed repository names was exceeded. Currently, this number"
+        " is 100.",
+    ),
+    _model(
+        "InvalidRepositoryDescriptionException",
+        "The specified repository description is not valid.",
+    ),
+    _model("RepositoryLimitExceededException", "A repository resource limit was exceeded."),
+    _model("InvalidSortByException", "The specified sort by value is not valid."),
+    _model("InvalidOrderException", "The specified sort order is not valid."),
+    _model("InvalidContinuationTokenException", "The specified continuation token is not valid."),
+    _model("BranchDoesNotExistException", "The specified branch does not exist."),
+    _model(
+        "BranchNameExistsException",
+        "Cannot create the branch with the specified name because the commit conflicts with an"
+        " existing branch with the same name. Branch names must be unique.",
+    ),
+    _model("BranchNameRequiredException", "A branch name is required, but was not specified."),
+    _model("InvalidBranchNameException", "The specified reference name is not valid."),
+    _model(
+        "DefaultBranchCannotBeDeletedException",
+        "The specified branch is the default branch for the repository, and cannot be deleted."
+        " To delete this branch, you must first set another branch as the default branch.",
+    ),
+    _model("CommitIdRequiredException", "A commit ID was not specified."),
+    _model("InvalidCommitIdException", "The specified commit ID is not valid."),
+    _model(
+        "CommitDoesNotExistException",
+        "The specified commit does not exist or no commit was specified, and the specified"
+        " repository has no default branch.",
+    ),
+    _model(
+        "ResourceArnRequiredException",
+        "A valid Amazon Resource Name (ARN) for an CodeCommit resource is required. For a list"
+        " of valid resources in CodeCommit, see CodeCommit Resources and Operations in the"
+        " CodeCommit User Guide.",
+    ),
+    _model(
+        "InvalidResourceArnException",
+        "The value for the resource ARN is not valid. For more information about resources in"
+        " CodeCommit, see CodeCommit Resources and Operations in the CodeCommit User Guide.",
+    ),
+    _model("TagsMapRequiredException", "A map of tags is required."),
+    _model("InvalidTagsMapException", "The map of tags is not valid."),
+    _model(
+        "TagKeysListRequiredException",
+        "A list of tag keys is required. The list cannot be empty or null.",
+    ),
+    _model("InvalidTagKeysListException", "The list of tags is not valid."),
+    _model(
+        "InvalidSystemTagUsageException",
+        "The specified tag is not valid. Key names cannot be prefixed with aws:.",
+    ),
+    _model(
+        "TooManyTagsException",
+        "The maximum number of tags for an CodeCommit resource has been exceeded.",
+    ),
+    _model("EncryptionIntegrityChecksFailedException", "An encryption integrity check failed."),
+    Message(
+        "EncryptionIntegrityChecksFailedException",
+        "An encryption integrity check failed: {detail}",
+        CCEMU,
+        "the model's text, then which encrypted file of ccemu's store failed and how"
+        " (emulator/kms/segmented.py)",
+        variant="file",
+    ),
+    _model("EncryptionKeyAccessDeniedException", "An encryption key could not be accessed."),
+    _model("EncryptionKeyDisabledException", "The encryption key is disabled."),
+    _model("EncryptionKeyNotFoundException", "No encryption key was found."),
+    _model("EncryptionKeyUnavailableException", "The encryption key is not available."),
+    _model(
+        "EncryptionKeyInvalidIdException",
+        "The Key Management Service encryption key is not valid.",
+    ),
+    _model(
+        "EncryptionKeyRequiredException",
+        "A KMS encryption key ID is required but was not specified.",
+    ),
+    _model(
+        "RepositoryTriggersListRequiredException",
+        "The list of triggers for the repository is required, but was not specified.",
+    ),
+    _model(
+        "MaximumRepositoryTriggersExceededException",
+        "The number of triggers allowed for the repository was exceeded.",
+    ),
+    _model(
+        "RepositoryTriggerNameRequiredException",
+        "A name for the trigger is required, but was not specified.",
+    ),
+    _model("InvalidRepositoryTriggerNameException", "The name of the trigger is not valid."),
+    _model(
+        "RepositoryTriggerDestinationArnRequiredException",
+        "A destination ARN for the target service for the trigger is required, but was not"
+        " specified.",
+    ),
+    _model(
+        "InvalidRepositoryTriggerDestinationArnException",
+        "The Amazon Resource Name (ARN) for the trigger is not valid for the specified"
+        " destination. The most common reason for this error is that the ARN does not meet the"
+        " requirements for the service type.",
+    ),
+    _model(
+        "InvalidRepositoryTriggerRegionException",
+        "The Amazon Web Services Region for the trigger target does not match the Amazon Web"
+        " Services Region for the repository. Triggers must be created in the same Amazon Web"
+        " Services Region as the target for the trigger.",
+    ),
+    _model(
+        "InvalidRepositoryTriggerEventsException",
+        "One or more events specified for the trigger is not valid. Check to make sure that all"
+        " events specified match the requirements for allowed events.",
+    ),
+    _model(
+        "InvalidRepositoryTriggerCustomDataException",
+        "The custom data provided for the trigger is not valid.",
+    ),
+    _model(
+        "MaximumBranchesExceededException",
+        "The number of branches for the trigger was exceeded.",
+    ),
+    _model(
+        "InvalidRepositoryTriggerBranchNameException",
+        "One or more branch names specified for the trigger is not valid.",
+    ),
+    _model(
+        "RepositoryTriggerBranchNameListRequiredException",
+        "At least one branch name is required, but was not specified in the trigger configuration.",
+    ),
+    # -- ccemu's own, no AWS text known -----------------------------------------------------
+    Message(
+        "ConcurrentReferenceUpdateException",
+        "Branch {name} kept changing while it was being deleted; try again.",
+        CCEMU,
+        "ccemu: DeleteBranch lost its compare-and-swap to concurrent pushes; the model's text"
+        " for this shape speaks of merges",
+    ),
+)
+
+# Errors of every AWS service, raised before or around a CodeCommit handler. Listed so the
+# table covers all a CodeCommit client can receive; they are raised where they are defined.
+COMMON: tuple[Message, ...] = (
+    Message(
+        "AccessDeniedException",
+        "User: {principal} is not authorized to perform: {action} on resource: {resource}",
+        AWS_DOCS,
+        "IAM User Guide, troubleshooting access denied error messages",
+    ),
+    Message(
+        "ValidationException",
+        "{n} validation error(s) detected: Value '{value}' at '{member}' failed to satisfy"
+        " constraint: {constraint}",
+        AWS_DOCS,
+        "AWS's validation message form (AWS API Reference, Common Errors); used for a model"
+        " constraint CodeCommit names no own exception for",
+    ),
+    Message(
+        "SerializationException",
+        "The request body is not valid JSON, or a member has the wrong type.",
+        CCEMU,
+        "ccemu (emulator/api/json_protocol.py, emulator/api/shapes.py)",
+    ),
+    Message(
+        "UnknownOperationException",
+        "X-Amz-Target names no operation of CodeCommit.",
+        CCEMU,
+        "ccemu (emulator/api/json_protocol.py)",
+    ),
+    Message(
+        "NotImplementedException",
+        "ccemu does not implement CodeCommit {operation} yet",
+        CCEMU,
+        "ccemu (emulator/api/json_protocol.py)",
+        501,
+    ),
+    Message(
+        "RequestEntityTooLargeException",
+        "The request body exceeds ccemu's limit.",
+        CCEMU,
+        "ccemu (emulator/api/endpoint.py)",
+        413,
+    ),
+    Message(
+        "MissingAuthenticationTokenException",
+        "The request carries no SigV4 signature.",
+        CCEMU,
+        "ccemu (emulator/iam/sigv4.py)",
+        403,
+    ),
+    Message(
+        "IncompleteSignatureException",
+        "The SigV4 Authorization header lacks a part.",
+        CCEMU,
+        "ccemu (emulator/iam/sigv4.py)",
+        403,
+    ),
+    Message(
+        "InvalidSignatureException",
+        "The request signature does not match.",
+        CCEMU,
+        "ccemu (emulator/iam/sigv4.py)",
+        403,
+    ),
+    Message(
+        "UnrecognizedClientException",
+        "The access key is not known.",
+        CCEMU,
+        "ccemu (emulator/iam/sigv4.py)",
+        403,
+    ),
+    Message(
+        "ExpiredTokenException",
+        "The security token has expired.",
+        CCEMU,
+        "ccemu (emulator/iam/sigv4.py)",
+        403,
+    ),
+    Message(
+        "InternalFailure",
+        "An internal error occurred in ccemu; see its log.",
+        CCEMU,
+        "ccemu (emulator/api/endpoint.py)",
+        500,
+    ),
+)
+
+MESSAGES: dict[str, Message] = {m.key: m for m in _MESSAGES}
+TABLE: dict[str, Message] = {**MESSAGES, **{m.key: m for m in COMMON}}
+
+
+def message(code: str, variant: str = "", **fields: object) -> str:
+    return MESSAGES[f"{code}:{variant}" if variant else code].text.format(**fields)
+
+
+def error(code: str, variant: str = "", **fields: object) -> ClientError:
+    """The CodeCommit error `code` with AWS's message (see the table above)."""
+    entry = MESSAGES[f"{code}:{variant}" if variant else code]
+    return client_error(code, entry.text.format(**fields), entry.status)
+
+
+_SOURCE_NAMES = {
+    RECORDED: "recorded AWS answer",
+    MODEL: "service model",
+    AWS_DOCS: "AWS documentation",
+    CCEMU: "ccemu (no AWS text known)",
+}
+
+
+def render_table() -> str:
+    """`emulator/docs/codecommit_errors.md`: every error with its message and source."""
+    lines = [
+        "# CodeCommit errors and where their messages come from",
+        "",
+        "Generated from `emulator/codecommit_errors.py` (`render_table`); a test keeps this file",
+        "equal to it. `{field}` stands for a value of the request.",
+        "",
+        "| Error code | HTTP | Message | Source | Where from |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for entry in sorted(TABLE.values(), key=lambda m: (m.code, m.variant)):
+        text = entry.text.replace("|", "\\|")
+        if text != text.rstrip():
+            text = text.rstrip() + " (with a trailing space)"
+        lines.append(
+            f"| {entry.code} | {entry.status} | {text} | {_SOURCE_NAMES[entry.source]}"
+            f" | {entry.reference} |"
+        )
+    return "\n".join(lines) + "\n"
