@@ -19,7 +19,8 @@ CASES = {
         None,
     ),
     "name-escapes-modules-dir": (
-        b'[submodule "../../modules/x"]\n\tpath = x\n\turl = https://h.example/x.git\n',
+        # the name ../../modules/x
+        b'[submodule "' + b"../" * 2 + b'modules/x"]\n\tpath = x\n\turl = https://h.example/x\n',
         "gitmodulesName",
     ),
     "name-backslash-dotdot": (
