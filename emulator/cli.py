@@ -47,6 +47,11 @@ _LIMIT_FLAGS: dict[str, tuple[str, type, str]] = {
         int,
         "HTTP connections held at once; past it the one idle the longest is closed",
     ),
+    "--ssh-hello-timeout": (
+        "ssh_hello_timeout",
+        float,
+        "seconds from connecting to the client's SSH version line and key exchange init",
+    ),
     "--ssh-login-timeout": (
         "ssh_login_timeout",
         float,
@@ -55,7 +60,8 @@ _LIMIT_FLAGS: dict[str, tuple[str, type, str]] = {
     "--max-ssh-unauthenticated": (
         "max_ssh_unauthenticated",
         int,
-        "SSH connections not yet authenticated at once (authenticated ones are counted apart)",
+        "SSH connections not yet authenticated at once; more wait their turn (authenticated"
+        " ones are counted apart)",
     ),
 }
 

@@ -37,9 +37,12 @@ class Limits:
     http_idle_timeout: float = 30.0
     http_header_timeout: float = 10.0
     max_http_connections: int = 512
-    # SSH: the time from connecting to authenticated (OpenSSH's LoginGraceTime), and how
-    # many connections may be at that stage at once. Authenticated connections are counted
-    # apart, so connections that never authenticate cannot starve them.
+    # SSH: the time from connecting to the client's version line and key exchange init (a
+    # real client sends both at once), to authenticated (OpenSSH's LoginGraceTime), and how
+    # many connections may be at that stage at once (more wait, in arrival order).
+    # Authenticated connections are counted apart: those that never authenticate cannot
+    # starve them.
+    ssh_hello_timeout: float = 5.0
     ssh_login_timeout: float = 20.0
     max_ssh_unauthenticated: int = 32
     max_ssh_connections: int = 512

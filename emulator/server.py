@@ -181,6 +181,7 @@ def serve(emu: Emulator) -> int:
     limits = cfg.limits
     ssh_limits = SSHLimits(
         handshake_timeout=min(SSHLimits.handshake_timeout, limits.ssh_login_timeout),
+        hello_timeout=limits.ssh_hello_timeout,
         auth_timeout=limits.ssh_login_timeout,
         max_unauthenticated=limits.max_ssh_unauthenticated,
         max_connections=limits.max_ssh_connections,
