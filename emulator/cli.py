@@ -14,8 +14,66 @@ from emulator.config import (
     DEFAULT_ROOT_ACCESS_KEY,
     DEFAULT_ROOT_SECRET_KEY,
     Config,
+    Limits,
 )
 from emulator.datadir import UMASK
+
+# Limits a flag can set: flag -> (Limits field, type, help). Tests set them short.
+_LIMIT_FLAGS: dict[str, tuple[str, type, str]] = {
+    "--git-stall-timeout": (
+        "git_stall_timeout",
+        float,
+        "seconds a git request body may send nothing (or the client read nothing of the"
+        " answer) before the request is abandoned",
+    ),
+    "--max-git-workers": ("max_git_workers", int, "git requests over HTTP running at once"),
+    "--max-git-per-principal": (
+        "max_git_per_principal",
+        int,
+        "git requests over HTTP one principal may have running at once (past it: 429)",
+    ),
+    "--http-idle-timeout": (
+        "http_idle_timeout",
+        float,
+        "seconds an HTTP connection may stay idle between two requests",
+    ),
+    "--http-header-timeout": (
+        "http_header_timeout",
+        float,
+        "seconds from connecting (or from the end of the idle time) to a complete request head",
+    ),
+    "--max-http-connections": (
+        "max_http_connections",
+        int,
+        "HTTP connections held at once; past it the one idle the longest is closed",
+    ),
+    "--ssh-hello-timeout": (
+        "ssh_hello_timeout",
+        float,
+        "seconds from connecting to the client's SSH version line and key exchange init",
+    ),
+    "--ssh-login-timeout": (
+        "ssh_login_timeout",
+        float,
+        "seconds from connecting to authenticated over SSH (LoginGraceTime)",
+    ),
+    "--push-inflate-allowance": (
+        "push_inflate_allowance",
+        int,
+        "bytes a pushed pack may inflate to (objects and deltas resolved) beyond 1000 times"
+        " its own size",
+    ),
+    "--max-ssh-unauthenticated": (
+        "max_ssh_unauthenticated",
+        int,
+        "SSH connections not yet authenticated at once; more wait their turn (authenticated"
+        " ones are counted apart)",
+    ),
+}
+
+def _shown(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
 
 DESCRIPTION = """\
 ccemu: a local, offline emulator of AWS CodeCommit.
@@ -102,13 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="largest git request body accepted, after decompression (default 2 GiB)",
     )
-    serve.add_argument(
-        "--push-inflate-allowance",
-        type=int,
-        default=None,
-        help="bytes a pushed pack may inflate to (objects and deltas resolved) beyond 1000 "
-        "times its own size (default 1 GiB)",
-    )
+    defaults = Limits()
+    for flag, (name, kind, text) in _LIMIT_FLAGS.items():
+        serve.add_argument(
+            flag,
+            type=kind,
+            default=argparse.SUPPRESS,  # the help says the default of Limits
+            dest=name,
+            help=f"{text} (default {_shown(getattr(defaults, name))})",
+        )
     serve.add_argument(
         "--lambda-endpoints",
         type=Path,
@@ -202,7 +262,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from dataclasses import replace
 
-    from emulator.config import Limits
     from emulator.core import Emulator
     from emulator.kms.secrets import MasterKeyError
     from emulator.server import serve
@@ -228,10 +287,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     limits = Limits()
     if args.max_push_bytes is not None:
         limits = replace(limits, max_git_request=args.max_push_bytes)
-    if args.push_inflate_allowance is not None:
-        if args.push_inflate_allowance < 0:
-            parser.error("--push-inflate-allowance must not be negative")
-        limits = replace(limits, push_inflate_allowance=args.push_inflate_allowance)
+    for flag, (name, _, _) in _LIMIT_FLAGS.items():
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if value <= 0:
+            parser.error(f"{flag} must be positive")
+        limits = replace(limits, **{name: value})
     config = Config(
         data_dir=args.data_dir,
         host=args.host,

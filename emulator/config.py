@@ -27,6 +27,29 @@ class Limits:
     max_path_depth: int = 2048
     max_refs_per_push: int = 10_000
     max_repositories: int = 10_000
+    # Git over HTTP. Every git request holds a worker thread while it runs: how many run at
+    # once, how many of them one principal may hold (so that one user cannot take every slot
+    # and the next is answered 429), and how long a request body may send nothing, or the
+    # client read nothing of the answer, before the request is abandoned (nginx's
+    # client_body_timeout is 60 s too).
+    max_git_workers: int = 64
+    max_git_per_principal: int = 16
+    git_stall_timeout: float = 60.0
+    # HTTP connections: idle time allowed between two requests (keep-alive), time from
+    # connecting (or the last answer) to a complete request head, and how many connections
+    # are held at once (past it, the one idle the longest is closed).
+    http_idle_timeout: float = 30.0
+    http_header_timeout: float = 10.0
+    max_http_connections: int = 512
+    # SSH: the time from connecting to the client's version line and key exchange init (a
+    # real client sends both at once), to authenticated (OpenSSH's LoginGraceTime), and how
+    # many connections may be at that stage at once (more wait, in arrival order).
+    # Authenticated connections are counted apart: those that never authenticate cannot
+    # starve them.
+    ssh_hello_timeout: float = 5.0
+    ssh_login_timeout: float = 20.0
+    max_ssh_unauthenticated: int = 32
+    max_ssh_connections: int = 512
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,10 @@ from emulator.api.ccemu_maintenance import routes as maintenance_routes
 from emulator.api.ccemu_reset import routes as reset_routes
 from emulator.api.endpoint import api_endpoint, warm_services
 from emulator.core import Emulator
+from emulator.http_protocol import limited_h11_protocol
 from git_http.app import git_routes
 from ssh_server.host_keys import fingerprint, known_hosts_line, load_or_create
-from ssh_server.server import SSHServer
+from ssh_server.server import SSHLimits, SSHServer
 
 
 def build_app(emu: Emulator) -> Starlette:
@@ -177,7 +178,15 @@ def serve(emu: Emulator) -> int:
         https_url = f"https://{_url_host(cfg.host)}:{https_sock.getsockname()[1]}"
     http_port = http_sock.getsockname()[1]
     emu.endpoints.http = f"http://{_url_host(cfg.host)}:{http_port}"
-    ssh = SSHServer(emu, ssh_sock, load_or_create(cfg.data_dir))
+    limits = cfg.limits
+    ssh_limits = SSHLimits(
+        handshake_timeout=min(SSHLimits.handshake_timeout, limits.ssh_login_timeout),
+        hello_timeout=limits.ssh_hello_timeout,
+        auth_timeout=limits.ssh_login_timeout,
+        max_unauthenticated=limits.max_ssh_unauthenticated,
+        max_connections=limits.max_ssh_connections,
+    )
+    ssh = SSHServer(emu, ssh_sock, load_or_create(cfg.data_dir), ssh_limits)
     emu.endpoints.ssh = f"ssh://{_url_host(cfg.host)}:{ssh.port}"
 
     def on_ready() -> None:
@@ -208,7 +217,11 @@ def serve(emu: Emulator) -> int:
         build_app(emu),
         log_level="warning",
         access_log=False,
-        timeout_keep_alive=30,
+        http=limited_h11_protocol(
+            header_timeout=limits.http_header_timeout,
+            max_connections=limits.max_http_connections,
+        ),
+        timeout_keep_alive=limits.http_idle_timeout,  # type: ignore[arg-type]  # a float works
         lifespan="off",
     )
     server = _Server(config, on_ready, tls_sockets)

@@ -7,12 +7,17 @@
 The door authenticates (a SigV4-signed git password or a git credential), opens the session
 through the core's gate (authorization for the region the caller addressed, then the
 repository), and hands the streams to the git service in a worker thread. Dumb HTTP is not served.
+
+Each git request holds one of `max_git_workers` threads, and one principal at most
+`max_git_per_principal` of them (else 429), so that no single caller can stop git for everyone.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator, Callable
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -28,7 +33,8 @@ from emulator.iam.git_password import (
 )
 from emulator.iam.principal import Principal
 from emulator.repos.git_session import RECEIVE_PACK, UPLOAD_PACK, GitSession
-from git_http.bridge import GitStreamResponse, Read, Write
+from git_http.bridge import GitStreamResponse, Job, Read, Write
+from git_http.slots import PrincipalSlots
 from git_http.upload import serve_upload_pack
 
 _SERVICES = (UPLOAD_PACK, RECEIVE_PACK)
@@ -49,6 +55,43 @@ def _pkt(data: bytes | None) -> bytes:
 class GitDoor:
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
+        limits = emu.config.limits
+        # Git workers block on the client for as long as a transfer takes; they have their own
+        # pool so that they cannot starve other blocking work (SQLite reads of the API).
+        self.workers = anyio.CapacityLimiter(limits.max_git_workers)
+        self.slots = PrincipalSlots(limits.max_git_per_principal)
+
+    def _stream(
+        self,
+        caller: GitSession,
+        job: Job,
+        media_type: str,
+        *,
+        body: AsyncIterator[bytes] | None = None,
+        gzip: bool = False,
+        limit: int = 0,
+        drain: bool = False,
+    ) -> Response:
+        """The streaming answer to `caller`'s request, if the principal has a slot left."""
+        release: Callable[[], None] | None = self.slots.acquire(caller.principal.arn)
+        if release is None:
+            return _text(
+                429,
+                f"too many git requests at once for {caller.principal.arn}"
+                f" (at most {self.slots.per_principal}); try again when one has finished",
+                {"Retry-After": "1"},
+            )
+        return GitStreamResponse(
+            job,
+            media_type=media_type,
+            workers=self.workers,
+            stall_timeout=self.emu.config.limits.git_stall_timeout,
+            on_close=release,
+            body=body,
+            gzip=gzip,
+            limit=limit,
+            drain=drain,
+        )
 
     # -- the gate ---------------------------------------------------------------------------
 
@@ -130,7 +173,7 @@ class GitDoor:
                 for line in caller.receive_pack().advertise():
                     write(line)
 
-        return GitStreamResponse(job, media_type=f"application/x-{service}-advertisement")
+        return self._stream(caller, job, f"application/x-{service}-advertisement")
 
     async def service(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -160,9 +203,10 @@ class GitDoor:
             def job(read: Read, write: Write) -> None:
                 receive.serve(read, write)
 
-        return GitStreamResponse(
+        return self._stream(
+            caller,
             job,
-            media_type=f"application/x-{service}-result",
+            f"application/x-{service}-result",
             body=request.stream(),
             gzip=encoding in ("gzip", "x-gzip"),
             limit=limit,

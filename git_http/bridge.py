@@ -9,6 +9,11 @@ The response status is decided lazily: if the worker fails with `GitHttpError` b
 anything, the client gets that status and message (git prints it); once bytes have gone out the
 status is 200 and errors must be reported in-band by the service itself.
 
+Neither side may stall a worker forever: a request body that sends nothing for `stall_timeout`
+seconds is abandoned (408 if nothing was answered yet; whatever was read is dropped, as for a
+client that hung up), and so is a client that reads nothing of the answer for as long; the
+connection is then closed.
+
 starlette's `StreamingResponse` is not used: under ASGI spec 2.3 (uvicorn) it listens for
 `http.disconnect` by calling `receive()` concurrently, which would steal request-body messages
 from the worker.
@@ -27,7 +32,7 @@ import anyio.from_thread
 import anyio.to_thread
 from anyio.abc import ObjectSendStream
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from emulator.errors import ClientStreamError
 
@@ -41,10 +46,6 @@ FLUSH_BYTES = 128 * 1024  # crossing to the event loop costs; send big chunks
 FLUSH_SECONDS = 0.5  # ...but let progress through while a long pack is computed
 QUEUE_DEPTH = 8
 DRAIN_LIMIT = 64 * 1024 * 1024  # unread request body we swallow so the client sees our answer
-
-# Git workers block on the client for as long as a transfer takes; give them their own pool so
-# they cannot starve other blocking work (SQLite reads of the API) of threads.
-_WORKERS = anyio.CapacityLimiter(64)
 
 
 INTERNAL_ERROR = "internal error (logged by the server)"
@@ -64,10 +65,22 @@ class BodyTooLarge(GitHttpError):
         super().__init__(413, f"request body exceeds the limit of {limit} bytes")
 
 
+class BodyStalled(GitHttpError, ConnectionError):
+    """The client sent nothing of its request body for too long. A `ConnectionError` too: the
+    git services treat it as a client that is gone, not as a fault of theirs."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(408, f"request body timed out: nothing received for {seconds:g} seconds")
+
+
 @dataclass(frozen=True)
 class _Failure:
     status: int
     message: str
+
+    @property
+    def body(self) -> bytes:
+        return (self.message + "\n").encode()
 
 
 class BodyReader:
@@ -137,7 +150,7 @@ class BodyReader:
                 if not self._buf:
                     return
                 swallowed += len(self._buf)
-        except GitHttpError:
+        except (GitHttpError, ConnectionError):
             return
 
 
@@ -176,6 +189,9 @@ class GitStreamResponse(Response):
         gzip: bool = False,
         limit: int = 0,
         drain: bool = False,
+        workers: anyio.CapacityLimiter,
+        stall_timeout: float,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(content=None, status_code=200, media_type=media_type)
         self.headers["Cache-Control"] = "no-cache, max-age=0, must-revalidate"
@@ -187,21 +203,38 @@ class GitStreamResponse(Response):
         self._gzip = gzip
         self._limit = limit
         self._drain = drain
+        self._workers = workers
+        self._stall_timeout = stall_timeout
+        self._on_close = on_close
+        self._stalled = False
 
     async def _next_body_chunk(self) -> bytes | None:
-        if self._body is None:
+        if self._body is None or self._stalled:
             return None
         while True:
             try:
-                chunk = await self._body.__anext__()
+                with anyio.fail_after(self._stall_timeout):
+                    chunk = await self._body.__anext__()
             except StopAsyncIteration:
                 return None
+            except TimeoutError:
+                # Nothing more is read: the drain after our answer must not wait again.
+                self._stalled = True
+                raise BodyStalled(self._stall_timeout) from None
             if chunk:
                 return chunk
 
+    async def _send_out(self, out: ObjectSendStream[bytes | _Failure], data: bytes) -> None:
+        try:
+            with anyio.fail_after(self._stall_timeout):
+                await out.send(data)
+        except TimeoutError:
+            # The client reads nothing: give the worker back, as for a client that hung up.
+            raise anyio.BrokenResourceError from None
+
     def _run(self, out: ObjectSendStream[bytes | _Failure]) -> None:
         def emit(data: bytes) -> None:
-            anyio.from_thread.run(out.send, data)
+            anyio.from_thread.run(self._send_out, out, data)
 
         def next_chunk() -> bytes | None:
             return anyio.from_thread.run(self._next_body_chunk)
@@ -236,11 +269,22 @@ class GitStreamResponse(Response):
     async def _work(self, out: ObjectSendStream[bytes | _Failure]) -> None:
         async with out:
             try:
-                await anyio.to_thread.run_sync(self._run, out, limiter=_WORKERS)
+                await anyio.to_thread.run_sync(self._run, out, limiter=self._workers)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 pass
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._respond(send)
+        finally:
+            if self._on_close is not None:
+                self._on_close()  # the worker is done: its slot is free
+
+    async def _respond(self, send: Send) -> None:
+        async def send_in_time(message: Message) -> None:
+            with anyio.fail_after(self._stall_timeout):
+                await send(message)
+
         out, inbox = anyio.create_memory_object_stream[bytes | _Failure](QUEUE_DEPTH)
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._work, out)
@@ -249,31 +293,43 @@ class GitStreamResponse(Response):
                 async for item in inbox:
                     first = item
                     break
-                if isinstance(first, _Failure):
-                    body = (first.message + "\n").encode()
-                    await send(
+                try:
+                    if isinstance(first, _Failure):
+                        await send_in_time(self._failure(first))
+                        await send_in_time({"type": "http.response.body", "body": first.body})
+                        return
+                    await send_in_time(
                         {
                             "type": "http.response.start",
-                            "status": first.status,
-                            "headers": [
-                                (b"content-type", b"text/plain; charset=utf-8"),
-                                (b"content-length", str(len(body)).encode()),
-                                (b"cache-control", b"no-cache"),
-                            ],
+                            "status": self.status_code,
+                            "headers": self.raw_headers,
                         }
                     )
-                    await send({"type": "http.response.body", "body": body})
-                    return
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": self.status_code,
-                        "headers": self.raw_headers,
-                    }
-                )
-                if first:
-                    await send({"type": "http.response.body", "body": first, "more_body": True})
-                async for item in inbox:
-                    if isinstance(item, bytes):
-                        await send({"type": "http.response.body", "body": item, "more_body": True})
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    if first:
+                        await send_in_time(
+                            {"type": "http.response.body", "body": first, "more_body": True}
+                        )
+                    async for item in inbox:
+                        if isinstance(item, bytes):
+                            await send_in_time(
+                                {"type": "http.response.body", "body": item, "more_body": True}
+                            )
+                    await send_in_time({"type": "http.response.body", "body": b""})
+                except TimeoutError:
+                    # Leaving the answer unfinished makes the server close the connection;
+                    # closing the inbox stops the worker at its next write.
+                    log.warning(
+                        "git client read nothing for %g seconds; closing", self._stall_timeout
+                    )
+
+    @staticmethod
+    def _failure(failure: _Failure) -> Message:
+        headers = [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(failure.body)).encode()),
+            (b"cache-control", b"no-cache"),
+        ]
+        if failure.status == 408:
+            # The rest of the body is not read: the connection cannot carry another request.
+            headers.append((b"connection", b"close"))
+        return {"type": "http.response.start", "status": failure.status, "headers": headers}

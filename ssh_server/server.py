@@ -5,6 +5,15 @@ Limits, each so that one client cannot exhaust the server: a handshake timeout, 
 authenticate, a cap on connections that have not authenticated yet (OpenSSH's MaxStartups), on
 all connections, on sessions per connection (MaxSessions) and on commands running at once, an
 idle timeout on every session, and a cap on authentication attempts (MaxAuthTries).
+
+Connections that have not authenticated are counted apart from those that have, and past their
+cap new connections are not refused (OpenSSH's MaxStartups policy lets anyone who keeps that
+many idle TCP connections open, reconnecting as they are dropped, lock every user out: the
+stallers reconnect faster than a user retries). They wait in the listen backlog instead and are
+taken in arrival order as room is made, so a user waits behind the stallers already queued,
+never behind those who come later. Room is made fast: a client must send its version line and
+its key exchange init within `hello_timeout` (a real client sends both at once), finish the key
+exchange within `handshake_timeout`, and authenticate within `auth_timeout`.
 """
 
 from __future__ import annotations
@@ -66,13 +75,33 @@ def _channel_request(channel: paramiko.Channel, m: paramiko.Message) -> None:
 @dataclass(frozen=True)
 class SSHLimits:
     handshake_timeout: float = 20.0  # banner and key exchange
-    auth_timeout: float = 60.0  # from connect to authenticated
+    auth_timeout: float = 20.0  # from connect to authenticated (OpenSSH's LoginGraceTime)
     idle_timeout: float = 600.0  # a session that moves no data for this long is closed
     max_unauthenticated: int = 32
+    hello_timeout: float = 5.0  # from accept to the client's version line and key exchange init
     max_connections: int = 512
     max_sessions_per_connection: int = 10
     max_running: int = 128  # commands running at once, all connections together
     max_auth_attempts: int = 20
+
+
+@dataclass(eq=False)
+class _Pending:
+    """A connection that has not authenticated yet."""
+
+    conn: socket.socket
+    since: float
+    transport: paramiko.Transport | None = None
+
+    def stage(self) -> int:
+        """How far the client got: 0 nothing received, 1 its version line, 2 its key exchange
+        init, 3 key exchange done (authenticating)."""
+        t = self.transport
+        if t is None or not t.remote_version:
+            return 0
+        if t.session_id is not None:
+            return 3
+        return 2 if getattr(t, "remote_kex_init", None) is not None else 1
 
 
 class SSHServer:
@@ -90,9 +119,16 @@ class SSHServer:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._transports: set[paramiko.Transport] = set()
-        self._unauthenticated = 0
+        self._pending: set[_Pending] = set()
+        self._authenticated = 0
+        self._room = threading.Condition(self._lock)  # notified when a connection leaves a count
         self._running = threading.BoundedSemaphore(self.limits.max_running)
         self._thread: threading.Thread | None = None
+
+    @property
+    def unauthenticated(self) -> int:
+        with self._lock:
+            return len(self._pending)
 
     @property
     def port(self) -> int:
@@ -121,6 +157,7 @@ class SSHServer:
     def _accept_loop(self) -> None:
         self.sock.settimeout(0.25)
         while not self._stop.is_set():
+            self._wait_for_room()
             try:
                 conn, addr = self.sock.accept()
             except TimeoutError:
@@ -131,22 +168,26 @@ class SSHServer:
                 log.exception("ssh accept failed")
                 time.sleep(0.1)
                 continue
+            entry = _Pending(conn, time.monotonic())
             with self._lock:
-                busy = (
-                    self._unauthenticated >= self.limits.max_unauthenticated
-                    or len(self._transports) >= self.limits.max_connections
-                )
-                if not busy:
-                    self._unauthenticated += 1
-            if busy:
-                conn.close()  # as OpenSSH does past MaxStartups: the client retries later
-                continue
+                self._pending.add(entry)
             threading.Thread(
-                target=self._connection, args=(conn, addr[0]), name="ssh-conn", daemon=True
+                target=self._connection, args=(entry, addr[0]), name="ssh-conn", daemon=True
             ).start()
 
-    def _connection(self, conn: socket.socket, peer: str) -> None:
-        counted = True
+    def _wait_for_room(self) -> None:
+        """Return once a new connection may be taken (or the server stops); until then, new
+        connections wait in the listen backlog, in arrival order."""
+        with self._room:
+            while not self._stop.is_set() and (
+                len(self._pending) >= self.limits.max_unauthenticated
+                or len(self._pending) + self._authenticated >= self.limits.max_connections
+            ):
+                self._room.wait(0.25)
+
+    def _connection(self, entry: _Pending, peer: str) -> None:
+        conn = entry.conn
+        authenticated = False
         transport: paramiko.Transport | None = None
         try:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -157,39 +198,45 @@ class SSHServer:
             )
             transport.local_version = "SSH-2.0-ccemu"
             transport.handshake_timeout = self.limits.handshake_timeout
-            transport.banner_timeout = self.limits.handshake_timeout
+            transport.banner_timeout = self.limits.hello_timeout
             for key in self.host_keys:
                 transport.add_server_key(key)
             with self._lock:
                 if self._stop.is_set():
                     return
+                entry.transport = transport
                 self._transports.add(transport)
             interface = self._interface(transport, peer)
             transport.start_server(event=threading.Event(), server=interface)
-            deadline = time.monotonic() + self.limits.auth_timeout
-            while (
-                transport.is_active()
-                and not transport.is_authenticated()
-                and time.monotonic() < deadline
-            ):
+            hello = entry.since + self.limits.hello_timeout
+            deadline = entry.since + self.limits.auth_timeout
+            while transport.is_active() and not transport.is_authenticated():
+                now = time.monotonic()
+                if now >= deadline or (now >= hello and entry.stage() < 2):
+                    break
                 time.sleep(_POLL)
-            with self._lock:
-                self._unauthenticated -= 1
-                counted = False
-            if not transport.is_authenticated():
+            with self._room:
+                self._pending.discard(entry)
+                authenticated = transport.is_authenticated()
+                if authenticated:
+                    self._authenticated += 1
+                self._room.notify()
+            if not authenticated:
                 return
             while transport.is_active() and not self._stop.is_set():
                 transport.join(timeout=1.0)
         except (OSError, EOFError, paramiko.SSHException) as exc:
             log.debug("ssh connection from %s failed: %s", peer, exc)
         finally:
-            if counted:
-                with self._lock:
-                    self._unauthenticated -= 1
+            with self._room:
+                self._pending.discard(entry)
+                if authenticated:
+                    self._authenticated -= 1
+                if transport is not None:
+                    self._transports.discard(transport)
+                self._room.notify()
             if transport is not None:
                 transport.close()
-                with self._lock:
-                    self._transports.discard(transport)
             conn.close()
 
     def _interface(self, transport: _Transport, peer: str) -> GitServerInterface:

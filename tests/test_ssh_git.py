@@ -228,6 +228,7 @@ def local(tmp_path: Path) -> Iterator[Local]:
         SSHLimits(
             # short, but with room for a loaded machine to finish a real handshake in time
             handshake_timeout=2.0,
+            hello_timeout=2.0,
             auth_timeout=3.0,
             idle_timeout=1.0,
             max_unauthenticated=2,
@@ -266,16 +267,19 @@ def test_silent_client_is_dropped_after_the_handshake_timeout(local: Local) -> N
     sock.close()
 
 
-def test_unauthenticated_connections_are_capped(local: Local) -> None:
+def test_unauthenticated_connections_are_capped_and_the_next_waits_its_turn(local: Local) -> None:
     waiting = [socket.create_connection(("127.0.0.1", local.port)) for _ in range(2)]
-    _wait_for(lambda: local.server._unauthenticated == 2)
+    _wait_for(lambda: local.server.unauthenticated == 2)
     extra = socket.create_connection(("127.0.0.1", local.port))
+    extra.settimeout(0.5)
+    with pytest.raises(TimeoutError):
+        extra.recv(100)  # not taken (nor refused) while the two hold the slots
+    waiting[0].close()
     extra.settimeout(5)
-    assert extra.recv(100) == b""  # closed without even a banner
+    assert extra.recv(100).startswith(b"SSH-2.0-ccemu")  # taken once there is room
     extra.close()
-    for s in waiting:
-        s.close()
-    _wait_for(lambda: local.server._unauthenticated == 0)
+    waiting[1].close()
+    _wait_for(lambda: local.server.unauthenticated == 0)
     transport = local.client()  # slots are free again
     assert transport.is_authenticated()
     transport.close()
