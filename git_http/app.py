@@ -15,7 +15,8 @@ Each git request holds one of `max_git_workers` threads, and one principal at mo
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import Callable
 
 import anyio
 from starlette.concurrency import run_in_threadpool
@@ -67,10 +68,11 @@ class GitDoor:
         job: Job,
         media_type: str,
         *,
-        body: AsyncIterator[bytes] | None = None,
+        body: bool = False,
         gzip: bool = False,
         limit: int = 0,
         drain: bool = False,
+        hangup: threading.Event | None = None,
     ) -> Response:
         """The streaming answer to `caller`'s request, if the principal has a slot left."""
         release: Callable[[], None] | None = self.slots.acquire(caller.principal.arn)
@@ -91,6 +93,7 @@ class GitDoor:
             gzip=gzip,
             limit=limit,
             drain=drain,
+            hangup=hangup,
         )
 
     # -- the gate ---------------------------------------------------------------------------
@@ -192,6 +195,7 @@ class GitDoor:
         if isinstance(caller, Response):
             return caller
 
+        hangup = threading.Event()  # set by the response once the client is gone
         if service == UPLOAD_PACK:
 
             def job(read: Read, write: Write) -> None:
@@ -201,16 +205,17 @@ class GitDoor:
             receive = caller.receive_pack()
 
             def job(read: Read, write: Write) -> None:
-                receive.serve(read, write)
+                receive.serve(read, write, hangup.is_set)
 
         return self._stream(
             caller,
             job,
             f"application/x-{service}-result",
-            body=request.stream(),
+            body=True,
             gzip=encoding in ("gzip", "x-gzip"),
             limit=limit,
             drain=service == RECEIVE_PACK,
+            hangup=hangup,
         )
 
     async def not_found(self, request: Request) -> Response:

@@ -22,15 +22,16 @@ from the worker.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
 import anyio.from_thread
 import anyio.to_thread
-from anyio.abc import ObjectSendStream
+from anyio.abc import ObjectReceiveStream, ObjectSendStream, TaskGroup
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
@@ -185,13 +186,14 @@ class GitStreamResponse(Response):
         job: Job,
         *,
         media_type: str,
-        body: AsyncIterator[bytes] | None = None,
+        body: bool = False,
         gzip: bool = False,
         limit: int = 0,
         drain: bool = False,
         workers: anyio.CapacityLimiter,
         stall_timeout: float,
         on_close: Callable[[], None] | None = None,
+        hangup: threading.Event | None = None,
     ) -> None:
         super().__init__(content=None, status_code=200, media_type=media_type)
         self.headers["Cache-Control"] = "no-cache, max-age=0, must-revalidate"
@@ -207,24 +209,51 @@ class GitStreamResponse(Response):
         self._stall_timeout = stall_timeout
         self._on_close = on_close
         self._stalled = False
+        # Set once the client has hung up; the job may poll it (`hangup.is_set`) to stop work
+        # no one will receive. Known once the body is read: uvicorn then has nothing left for
+        # `receive()` but the disconnect.
+        self.hangup = hangup if hangup is not None else threading.Event()
+        self._receive: Receive | None = None
+        self._watch = anyio.CancelScope()
+        self._task_group: TaskGroup | None = None
 
     async def _next_body_chunk(self) -> bytes | None:
-        if self._body is None or self._stalled:
+        """The next chunk of the request body, read from the ASGI messages themselves (not
+        starlette's `request.stream()`, which hides when the body ends)."""
+        if not self._body or self._stalled or self._receive is None:
             return None
         while True:
             try:
                 with anyio.fail_after(self._stall_timeout):
-                    chunk = await self._body.__anext__()
-            except StopAsyncIteration:
-                return None
+                    message = await self._receive()
             except TimeoutError:
                 # Nothing more is read: the drain after our answer must not wait again.
                 self._stalled = True
                 raise BodyStalled(self._stall_timeout) from None
-            if chunk:
-                return chunk
+            if message["type"] == "http.disconnect":
+                self._body = False
+                self.hangup.set()
+                raise ConnectionResetError("the client hung up while sending its request")
+            if not message.get("more_body", False):
+                self._body = False
+                self._watch_hangup()  # nothing is left to receive but the disconnect
+                return message.get("body", b"") or None
+            if message.get("body"):
+                return bytes(message["body"])
+
+    def _watch_hangup(self) -> None:
+        if self._task_group is not None and self._receive is not None:
+            self._task_group.start_soon(self._wait_for_disconnect, self._receive)
+
+    async def _wait_for_disconnect(self, receive: Receive) -> None:
+        with self._watch:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            self.hangup.set()
 
     async def _send_out(self, out: ObjectSendStream[bytes | _Failure], data: bytes) -> None:
+        if self.hangup.is_set():
+            raise anyio.BrokenResourceError  # nobody reads it: stop the worker
         try:
             with anyio.fail_after(self._stall_timeout):
                 await out.send(data)
@@ -246,8 +275,6 @@ class GitStreamResponse(Response):
             writer.flush()
             if self._drain:
                 reader.drain(DRAIN_LIMIT)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            return  # the client went away
         except GitHttpError as exc:
             if writer.started:
                 log.warning("git request failed after output: %s", exc.message)
@@ -256,6 +283,8 @@ class GitStreamResponse(Response):
             if self._drain:
                 reader.drain(DRAIN_LIMIT)
             anyio.from_thread.run(out.send, _Failure(exc.status, exc.message))
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, ConnectionError):
+            return  # the client went away
         except Exception:
             # A fault of ours: the log has the traceback; the client learns no more than that
             # (an exception's text may name the data dir's paths).
@@ -275,6 +304,7 @@ class GitStreamResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
+            self._receive = receive
             await self._respond(send)
         finally:
             if self._on_close is not None:
@@ -287,40 +317,49 @@ class GitStreamResponse(Response):
 
         out, inbox = anyio.create_memory_object_stream[bytes | _Failure](QUEUE_DEPTH)
         async with anyio.create_task_group() as tg:
+            self._task_group = tg
             tg.start_soon(self._work, out)
-            async with inbox:
-                first: bytes | _Failure = b""
-                async for item in inbox:
-                    first = item
-                    break
-                try:
-                    if isinstance(first, _Failure):
-                        await send_in_time(self._failure(first))
-                        await send_in_time({"type": "http.response.body", "body": first.body})
-                        return
+            try:
+                await self._answer(inbox, send_in_time)
+            finally:
+                self._watch.cancel()  # the answer is over; the connection may carry more
+
+    async def _answer(
+        self,
+        inbox: ObjectReceiveStream[bytes | _Failure],
+        send_in_time: Callable[[Message], Awaitable[None]],
+    ) -> None:
+        async with inbox:
+            first: bytes | _Failure = b""
+            async for item in inbox:
+                first = item
+                break
+            try:
+                if isinstance(first, _Failure):
+                    await send_in_time(self._failure(first))
+                    await send_in_time({"type": "http.response.body", "body": first.body})
+                    return
+                await send_in_time(
+                    {
+                        "type": "http.response.start",
+                        "status": self.status_code,
+                        "headers": self.raw_headers,
+                    }
+                )
+                if first:
                     await send_in_time(
-                        {
-                            "type": "http.response.start",
-                            "status": self.status_code,
-                            "headers": self.raw_headers,
-                        }
+                        {"type": "http.response.body", "body": first, "more_body": True}
                     )
-                    if first:
+                async for item in inbox:
+                    if isinstance(item, bytes):
                         await send_in_time(
-                            {"type": "http.response.body", "body": first, "more_body": True}
+                            {"type": "http.response.body", "body": item, "more_body": True}
                         )
-                    async for item in inbox:
-                        if isinstance(item, bytes):
-                            await send_in_time(
-                                {"type": "http.response.body", "body": item, "more_body": True}
-                            )
-                    await send_in_time({"type": "http.response.body", "body": b""})
-                except TimeoutError:
-                    # Leaving the answer unfinished makes the server close the connection;
-                    # closing the inbox stops the worker at its next write.
-                    log.warning(
-                        "git client read nothing for %g seconds; closing", self._stall_timeout
-                    )
+                await send_in_time({"type": "http.response.body", "body": b""})
+            except TimeoutError:
+                # Leaving the answer unfinished makes the server close the connection;
+                # closing the inbox stops the worker at its next write.
+                log.warning("git client read nothing for %g seconds; closing", self._stall_timeout)
 
     @staticmethod
     def _failure(failure: _Failure) -> Message:

@@ -5,11 +5,13 @@ nothing, and the server goes on serving."""
 
 from __future__ import annotations
 
+import base64
 import io
 import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import paramiko
 import pytest
@@ -27,7 +29,15 @@ from hostile_packs import (
     varint,
 )
 from test_git_bad_input import Pushed
-from test_git_http import ZERO, create_repo, pkt, raw_receive, repo_dir, report_lines
+from test_git_http import (
+    ZERO,
+    create_repo,
+    http_auth,
+    pkt,
+    raw_receive,
+    repo_dir,
+    report_lines,
+)
 
 from emulator.repos.pack_indexer import (
     MAX_DELTA_DEPTH,
@@ -265,3 +275,28 @@ def test_client_hanging_up_over_ssh_stops_the_work_on_its_pack(
 
 def stored_packs(server: Server, name: str) -> list[str]:
     return sorted(p.name for p in (repo_dir(server, name) / "objects" / "pack").glob("*.pack"))
+
+
+def test_client_hanging_up_over_http_stops_the_work_on_its_pack(
+    roomy_server: Server, repo_name: str
+) -> None:
+    server = roomy_server
+    create_repo(server, repo_name)
+    data, last = delta_chain_pack(300, 16 * MIB)
+    command = f"{ZERO} {last.decode()} refs/tags/t\x00report-status side-band-64k".encode()
+    body = pkt(command + b"\n") + pkt(None) + data
+    url = urlsplit(f"{server.plain_url(repo_name)}/git-receive-pack")
+    user, password = http_auth(server, repo_name)
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    head = (
+        f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        "Content-Type: application/x-git-receive-pack-request\r\n"
+        f"Authorization: Basic {token}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        sock.sendall(head.encode() + body)
+        time.sleep(0.5)
+    assert wait_for_log(server, f"push to {repo_name} abandoned: the client hung up")
+    assert server.client().list_branches(repositoryName=repo_name)["branches"] == []
+    assert stored_packs(server, repo_name) == []
+    assert server.alive()
