@@ -15,8 +15,8 @@ user ("legit", AWSCodeCommitPowerUser, an access key), then runs each attack in 
   server drops them;
 - decompression-bomb: a pushed pack (about 1 MB) whose one blob says it is 10 bytes long and
   inflates to 1 GiB;
-- delta-chain: a pushed pack (about 10 KB) of a 64 KB blob and a chain of 320 deltas, each on
-  the one before.
+- delta-chain: a pushed pack (about 30 KB) of a 16 MiB blob and a chain of 320 deltas, each
+  copying all of the one before: 5 GiB to rebuild, beyond what one push may inflate.
 
 The packs are made by hand: no git client sends them; the server may refuse them (that is the
 point), and how long it takes to do so is reported. While an attack runs the benchmark samples
@@ -224,7 +224,7 @@ def bomb_pack(inflated: int = 1 << 30) -> bytes:
     return _pack([_entry_header(3, 10) + data])
 
 
-def delta_chain_pack(depth: int = 320, base_size: int = 64 * 1024) -> bytes:
+def delta_chain_pack(depth: int = 320, base_size: int = 16 << 20) -> bytes:
     """A blob of `base_size` bytes (a pattern: it compresses to little), then `depth`
     OFS_DELTA entries, each copying all of the one before and adding 16 bytes: resolving
     entry i naively re-applies the i deltas below it."""
@@ -237,9 +237,16 @@ def delta_chain_pack(depth: int = 320, base_size: int = 64 * 1024) -> bytes:
     for i in range(depth + 1):
         if i:
             added = f"{i:015d}\n".encode()
-            # copy from offset 0 (no offset bytes), the size in three bytes
-            copy = bytes([0x80 | 0x10 | 0x20 | 0x40, size & 0xFF, (size >> 8) & 0xFF, size >> 16])
-            delta = _varint(size) + _varint(size + 16) + copy + bytes([16]) + added
+            # copies from offset 0 of at most 2**24 - 1 bytes each, the size in three bytes
+            copies, done = b"", 0
+            while done < size:
+                n = min(size - done, (1 << 24) - 1)
+                where = bytes(b for b in done.to_bytes(4, "little"))
+                flags = sum(1 << k for k in range(4) if where[k])
+                copies += bytes([0x80 | flags | 0x70]) + bytes(b for b in where if b)
+                copies += n.to_bytes(3, "little")
+                done += n
+            delta = _varint(size) + _varint(size + 16) + copies + bytes([16]) + added
             entry = _entry_header(6, len(delta)) + _ofs(offset - offsets[-1]) + zlib.compress(delta)
             size += 16
         offsets.append(offset)
