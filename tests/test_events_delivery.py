@@ -209,6 +209,7 @@ def test_link_local_and_metadata_destinations_are_refused(
         req = urllib.request.Request(
             f"{server.url}/_ccemu/webhooks",
             data=json.dumps({"url": "file:///etc/passwd"}).encode(),
+            headers={"Content-Type": "application/json"},
         )
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(req, timeout=10)

@@ -4,6 +4,8 @@ fixture's reset and the root's signed one."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from botocore.auth import SigV4Auth
@@ -86,3 +88,41 @@ def test_the_fixtures_reset_and_the_signed_reset_still_work(ccemu: Ccemu) -> Non
     resp = httpx.post(url, content=b"", headers=_signed(url))
     assert (resp.status_code, resp.json()) == (200, {"status": "ok"})
     assert _names(ccemu) == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example", "Content-Type": "application/json"},
+        {"Content-Type": "text/plain"},
+        {},
+    ],
+    ids=["with-origin", "text-plain", "form-default"],
+)
+def test_web_page_cannot_add_a_webhook_to_read_every_event(
+    ccemu: Ccemu, headers: dict[str, str]
+) -> None:
+    # What a page can make a browser send to 127.0.0.1 without a preflight.
+    before = httpx.get(f"{ccemu.endpoint_url}/_ccemu/webhooks").json()["webhooks"]
+    resp = httpx.post(
+        f"{ccemu.endpoint_url}/_ccemu/webhooks",
+        content=json.dumps({"url": "http://127.0.0.1:9/steal"}),
+        headers=headers,
+    )
+    assert resp.status_code in (403, 415)
+    assert httpx.get(f"{ccemu.endpoint_url}/_ccemu/webhooks").json()["webhooks"] == before
+    resp = httpx.post(
+        f"{ccemu.endpoint_url}/_ccemu/events/1/redeliver",
+        headers={"Origin": "https://evil.example"},
+    )
+    assert resp.status_code == 403
+
+
+def test_webhook_added_by_a_client_that_says_json(ccemu: Ccemu) -> None:
+    resp = httpx.post(
+        f"{ccemu.endpoint_url}/_ccemu/webhooks", json={"url": "http://127.0.0.1:9/ok"}
+    )
+    assert resp.status_code == 201
+    hook = resp.json()
+    assert hook["url"] == "http://127.0.0.1:9/ok"
+    assert httpx.delete(f"{ccemu.endpoint_url}/_ccemu/webhooks/{hook['id']}").status_code == 204

@@ -12,6 +12,11 @@
   SubscriptionArn=...`: the SubscribeURL and UnsubscribeURL of SNS messages, unsigned as on AWS.
 
 Like `/_ccemu/health`, these need no credentials: ccemu binds loopback unless told otherwise.
+But every web page the user opens can make the browser POST to 127.0.0.1 without asking first
+(a form, or `fetch` in `no-cors` mode): a page that added a webhook would receive every event
+after it. So the POSTs that change something refuse a request that carries `Origin` (browsers
+name the page there), and adding a webhook wants `Content-Type: application/json`, which a page
+cannot send cross-origin without a CORS preflight that ccemu never approves.
 """
 
 from __future__ import annotations
@@ -108,6 +113,18 @@ def _bad(message: str) -> Response:
     return JSONResponse({"error": message}, status_code=400)
 
 
+def _cross_site(request: Request, *, json_body: bool) -> Response | None:
+    """The refusal of a state-changing request a web page could have sent, or None."""
+    if "origin" in request.headers:
+        return JSONResponse(
+            {"error": "refused: a request from a web page (it carries Origin)"}, status_code=403
+        )
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if json_body and kind != "application/json":
+        return JSONResponse({"error": "expected Content-Type: application/json"}, status_code=415)
+    return None
+
+
 def routes(emu: Emulator) -> list[BaseRoute]:
     events = emu.events
 
@@ -136,6 +153,8 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         return JSONResponse({"deliveries": [delivery_json(d) for d in found]})
 
     async def redeliver(request: Request) -> Response:
+        if (refused := _cross_site(request, json_body=False)) is not None:
+            return refused
         ident = str(request.path_params["ident"])
         count = await run_in_threadpool(events.outbox.redeliver, ident)
         if count == 0:
@@ -144,6 +163,8 @@ def routes(emu: Emulator) -> list[BaseRoute]:
 
     async def webhooks(request: Request) -> Response:
         if request.method == "POST":
+            if (refused := _cross_site(request, json_body=True)) is not None:
+                return refused
             try:
                 doc = json.loads(await request.body())
                 url = doc["url"]
