@@ -27,6 +27,10 @@ as the root user of that account.
 """
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _port(value: str) -> int:
     port = int(value)
     if not 0 <= port <= 65535:
@@ -137,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=2.0,
         help="seconds after a push before packs are merged and unreachable objects collected"
         " in the background (POST /_ccemu/maintenance runs it at once)",
+    )
+    serve.add_argument(
+        "--aws-clone-urls",
+        action="store_true",
+        default=_env_flag("CCEMU_AWS_CLONE_URLS"),
+        help="answer cloneUrlHttp/cloneUrlSsh as AWS does (https://git-codecommit.{region}"
+        ".amazonaws.com/v1/repos/NAME); 'ccemu configure --aws-clone-urls' sends them here"
+        " (env CCEMU_AWS_CLONE_URLS=1)",
     )
     host_key = sub.add_parser(
         "ssh-host-key",
@@ -249,6 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         event_webhooks=tuple(args.event_webhook),
         delivery_retry_scale=args.delivery_retry_scale,
         maintenance_delay=args.maintenance_delay,
+        aws_clone_urls=args.aws_clone_urls,
     )
     try:
         emu = Emulator(config)

@@ -57,3 +57,6 @@ class Config:
     # Seconds after a push or ref change before the repository's packs are merged and what
     # no ref reaches is collected (emulator.repos.maintenance), so a burst costs one pass.
     maintenance_delay: float = 2.0
+    # cloneUrlHttp / cloneUrlSsh in AWS's form (emulator.repos.clone_urls) instead of this
+    # server's own URLs; `ccemu configure --aws-clone-urls` sends those hosts here.
+    aws_clone_urls: bool = False
