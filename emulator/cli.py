@@ -14,6 +14,7 @@ from emulator.config import (
     DEFAULT_ROOT_ACCESS_KEY,
     DEFAULT_ROOT_SECRET_KEY,
     Config,
+    check_accept_any_credentials,
 )
 from emulator.datadir import UMASK
 
@@ -150,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
         ".amazonaws.com/v1/repos/NAME); 'ccemu configure --aws-clone-urls' sends them here"
         " (env CCEMU_AWS_CLONE_URLS=1)",
     )
+    serve.add_argument(
+        "--accept-any-credentials",
+        action="store_true",
+        default=_env_flag("CCEMU_ACCEPT_ANY_CREDENTIALS"),
+        help="for test suites written for moto: any access key id IAM or STS did not issue is"
+        " a root user (of the account a 12-digit key names, else the default one), signature"
+        " unchecked, for the API and git's SigV4 passwords; refused unless --host is loopback"
+        " (env CCEMU_ACCEPT_ANY_CREDENTIALS=1)",
+    )
     host_key = sub.add_parser(
         "ssh-host-key",
         help="print the SSH host key fingerprints and known_hosts lines",
@@ -244,6 +254,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.push_inflate_allowance < 0:
             parser.error("--push-inflate-allowance must not be negative")
         limits = replace(limits, push_inflate_allowance=args.push_inflate_allowance)
+    try:
+        check_accept_any_credentials(args.accept_any_credentials, args.host)
+    except ValueError as exc:
+        print(f"ccemu: error: {exc}", file=sys.stderr)
+        return 2
     config = Config(
         data_dir=args.data_dir,
         host=args.host,
@@ -262,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         delivery_retry_scale=args.delivery_retry_scale,
         maintenance_delay=args.maintenance_delay,
         aws_clone_urls=args.aws_clone_urls,
+        accept_any_credentials=args.accept_any_credentials,
     )
     try:
         emu = Emulator(config)

@@ -128,6 +128,11 @@ class Emulator:
                 "  clone URLs in AWS's form (https://git-codecommit.{region}.amazonaws.com/...):"
                 " 'ccemu configure --aws-clone-urls' sends them here"
             )
+        if self.config.accept_any_credentials:
+            notes.append(
+                "  WARNING: --accept-any-credentials: any access key id that IAM or STS did not"
+                " issue is a root user, and its signature is not checked (API and git)"
+            )
         return notes
 
     def close(self) -> None:
