@@ -15,6 +15,7 @@ from emulator.config import (
     DEFAULT_ROOT_SECRET_KEY,
     Config,
     Limits,
+    check_accept_any_credentials,
 )
 from emulator.datadir import UMASK
 
@@ -83,6 +84,10 @@ signed with AWS SigV4: the default account's root credentials are access key id 
 'test' unless changed, and an access key id of exactly 12 digits signed with the root secret acts
 as the root user of that account.
 """
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _port(value: str) -> int:
@@ -198,6 +203,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds after a push before packs are merged and unreachable objects collected"
         " in the background (POST /_ccemu/maintenance runs it at once)",
     )
+    serve.add_argument(
+        "--aws-clone-urls",
+        action="store_true",
+        default=_env_flag("CCEMU_AWS_CLONE_URLS"),
+        help="answer cloneUrlHttp/cloneUrlSsh as AWS does (https://git-codecommit.{region}"
+        ".amazonaws.com/v1/repos/NAME); 'ccemu configure --aws-clone-urls' sends them here"
+        " (env CCEMU_AWS_CLONE_URLS=1)",
+    )
+    serve.add_argument(
+        "--accept-any-credentials",
+        action="store_true",
+        default=_env_flag("CCEMU_ACCEPT_ANY_CREDENTIALS"),
+        help="for test suites written for moto: any access key id IAM or STS did not issue is"
+        " a root user (of the account a 12-digit key names, else the default one), signature"
+        " unchecked, for the API and git's SigV4 passwords; refused unless --host is loopback"
+        " (env CCEMU_ACCEPT_ANY_CREDENTIALS=1)",
+    )
     host_key = sub.add_parser(
         "ssh-host-key",
         help="print the SSH host key fingerprints and known_hosts lines",
@@ -294,6 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if value <= 0:
             parser.error(f"{flag} must be positive")
         limits = replace(limits, **{name: value})
+    try:
+        check_accept_any_credentials(args.accept_any_credentials, args.host)
+    except ValueError as exc:
+        print(f"ccemu: error: {exc}", file=sys.stderr)
+        return 2
     config = Config(
         data_dir=args.data_dir,
         host=args.host,
@@ -311,6 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         event_webhooks=tuple(args.event_webhook),
         delivery_retry_scale=args.delivery_retry_scale,
         maintenance_delay=args.maintenance_delay,
+        aws_clone_urls=args.aws_clone_urls,
+        accept_any_credentials=args.accept_any_credentials,
     )
     try:
         emu = Emulator(config)

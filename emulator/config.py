@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,3 +81,31 @@ class Config:
     # Seconds after a push or ref change before the repository's packs are merged and what
     # no ref reaches is collected (emulator.repos.maintenance), so a burst costs one pass.
     maintenance_delay: float = 2.0
+    # cloneUrlHttp / cloneUrlSsh in AWS's form (emulator.repos.clone_urls) instead of this
+    # server's own URLs; `ccemu configure --aws-clone-urls` sends those hosts here.
+    aws_clone_urls: bool = False
+    # Any access key id signs as a root user, signature unchecked (emulator.iam.credentials), for
+    # test suites written for moto; only while every listener is on a loopback address.
+    accept_any_credentials: bool = False
+
+    def __post_init__(self) -> None:
+        check_accept_any_credentials(self.accept_any_credentials, self.host)
+
+
+def check_accept_any_credentials(accept_any: bool, host: str) -> None:
+    """Accepting any credentials makes whoever reaches the server root: loopback only."""
+    if accept_any and not is_loopback(host):
+        raise ValueError(
+            f"--accept-any-credentials is refused when listening on {host}: whoever can reach"
+            " the server would be root; listen on 127.0.0.1, ::1 or localhost"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (an address or `localhost`) is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -9,6 +9,12 @@ The same three setups the CodeCommit console shows, pointed at a running ccemu:
 - SSH: the host keys for known_hosts and the `~/.ssh/config` block for an SSH key id;
 
 plus the environment variables that point boto3 and the aws CLI at it (`AWS_ENDPOINT_URL`).
+
+With `--aws-clone-urls` (for a server started with it), AWS's own clone URLs reach ccemu with an
+unchanged git: one `url.<ccemu>.insteadOf https://git-codecommit.{region}.amazonaws.com/` rule
+per region (insteadOf matches a prefix and takes no wildcard), so git, and the credential helper
+it asks, see ccemu's URL; and an ssh `Host git-codecommit.*.amazonaws.com` block that connects
+to ccemu's SSH port, whose host key is then checked under ccemu's own name and port.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from emulator.config import DEFAULT_REGION, DEFAULT_ROOT_ACCESS_KEY, DEFAULT_ROOT_SECRET_KEY
+from emulator.repos.clone_urls import SSH_HOST_PATTERNS, codecommit_regions, git_host
 
 # Only `get` reaches the aws CLI: it has nothing to store or erase, and aws CLI v1 prints
 # "Unknown options: --ignore-host-check" for those two on every git command.
@@ -31,6 +38,12 @@ HELPER = (
     '!f() { if [ "$1" = get ]; then'
     " aws codecommit credential-helper --ignore-host-check get; fi; }; f"
 )
+# What every insteadOf rule of ours has as its value (an ERE, for `git config`): removed before
+# ours are written, so rules left by an earlier run on other ports do not win ties.
+_AWS_REWRITE_VALUES = r"^https://git-codecommit\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/$"
+# Marks the ~/.ssh/config block for CodeCommit's hosts, replaced as a whole on every --write.
+_SSH_BLOCK_START = "# ccemu: CodeCommit git hosts (ccemu configure --aws-clone-urls)"
+_SSH_BLOCK_END = "# ccemu: end"
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,7 @@ class Setup:
     data_dir: Path
     ssh_key_id: str | None = None
     identity_file: str = "~/.ssh/id_ed25519"
+    aws_clone_urls: bool = False
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,6 +94,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="apply the git and ssh setup to ~/.gitconfig and ~/.ssh now (environment"
         " variables are still printed: a program cannot set its shell's)",
     )
+    parser.add_argument(
+        "--aws-clone-urls",
+        action="store_true",
+        default=os.environ.get("CCEMU_AWS_CLONE_URLS", "").strip().lower()
+        in ("1", "true", "yes", "on"),
+        help="also send AWS's clone URLs (https:// and ssh://git-codecommit.REGION.amazonaws.com)"
+        " to ccemu, for a server run with --aws-clone-urls; they then no longer reach AWS"
+        " (env CCEMU_AWS_CLONE_URLS=1)",
+    )
 
 
 def setup_from(args: argparse.Namespace) -> Setup:
@@ -97,6 +120,7 @@ def setup_from(args: argparse.Namespace) -> Setup:
         data_dir=Path(args.data_dir).resolve(),
         ssh_key_id=args.ssh_key_id,
         identity_file=args.identity_file,
+        aws_clone_urls=args.aws_clone_urls,
     )
 
 
@@ -127,6 +151,17 @@ def git_settings(setup: Setup) -> list[tuple[str, str]]:
     return settings
 
 
+def aws_rewrites(setup: Setup) -> tuple[str, list[str]]:
+    """The insteadOf rules for AWS's https clone URLs: (ccemu's base URL, the prefixes it stands
+    for), one per region CodeCommit has and the configured one. The https listener if there is
+    one, as the URLs say https; else the http port (insteadOf may change the scheme)."""
+    base = (setup.https or setup.http) + "/"
+    regions = list(codecommit_regions())
+    if setup.region not in regions:
+        regions.append(setup.region)
+    return base, [f"https://{git_host(region)}/" for region in regions]
+
+
 def _ssh_host_port(setup: Setup) -> tuple[str, int] | None:
     if setup.ssh is None:
         return None
@@ -147,6 +182,55 @@ def ssh_config_block(setup: Setup) -> str | None:
         f"  IdentityFile {setup.identity_file}\n"
         "  IdentitiesOnly yes\n"
     )
+
+
+def aws_ssh_config_block(setup: Setup) -> str | None:
+    """~/.ssh/config for AWS's ssh clone URLs: CodeCommit's host names connect to ccemu. The host
+    key is looked up under HostName and Port, the names `ccemu ssh-host-key` writes lines for."""
+    where = _ssh_host_port(setup)
+    if where is None:
+        return None
+    host, port = where
+    user = f"  User {setup.ssh_key_id}\n" if setup.ssh_key_id else ""
+    return (
+        f"{_SSH_BLOCK_START}\n"
+        f"Host {' '.join(SSH_HOST_PATTERNS)}\n"
+        f"  HostName {host}\n"
+        f"  Port {port}\n"
+        f"{user}"
+        f"  IdentityFile {setup.identity_file}\n"
+        "  IdentitiesOnly yes\n"
+        f"{_SSH_BLOCK_END}\n"
+    )
+
+
+def _aws_script(setup: Setup) -> list[str]:
+    q = shlex.quote
+    base, prefixes = aws_rewrites(setup)
+    key = f"url.{base}.insteadOf"
+    out = [
+        "",
+        "# AWS's clone URLs (cloneUrlHttp / cloneUrlSsh of 'ccemu serve --aws-clone-urls'): git",
+        "# sends https://git-codecommit.REGION.amazonaws.com/ to ccemu, one rule per region",
+        f"git config --global --get-regexp '^url\\..*\\.insteadof$' {q(_AWS_REWRITE_VALUES)}"
+        " | cut -d' ' -f1 | sort -u | while read -r k; do"
+        f' git config --global --unset-all "$k" {q(_AWS_REWRITE_VALUES)}; done',
+        *(f"git config --global --add {q(key)} {q(prefix)}" for prefix in prefixes),
+    ]
+    block = aws_ssh_config_block(setup)
+    if block is not None:
+        out += [
+            "# ... and ssh sends ssh://git-codecommit.REGION.amazonaws.com to ccemu (the block",
+            "# an earlier run wrote is replaced)",
+            "touch ~/.ssh/config && awk '/^# ccemu: CodeCommit git hosts/{s=1} !s{print}"
+            " /^# ccemu: end$/{s=0}' ~/.ssh/config > ~/.ssh/config.ccemu"
+            " && mv ~/.ssh/config.ccemu ~/.ssh/config",
+            "cat >> ~/.ssh/config <<'EOF'",
+            block.rstrip("\n"),
+            "EOF",
+        ]
+    out.append(f"#   git clone https://{git_host(setup.region)}/v1/repos/REPOSITORY")
+    return out
 
 
 def script(setup: Setup) -> str:
@@ -190,6 +274,8 @@ def script(setup: Setup) -> str:
         else:
             out += ["cat >> ~/.ssh/config <<'EOF'", block.rstrip("\n"), "EOF"]
         out.append(f"#   git clone ssh://{host}:{port}/v1/repos/REPOSITORY")
+    if setup.aws_clone_urls:
+        out += _aws_script(setup)
     return "\n".join(out) + "\n"
 
 
@@ -197,6 +283,8 @@ def write(setup: Setup) -> None:
     """Apply the git and ssh parts to the user's files."""
     for key, value in git_settings(setup):
         subprocess.run(["git", "config", "--global", key, value], check=True)
+    if setup.aws_clone_urls:
+        _write_aws_rewrites(setup)
     where = _ssh_host_port(setup)
     if where is None:
         return
@@ -217,6 +305,38 @@ def write(setup: Setup) -> None:
         if block not in text:
             with config.open("a") as f:
                 f.write(("\n" if text and not text.endswith("\n") else "") + block)
+    aws_block = aws_ssh_config_block(setup) if setup.aws_clone_urls else None
+    if aws_block is not None:
+        config = ssh_dir / "config"
+        text = config.read_text() if config.exists() else ""
+        config.write_text(_replace_ssh_block(text, aws_block))
+
+
+def _write_aws_rewrites(setup: Setup) -> None:
+    found = subprocess.run(
+        ["git", "config", "--global", "--get-regexp", r"^url\..*\.insteadof$", _AWS_REWRITE_VALUES],
+        capture_output=True,
+        text=True,
+    ).stdout
+    for key in sorted({line.split(" ", 1)[0] for line in found.splitlines() if line}):
+        subprocess.run(
+            ["git", "config", "--global", "--unset-all", key, _AWS_REWRITE_VALUES], check=True
+        )
+    base, prefixes = aws_rewrites(setup)
+    for prefix in prefixes:
+        subprocess.run(
+            ["git", "config", "--global", "--add", f"url.{base}.insteadOf", prefix], check=True
+        )
+
+
+def _replace_ssh_block(text: str, block: str) -> str:
+    """`text` with our marked block replaced by `block` (or `block` appended)."""
+    start = text.find(_SSH_BLOCK_START)
+    end = text.find(_SSH_BLOCK_END, start) if start != -1 else -1
+    if start != -1 and end != -1:
+        end = text.find("\n", end)
+        return text[:start] + block + (text[end + 1 :] if end != -1 else "")
+    return text + ("\n" if text and not text.endswith("\n") else "") + block
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from emulator.kms.datakeys import RepositoryDataKeys
 from emulator.kms.master import open_master_key
 from emulator.kms.secrets import SecretBox
 from emulator.kms.service import KmsService
+from emulator.repos.clone_urls import aws_clone_url_http, aws_clone_url_ssh
 from emulator.repos.git_session import GitGate
 from emulator.repos.maintenance import Maintenance
 from emulator.repos.model import Repository
@@ -108,12 +109,31 @@ class Emulator:
         return self.endpoints.http or f"http://{self.config.host}:{self.config.port}"
 
     def clone_url_http(self, repo: Repository) -> str:
+        if self.config.aws_clone_urls:
+            return aws_clone_url_http(repo.region, repo.name)
         base = self.endpoints.http or f"http://{self.config.host}:{self.config.port}"
         return f"{base}/v1/repos/{repo.name}"
 
     def clone_url_ssh(self, repo: Repository) -> str:
+        if self.config.aws_clone_urls:
+            return aws_clone_url_ssh(repo.region, repo.name)
         base = self.endpoints.ssh or f"ssh://{self.config.host}:{self.config.ssh_port}"
         return f"{base}/v1/repos/{repo.name}"
+
+    def banner_notes(self) -> list[str]:
+        """Lines the start-up banner adds for options that change what clients see."""
+        notes = []
+        if self.config.aws_clone_urls:
+            notes.append(
+                "  clone URLs in AWS's form (https://git-codecommit.{region}.amazonaws.com/...):"
+                " 'ccemu configure --aws-clone-urls' sends them here"
+            )
+        if self.config.accept_any_credentials:
+            notes.append(
+                "  WARNING: --accept-any-credentials: any access key id that IAM or STS did not"
+                " issue is a root user, and its signature is not checked (API and git)"
+            )
+        return notes
 
     def close(self) -> None:
         self.maintenance.close()

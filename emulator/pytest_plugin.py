@@ -14,7 +14,10 @@
 Options (command line, or the same name without `--` and with `_` in pytest.ini / pyproject's
 `[tool.pytest.ini_options]`): `--ccemu-port`, `--ccemu-https-port`, `--ccemu-ssh-port` (default 0:
 free ports), `--ccemu-data-dir` (default: a temporary directory), `--ccemu-region`,
-`--ccemu-account`, `--ccemu-keep-data` (keep the data dir after the session).
+`--ccemu-account`, `--ccemu-keep-data` (keep the data dir after the session); and switches of
+`ccemu serve`: `--ccemu-aws-clone-urls` (cloneUrlHttp / cloneUrlSsh in AWS's form) and
+`--ccemu-accept-any-credentials` (any access key id signs as a root user, for suites written for
+moto).
 
 The module imports only the standard library and pytest, so it costs nothing in test runs that
 do not use it; boto3 is imported when a client is asked for.
@@ -67,6 +70,25 @@ _OPTIONS: tuple[tuple[str, str], ...] = (
 )
 
 
+# Switches passed on to `ccemu serve` (the same name there, without `ccemu-`).
+_SWITCHES: tuple[tuple[str, str], ...] = (
+    ("aws_clone_urls", "cloneUrlHttp/cloneUrlSsh in AWS's form (ccemu serve --aws-clone-urls)"),
+    (
+        "accept_any_credentials",
+        "any access key id signs as a root user, unchecked (ccemu serve --accept-any-credentials)",
+    ),
+)
+
+
+# What the fixture's own options decide, whatever the environment happens to hold.
+_ENV_NOT_PASSED = (
+    "CCEMU_ROOT_ACCESS_KEY",
+    "CCEMU_ROOT_SECRET_KEY",
+    "CCEMU_AWS_CLONE_URLS",
+    "CCEMU_ACCEPT_ANY_CREDENTIALS",
+)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ccemu", "ccemu fixture server")
     for name, help_text in _OPTIONS:
@@ -80,6 +102,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="keep the ccemu fixture server's data dir after the session",
     )
     parser.addini("ccemu_keep_data", "keep the ccemu data dir after the session", type="bool")
+    for name, help_text in _SWITCHES:
+        group.addoption(
+            f"--ccemu-{name.replace('_', '-')}",
+            dest=f"ccemu_{name}",
+            action="store_true",
+            default=None,
+            help=help_text,
+        )
+        parser.addini(f"ccemu_{name}", help_text, type="bool")
+
+
+def _switches(config: pytest.Config) -> tuple[str, ...]:
+    """The `ccemu serve` flags of the switches that are on."""
+    return tuple(
+        f"--{name.replace('_', '-')}"
+        for name, _ in _SWITCHES
+        if config.getoption(f"ccemu_{name}") or config.getini(f"ccemu_{name}")
+    )
 
 
 def _option(config: pytest.Config, name: str, default: str) -> str:
@@ -182,11 +222,7 @@ def start_server(
     data_dir.mkdir(parents=True, exist_ok=True)
     ready = data_dir.parent / f".ccemu-ready-{uuid.uuid4().hex}.json"
     log = data_dir.parent / f".ccemu-{uuid.uuid4().hex[:8]}.log"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("CCEMU_ROOT_ACCESS_KEY", "CCEMU_ROOT_SECRET_KEY")
-    }
+    env = {k: v for k, v in os.environ.items() if k not in _ENV_NOT_PASSED}
     args = [
         sys.executable,
         "-m",
@@ -398,6 +434,7 @@ def ccemu_server(request: pytest.FixtureRequest) -> Iterator[CcemuServer]:
         ssh_port=int(_option(config, "ssh_port", "0")),
         region=_option(config, "region", DEFAULT_REGION),
         account=_option(config, "account", DEFAULT_ACCOUNT),
+        extra_args=_switches(config),
     )
     try:
         yield server

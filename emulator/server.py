@@ -209,6 +209,7 @@ def serve(emu: Emulator) -> int:
                 if https_url
                 else ""
             )
+            + "".join(note + "\n" for note in emu.banner_notes())
             + f"  data dir: {cfg.data_dir.resolve()}",
             flush=True,
         )

@@ -7,6 +7,9 @@
     AKIA… (CreateAccessKey)      an IAM user, or an account's root user; Active keys only
     ASIA… (STS)                  a session: the assumed role or the user that asked for it; the
                                  session token must come with it, and it expires
+    anything else, with          the root user of the default account, or of the account a
+    accept_any_credentials       12-digit key names, whatever the signature and token (moto
+                                 accepts any key; keys IAM and STS issued are still verified)
 
 Deactivating or deleting a key takes effect on the next request: nothing is cached here.
 """
@@ -52,6 +55,8 @@ class SigningIdentity:
     token_sha256: bytes | None = None
     # A long-term key that also accepts this session token (moto's `testing` keys).
     tolerated_token: str | None = None
+    # Any signature, time and session token are accepted (Config.accept_any_credentials).
+    any_signature: bool = False
 
     @property
     def temporary(self) -> bool:
@@ -60,6 +65,8 @@ class SigningIdentity:
     def token_matches(self, token: str | None) -> bool:
         """Whether `token` is this identity's session token (None: no token presented).
         Long-term keys match only the absence of a token."""
+        if self.any_signature:
+            return True
         if not self.temporary:
             if token is None:
                 return True
@@ -98,6 +105,8 @@ class CredentialStore:
         """Any identity this key id names, including an expired session (so the API can answer
         ExpiredToken); None for unknown, inactive or deleted keys."""
         cfg = self._config
+        if cfg.accept_any_credentials:
+            return self._issued(access_key_id) or self._any(access_key_id)
         if hmac.compare_digest(access_key_id.encode(), cfg.root_access_key.encode()):
             return SigningIdentity(Principal.root(cfg.account, access_key_id), cfg.root_secret_key)
         moto = MOTO_TEST_KEYS.get(access_key_id)
@@ -110,6 +119,10 @@ class CredentialStore:
             return SigningIdentity(
                 Principal.root(access_key_id, access_key_id), cfg.root_secret_key
             )
+        return self._issued(access_key_id)
+
+    def _issued(self, access_key_id: str) -> SigningIdentity | None:
+        """A key IAM (CreateAccessKey) or STS issued."""
         if access_key_id.startswith("AKIA") and self._keys is not None:
             return self._long_term(self._keys, access_key_id)
         if access_key_id.startswith("ASIA") and self._sessions is not None:
@@ -120,6 +133,13 @@ class CredentialStore:
                 session.principal, session.secret_access_key, token_sha256=session.token_sha256
             )
         return None
+
+    def _any(self, access_key_id: str) -> SigningIdentity:
+        """What any other key id is when any credentials are accepted: a root user, as moto
+        treats every request, of the account a 12-digit key names or else the default one."""
+        cfg = self._config
+        account = access_key_id if _ACCOUNT_ID.fullmatch(access_key_id) else cfg.account
+        return SigningIdentity(Principal.root(account, access_key_id), "", any_signature=True)
 
     def _test_keys_allowed(self) -> bool:
         cfg = self._config

@@ -100,9 +100,12 @@ def verify_git_password(
     except ValueError:
         return None
     current = now if now is not None else datetime.now(UTC)
+    identity = lookup(access_key_id)
+    if identity is not None and identity.any_signature:
+        # Config.accept_any_credentials: a password of the right form is enough, as for the API.
+        return identity.principal
     if abs(current - signed_at) > MAX_CLOCK_SKEW:
         return None
-    identity = lookup(access_key_id)
     if identity is None or identity.expired(current):
         return None
     # Temporary credentials must present their own session token, and only those have one.

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
 
 from emulator.config import Limits
 from emulator.errors import ClientError, client_error
 from emulator.iam.authorize import AccessDenied, Authorizer
 from emulator.iam.principal import Principal
+from emulator.repos.clone_urls import codecommit_regions
 from emulator.repos.model import Repository, partition_for
 from emulator.repos.pack_reader import PackCache
 from emulator.repos.receive import ReceivePack
@@ -133,19 +133,6 @@ class GitSession:
             )
 
 
-@cache
-def _codecommit_regions() -> tuple[str, ...]:
-    """Every region of every partition where CodeCommit exists (botocore's endpoint data; loaded
-    on the first password signed for a region other than the endpoint's)."""
-    import botocore.session
-
-    session = botocore.session.get_session()
-    regions: list[str] = []
-    for partition in session.get_available_partitions():
-        regions += session.get_available_regions("codecommit", partition_name=partition)
-    return tuple(regions)
-
-
 class GitGate:
     """Opens `GitSession`s: region, authorization, repository (see the module docstring)."""
 
@@ -170,7 +157,7 @@ class GitGate:
         region of every partition where CodeCommit exists, whatever repositories there are, so
         whether a signature verifies never depends on where a repository exists."""
         yield self.region
-        yield from (r for r in _codecommit_regions() if r != self.region)
+        yield from (r for r in codecommit_regions() if r != self.region)
 
     def _arn(self, principal: Principal, region: str, name: str) -> str:
         return f"arn:{partition_for(region)}:codecommit:{region}:{principal.account}:{name}"
