@@ -72,6 +72,7 @@ _LIMIT_FLAGS: dict[str, tuple[str, type, str]] = {
     ),
 }
 
+
 def _shown(value: float) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 

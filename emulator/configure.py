@@ -25,6 +25,7 @@ import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -339,8 +340,29 @@ def _replace_ssh_block(text: str, block: str) -> str:
     return text + ("\n" if text and not text.endswith("\n") else "") + block
 
 
+def ca_overrides(environ: Mapping[str, str], setup: Setup) -> list[str]:
+    """Warnings for CA variables in the environment that would override the per-URL CA this
+    setup writes (git reads GIT_SSL_CAINFO before any http.<url>.sslCAInfo; boto3 and the aws
+    CLI trust only AWS_CA_BUNDLE when it is set)."""
+    if setup.https is None:
+        return []
+    ca = setup.data_dir / "tls" / "ca.pem"
+    notes = []
+    for name, who in (("GIT_SSL_CAINFO", "git"), ("AWS_CA_BUNDLE", "boto3 and the aws CLI")):
+        value = environ.get(name)
+        if value:
+            notes.append(
+                f"warning: {name}={value} is set: {who} will trust only that file, not the CA"
+                f" configured for {setup.https}; unset it, or make it a bundle that also holds"
+                f" {ca}"
+            )
+    return notes
+
+
 def run(args: argparse.Namespace) -> int:
     setup = setup_from(args)
+    for note in ca_overrides(os.environ, setup):
+        print(f"ccemu configure: {note}", file=sys.stderr)
     if args.write:
         write(setup)
         print("# git and ssh are set up; the environment variables still need exporting:")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -117,3 +118,31 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         assert srv.alive()
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("variable", ["GIT_SSL_CAINFO", "AWS_CA_BUNDLE"])
+def test_configure_warns_of_a_ca_variable_that_overrides_its_ca(
+    tmp_path: Path, variable: str
+) -> None:
+    args = [
+        sys.executable,
+        "-m",
+        "emulator",
+        "configure",
+        "--endpoint",
+        "http://127.0.0.1:8080",
+        "--https-endpoint",
+        "https://127.0.0.1:8443",
+        "--data-dir",
+        str(tmp_path / "data"),
+    ]
+    env = {k: v for k, v in os.environ.items() if k not in ("GIT_SSL_CAINFO", "AWS_CA_BUNDLE")}
+    quiet = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+    assert "warning" not in quiet.stderr
+    loud = subprocess.run(
+        args, env={**env, variable: "/etc/ssl/certs/other.pem"}, capture_output=True, text=True
+    )
+    assert loud.returncode == 0
+    assert f"warning: {variable}=/etc/ssl/certs/other.pem is set" in loud.stderr
+    assert str(tmp_path / "data" / "tls" / "ca.pem") in loud.stderr
+    assert loud.stdout == quiet.stdout
