@@ -84,9 +84,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def setup_from(args: argparse.Namespace) -> Setup:
     http, https, ssh = args.endpoint, args.https_endpoint, args.ssh_endpoint
+    data_dir = Path(args.data_dir)
     if args.ready_file is not None:
         info = json.loads(Path(args.ready_file).read_text())
         http, https, ssh = info["http"], info.get("https"), info.get("ssh")
+        data_dir = Path(info.get("data_dir", data_dir))  # the running server's
     return Setup(
         http=http.rstrip("/"),
         https=https.rstrip("/") if https else None,
@@ -94,7 +96,7 @@ def setup_from(args: argparse.Namespace) -> Setup:
         region=args.region,
         access_key=args.access_key,
         secret_key=args.secret_key,
-        data_dir=Path(args.data_dir).resolve(),
+        data_dir=data_dir.resolve(),
         ssh_key_id=args.ssh_key_id,
         identity_file=args.identity_file,
     )

@@ -25,6 +25,7 @@ from emulator.repos.model import Repository
 from emulator.repos.pack_reader import PackCache
 from emulator.repos.service import RepositoryService
 from emulator.state.db import Database
+from emulator.trust import HostKey
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class Endpoints:
 
     http: str | None = None
     ssh: str | None = None
+    # The SSH host public keys the SSH listener serves with (`GET /_ccemu/ssh-host-keys`).
+    ssh_host_keys: tuple[HostKey, ...] = ()
 
 
 class Emulator:
