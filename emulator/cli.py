@@ -247,9 +247,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from dataclasses import replace
 
+    from emulator import ready_file
     from emulator.config import Limits
     from emulator.core import Emulator
     from emulator.kms.secrets import MasterKeyError
+    from emulator.ready_file import ReadyFileError
     from emulator.server import serve
 
     if not (len(args.account) == 12 and args.account.isdigit()):
@@ -296,8 +298,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         maintenance_delay=args.maintenance_delay,
     )
     try:
+        if config.ready_file is not None:  # first: an earlier run's file must not be taken
+            ready_file.clear(config.ready_file)  # for this one's while it starts
         emu = Emulator(config)
-    except MasterKeyError as exc:
+    except (MasterKeyError, ReadyFileError) as exc:
         print(f"ccemu: error: {exc}", file=sys.stderr)
         return 2
     return serve(emu)

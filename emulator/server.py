@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
 import socket
 import ssl
@@ -20,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from emulator import tls
+from emulator import ready_file, tls
 from emulator.api import ccemu_events
 from emulator.api.ccemu_maintenance import routes as maintenance_routes
 from emulator.api.ccemu_reset import routes as reset_routes
@@ -87,12 +85,6 @@ def bind(host: str, port: int) -> socket.socket:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-def write_ready_file(path: Path, info: dict[str, str]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 class _Server(uvicorn.Server):
@@ -199,6 +191,8 @@ def serve(emu: Emulator) -> int:
     ssh = SSHServer(emu, ssh_sock, host_keys)
     emu.endpoints.ssh = f"ssh://{_url_host(cfg.host)}:{ssh.port}"
 
+    written: list[str] = []  # the ready file's text, once written: removed at exit
+
     def on_ready() -> None:
         # The API door's botocore models load in the background once the listeners are up.
         threading.Thread(target=warm_services, name="ccemu-warm", daemon=True).start()
@@ -208,7 +202,7 @@ def serve(emu: Emulator) -> int:
             info["https"] = https_url
             info["ca"] = str(tls.ca_path(cfg.data_dir).resolve())
         if cfg.ready_file is not None:
-            write_ready_file(cfg.ready_file, info)
+            written.append(ready_file.write(cfg.ready_file, info))
         print(
             f"ccemu is serving on {emu.endpoints.http}\n"
             f"  account {cfg.account}, region {cfg.region}\n"
@@ -245,6 +239,8 @@ def serve(emu: Emulator) -> int:
         http_sock.close()
         if https_sock is not None:
             https_sock.close()
+        if cfg.ready_file is not None and written:
+            ready_file.remove(cfg.ready_file, written[0])
         emu.close()
     print("ccemu stopped", file=sys.stderr, flush=True)
     return 0

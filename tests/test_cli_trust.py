@@ -61,6 +61,9 @@ def test_ssh_host_key_of_a_stopped_server_names_no_running_server(tmp_path: Path
     srv.stop()
     proc = ccemu("ssh-host-key", "--ready-file", str(ready))
     assert proc.returncode == 1
+    assert "no ready file" in proc.stderr and "Traceback" not in proc.stderr
+    proc = ccemu("ssh-host-key", "--endpoint", srv.url)
+    assert proc.returncode == 1
     assert f"cannot ask ccemu at {srv.url}" in proc.stderr and "Traceback" not in proc.stderr
 
 
