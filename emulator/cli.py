@@ -250,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from emulator import ready_file
     from emulator.config import Limits
     from emulator.core import Emulator
+    from emulator.datadir import DataDirInUse
     from emulator.kms.secrets import MasterKeyError
     from emulator.ready_file import ReadyFileError
     from emulator.server import serve
@@ -298,10 +299,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         maintenance_delay=args.maintenance_delay,
     )
     try:
-        if config.ready_file is not None:  # first: an earlier run's file must not be taken
-            ready_file.clear(config.ready_file)  # for this one's while it starts
-        emu = Emulator(config)
-    except (MasterKeyError, ReadyFileError) as exc:
+        emu = Emulator(config)  # takes the data dir's lock first
+    except DataDirInUse as exc:  # the ready file, if the same, is the running server's
+        print(f"ccemu: error: {exc}", file=sys.stderr)
+        return 1
+    except MasterKeyError as exc:
+        print(f"ccemu: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if config.ready_file is not None:  # an earlier run's must not pass for this one's
+            ready_file.clear(config.ready_file)
+    except ReadyFileError as exc:
+        emu.close()
         print(f"ccemu: error: {exc}", file=sys.stderr)
         return 2
     return serve(emu)

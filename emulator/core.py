@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 
 from emulator.config import Config
-from emulator.datadir import make_private
+from emulator.datadir import DataDirLock, make_private
 from emulator.events.service import EventService, EventSettings
 from emulator.iam.authorize import Authorizer
 from emulator.iam.credentials import CredentialStore
@@ -43,8 +43,14 @@ class Endpoints:
 class Emulator:
     def __init__(self, config: Config) -> None:
         self.config = config
-        make_private(config.data_dir)
-        self.db = Database(config.data_dir / "state.db")
+        # First, before anything in the data dir is read or written: one process per data dir.
+        self._lock = DataDirLock(config.data_dir)
+        try:
+            make_private(config.data_dir)
+            self.db = Database(config.data_dir / "state.db")
+        except BaseException:
+            self._lock.release()
+            raise
         try:
             master = open_master_key(
                 self.db.connection(),
@@ -54,6 +60,7 @@ class Emulator:
             )
         except BaseException:
             self.db.close()
+            self._lock.release()
             raise
         if master.warning:
             log.warning("ccemu: warning: %s", master.warning)
@@ -122,3 +129,4 @@ class Emulator:
         self.maintenance.close()
         self.events.close()
         self.db.close()
+        self._lock.release()
