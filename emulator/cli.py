@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +27,31 @@ signed with AWS SigV4: the default account's root credentials are access key id 
 'test' unless changed, and an access key id of exactly 12 digits signed with the root secret acts
 as the root user of that account.
 """
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """States each option's default once: `(default: X)` is added unless the help already
+    says it (`(default ...`, `; default ...`) or there is none to state (None, a flag)."""
+
+    _STATED = re.compile(r"(?:\(|;\s*)default\b")
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help = action.help or ""
+        if (
+            action.default is None
+            or isinstance(action.default, bool)
+            or action.default == []
+            or self._STATED.search(help)
+        ):
+            return help
+        return super()._get_help_string(action)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("ccemu")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "unknown (not installed)"
 
 
 def _port(value: str) -> int:
@@ -78,12 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ccemu", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
     )
+    parser.add_argument("--version", action="version", version=f"ccemu {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = sub.add_parser(
         "serve",
         help="start the emulator",
         description="Start the emulator and serve until SIGTERM or Ctrl-C.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument(
@@ -184,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the fingerprints of a ccemu's SSH host keys and the lines to add to"
         " ~/.ssh/known_hosts: asked of the running server (--ready-file, --endpoint) or read"
         " from the data dir a server has used. No key is ever made here.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     _add_server_choice(host_key, endpoint=True)
     host_key.add_argument(
@@ -199,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the path of the CA certificate of a ccemu serving https (for"
         " GIT_SSL_CAINFO, git's http.sslCAInfo or AWS_CA_BUNDLE): the running server's"
         " (--ready-file) or that of a data dir a server has used. No CA is ever made here.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     _add_server_choice(ca, endpoint=False)
     from emulator.configure import add_arguments as add_configure_arguments
@@ -210,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="print the client setup for boto3, the aws CLI, git and ssh",
             description="Print, as shell commands, the setup CodeCommit's console shows for"
             " HTTPS, SSH and HTTPS (GRC), pointed at a running ccemu; --write applies it.",
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=HelpFormatter,
         )
     )
     return parser

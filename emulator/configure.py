@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", type=Path, default=Path("ccemu-data"), help="the server's data dir"
     )
-    parser.add_argument("--region", default=DEFAULT_REGION)
+    parser.add_argument("--region", default=DEFAULT_REGION, help="the region clients sign for")
     parser.add_argument(
         "--access-key",
         default=os.environ.get("CCEMU_ROOT_ACCESS_KEY", DEFAULT_ROOT_ACCESS_KEY),
@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--secret-key",
         default=os.environ.get("CCEMU_ROOT_SECRET_KEY", DEFAULT_ROOT_SECRET_KEY),
-        help="its secret",
+        help="its secret (default: CCEMU_ROOT_SECRET_KEY, else the root's, 'test')",
     )
     parser.add_argument("--ssh-key-id", default=None, help="SSH key id (APKA...) for ~/.ssh/config")
     parser.add_argument(
