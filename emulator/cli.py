@@ -206,6 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds after a push before packs are merged and unreachable objects collected"
         " in the background (POST /_ccemu/maintenance runs it at once)",
     )
+    serve.add_argument(
+        "--access-log",
+        default=None,
+        metavar="PATH",
+        help="append one JSON line per API call and git request (HTTP and SSH) to PATH ('-':"
+        " stderr): time, principal, action, resource, outcome, status; never a secret"
+        " (default: none)",
+    )
     host_key = sub.add_parser(
         "ssh-host-key",
         help="print the SSH host key fingerprints and known_hosts lines",
@@ -276,6 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dataclasses import replace
 
     from emulator import ready_file
+    from emulator.access_log import AccessLogError
     from emulator.config import Limits
     from emulator.core import Emulator
     from emulator.datadir import DataDirInUse
@@ -325,13 +334,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         event_webhooks=tuple(args.event_webhook),
         delivery_retry_scale=args.delivery_retry_scale,
         maintenance_delay=args.maintenance_delay,
+        access_log=args.access_log,
     )
     try:
         emu = Emulator(config)  # takes the data dir's lock first
     except DataDirInUse as exc:  # the ready file, if the same, is the running server's
         print(f"ccemu: error: {exc}", file=sys.stderr)
         return 1
-    except MasterKeyError as exc:
+    except (MasterKeyError, AccessLogError) as exc:
         print(f"ccemu: error: {exc}", file=sys.stderr)
         return 2
     try:

@@ -57,3 +57,5 @@ class Config:
     # Seconds after a push or ref change before the repository's packs are merged and what
     # no ref reaches is collected (emulator.repos.maintenance), so a burst costs one pass.
     maintenance_delay: float = 2.0
+    # The access log (emulator.access_log): a file to append to, "-" for stderr, None for none.
+    access_log: str | None = None

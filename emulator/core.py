@@ -6,6 +6,7 @@ import logging
 import os
 from dataclasses import dataclass
 
+from emulator.access_log import AccessLog
 from emulator.config import Config
 from emulator.datadir import DataDirLock, make_private
 from emulator.events.service import EventService, EventSettings
@@ -46,6 +47,8 @@ class Emulator:
         # First, before anything in the data dir is read or written: one process per data dir.
         self._lock = DataDirLock(config.data_dir)
         try:
+            # Opened before the data dir is touched: a bad path is refused with nothing changed.
+            self.access_log = AccessLog(config.access_log) if config.access_log else None
             make_private(config.data_dir)
             self.db = Database(config.data_dir / "state.db")
         except BaseException:
@@ -128,5 +131,7 @@ class Emulator:
     def close(self) -> None:
         self.maintenance.close()
         self.events.close()
+        if self.access_log is not None:
+            self.access_log.close()
         self.db.close()
         self._lock.release()

@@ -24,6 +24,7 @@ from emulator.api.ccemu_maintenance import routes as maintenance_routes
 from emulator.api.ccemu_reset import routes as reset_routes
 from emulator.api.endpoint import api_endpoint, warm_services
 from emulator.core import Emulator
+from emulator.http_access_log import AccessLogMiddleware
 from emulator.trust import HOST_KEYS_PATH, HostKey, TrustError, existing_data_dir, host_key_lines
 from git_http.app import git_routes
 from ssh_server.host_keys import load_existing, load_or_create
@@ -67,6 +68,8 @@ def build_app(emu: Emulator) -> Starlette:
         Route("/{path:path}", rest_api, methods=["POST"]),  # last: every other route first
     ]
     app = Starlette(routes=routes)
+    if emu.access_log is not None:
+        app.add_middleware(AccessLogMiddleware, log=emu.access_log)
     app.state.emulator = emu
     return app
 
