@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,6 +93,31 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """States each option's default once: `(default: X)` is added unless the help already
+    says it (`(default ...`, `; default ...`) or there is none to state (None, a flag)."""
+
+    _STATED = re.compile(r"(?:\(|;\s*)default\b")
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help = action.help or ""
+        if (
+            action.default is None
+            or isinstance(action.default, bool)
+            or action.default == []
+            or self._STATED.search(help)
+        ):
+            return help
+        return super()._get_help_string(action)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("ccemu")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "unknown (not installed)"
+
+
 def _port(value: str) -> int:
     port = int(value)
     if not 0 <= port <= 65535:
@@ -98,16 +125,57 @@ def _port(value: str) -> int:
     return port
 
 
+def _add_server_choice(parser: argparse.ArgumentParser, *, endpoint: bool) -> None:
+    """Which server a command answers for: one running (ready file, URL) or a data dir."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--ready-file", type=Path, default=None, help="the ready file of the running server"
+    )
+    if endpoint:
+        group.add_argument(
+            "--endpoint", default=None, metavar="URL", help="the running server's HTTP URL"
+        )
+    group.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="the data dir of the server (default: ./ccemu-data, if a server has used it)",
+    )
+
+
+def _host_key_lines(args: argparse.Namespace) -> list[str]:
+    from emulator.trust import host_key_lines, host_keys_from_server, read_ready_file, ssh_endpoint
+
+    if args.ready_file is not None or args.endpoint is not None:
+        url = args.endpoint or read_ready_file(args.ready_file)["http"]
+        keys, ssh_url = host_keys_from_server(url)
+        host, port = ssh_endpoint(ssh_url)
+        return host_key_lines(keys, args.host or host or "127.0.0.1", args.port or port or 2222)
+    from emulator.server import ssh_host_keys
+
+    keys = ssh_host_keys(args.data_dir or Path("ccemu-data"))
+    return host_key_lines(keys, args.host or "127.0.0.1", args.port or 2222)
+
+
+def _ca_path(args: argparse.Namespace) -> list[str]:
+    from emulator.trust import ca_from_ready_file, ca_in_data_dir
+
+    if args.ready_file is not None:
+        return [str(ca_from_ready_file(args.ready_file))]
+    return [str(ca_in_data_dir(args.data_dir or Path("ccemu-data")).resolve())]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ccemu", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
     )
+    parser.add_argument("--version", action="version", version=f"ccemu {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = sub.add_parser(
         "serve",
         help="start the emulator",
         description="Start the emulator and serve until SIGTERM or Ctrl-C.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument(
@@ -221,28 +289,38 @@ def build_parser() -> argparse.ArgumentParser:
         " unchecked, for the API and git's SigV4 passwords; refused unless --host is loopback"
         " (env CCEMU_ACCEPT_ANY_CREDENTIALS=1)",
     )
+    serve.add_argument(
+        "--access-log",
+        default=None,
+        metavar="PATH",
+        help="append one JSON line per API call and git request (HTTP and SSH) to PATH ('-':"
+        " stderr): time, principal, action, resource, outcome, status; never a secret"
+        " (default: none)",
+    )
     host_key = sub.add_parser(
         "ssh-host-key",
         help="print the SSH host key fingerprints and known_hosts lines",
-        description="Print the fingerprints of the SSH server's host keys and the lines to add"
-        " to ~/.ssh/known_hosts. The keys are made (as on the first start) if missing.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Print the fingerprints of a ccemu's SSH host keys and the lines to add to"
+        " ~/.ssh/known_hosts: asked of the running server (--ready-file, --endpoint) or read"
+        " from the data dir a server has used. No key is ever made here.",
+        formatter_class=HelpFormatter,
+    )
+    _add_server_choice(host_key, endpoint=True)
+    host_key.add_argument(
+        "--host", default=None, help="host name clients connect to (default: the server's)"
     )
     host_key.add_argument(
-        "--data-dir", type=Path, default=Path("ccemu-data"), help="the server's data dir"
+        "--port", type=_port, default=None, help="the SSH port (default: the server's, else 2222)"
     )
-    host_key.add_argument("--host", default="127.0.0.1", help="host name clients connect to")
-    host_key.add_argument("--port", type=_port, default=2222, help="the server's SSH port")
     ca = sub.add_parser(
         "ca-path",
         help="print the path of the CA certificate the https listener's certificate is from",
-        description="Print the path of ccemu's CA certificate (made if missing), for"
-        " GIT_SSL_CAINFO, git's http.sslCAInfo or AWS_CA_BUNDLE.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Print the path of the CA certificate of a ccemu serving https (for"
+        " GIT_SSL_CAINFO, git's http.sslCAInfo or AWS_CA_BUNDLE): the running server's"
+        " (--ready-file) or that of a data dir a server has used. No CA is ever made here.",
+        formatter_class=HelpFormatter,
     )
-    ca.add_argument(
-        "--data-dir", type=Path, default=Path("ccemu-data"), help="the server's data dir"
-    )
+    _add_server_choice(ca, endpoint=False)
     from emulator.configure import add_arguments as add_configure_arguments
 
     add_configure_arguments(
@@ -251,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="print the client setup for boto3, the aws CLI, git and ssh",
             description="Print, as shell commands, the setup CodeCommit's console shows for"
             " HTTPS, SSH and HTTPS (GRC), pointed at a running ccemu; --write applies it.",
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=HelpFormatter,
         )
     )
     return parser
@@ -263,30 +341,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "configure":  # configure writes the user's own git and ssh config
         # What ccemu writes in its data dir (state, keys, certificates, packs) is its owner's.
         os.umask(UMASK)
-    if args.command == "ssh-host-key":
-        from emulator.server import ssh_host_key_lines
+    if args.command in ("ssh-host-key", "ca-path"):
+        from emulator.trust import TrustError
 
-        for line in ssh_host_key_lines(args.data_dir, args.host, args.port):
-            print(line)
-        return 0
-    if args.command == "ca-path":
-        from emulator.tls import ca_path, ensure_ca
-
-        ensure_ca(args.data_dir)
-        print(ca_path(args.data_dir).resolve())
+        try:
+            lines = _host_key_lines(args) if args.command == "ssh-host-key" else _ca_path(args)
+        except TrustError as exc:
+            print(f"ccemu {args.command}: error: {exc}", file=sys.stderr)
+            return 1
+        print("\n".join(lines))
         return 0
     if args.command == "configure":
         from emulator.configure import run as run_configure
+        from emulator.trust import TrustError
 
-        return run_configure(args)
+        try:
+            return run_configure(args)
+        except TrustError as exc:  # --write, and no server has made host keys yet
+            print(f"ccemu configure: error: {exc}", file=sys.stderr)
+            return 1
     if args.command != "serve":
         parser.print_help()
         return 0 if args.command is None and argv is not None else 2
 
     from dataclasses import replace
 
+    from emulator import ready_file
+    from emulator.access_log import AccessLogError
     from emulator.core import Emulator
+    from emulator.datadir import DataDirInUse
     from emulator.kms.secrets import MasterKeyError
+    from emulator.ready_file import ReadyFileError
     from emulator.server import serve
 
     if not (len(args.account) == 12 and args.account.isdigit()):
@@ -341,10 +426,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         maintenance_delay=args.maintenance_delay,
         aws_clone_urls=args.aws_clone_urls,
         accept_any_credentials=args.accept_any_credentials,
+        access_log=args.access_log,
     )
     try:
-        emu = Emulator(config)
-    except MasterKeyError as exc:
+        emu = Emulator(config)  # takes the data dir's lock first
+    except DataDirInUse as exc:  # the ready file, if the same, is the running server's
+        print(f"ccemu: error: {exc}", file=sys.stderr)
+        return 1
+    except (MasterKeyError, AccessLogError) as exc:
+        print(f"ccemu: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if config.ready_file is not None:  # an earlier run's must not pass for this one's
+            ready_file.clear(config.ready_file)
+    except ReadyFileError as exc:
+        emu.close()
         print(f"ccemu: error: {exc}", file=sys.stderr)
         return 2
     return serve(emu)

@@ -87,6 +87,8 @@ class Config:
     # Any access key id signs as a root user, signature unchecked (emulator.iam.credentials), for
     # test suites written for moto; only while every listener is on a loopback address.
     accept_any_credentials: bool = False
+    # The access log (emulator.access_log): a file to append to, "-" for stderr, None for none.
+    access_log: str | None = None
 
     def __post_init__(self) -> None:
         check_accept_any_credentials(self.accept_any_credentials, self.host)

@@ -74,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", type=Path, default=Path("ccemu-data"), help="the server's data dir"
     )
-    parser.add_argument("--region", default=DEFAULT_REGION)
+    parser.add_argument("--region", default=DEFAULT_REGION, help="the region clients sign for")
     parser.add_argument(
         "--access-key",
         default=os.environ.get("CCEMU_ROOT_ACCESS_KEY", DEFAULT_ROOT_ACCESS_KEY),
@@ -83,7 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--secret-key",
         default=os.environ.get("CCEMU_ROOT_SECRET_KEY", DEFAULT_ROOT_SECRET_KEY),
-        help="its secret",
+        help="its secret (default: CCEMU_ROOT_SECRET_KEY, else the root's, 'test')",
     )
     parser.add_argument("--ssh-key-id", default=None, help="SSH key id (APKA...) for ~/.ssh/config")
     parser.add_argument(
@@ -108,9 +108,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def setup_from(args: argparse.Namespace) -> Setup:
     http, https, ssh = args.endpoint, args.https_endpoint, args.ssh_endpoint
+    data_dir = Path(args.data_dir)
     if args.ready_file is not None:
         info = json.loads(Path(args.ready_file).read_text())
         http, https, ssh = info["http"], info.get("https"), info.get("ssh")
+        data_dir = Path(info.get("data_dir", data_dir))  # the running server's
     return Setup(
         http=http.rstrip("/"),
         https=https.rstrip("/") if https else None,
@@ -118,7 +120,7 @@ def setup_from(args: argparse.Namespace) -> Setup:
         region=args.region,
         access_key=args.access_key,
         secret_key=args.secret_key,
-        data_dir=Path(args.data_dir).resolve(),
+        data_dir=data_dir.resolve(),
         ssh_key_id=args.ssh_key_id,
         identity_file=args.identity_file,
         aws_clone_urls=args.aws_clone_urls,

@@ -6,8 +6,9 @@ import logging
 import os
 from dataclasses import dataclass
 
+from emulator.access_log import AccessLog
 from emulator.config import Config
-from emulator.datadir import make_private
+from emulator.datadir import DataDirLock, make_private
 from emulator.events.service import EventService, EventSettings
 from emulator.iam.authorize import Authorizer
 from emulator.iam.credentials import CredentialStore
@@ -26,6 +27,7 @@ from emulator.repos.model import Repository
 from emulator.repos.pack_reader import PackCache
 from emulator.repos.service import RepositoryService
 from emulator.state.db import Database
+from emulator.trust import HostKey
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +38,23 @@ class Endpoints:
 
     http: str | None = None
     ssh: str | None = None
+    # The SSH host public keys the SSH listener serves with (`GET /_ccemu/ssh-host-keys`).
+    ssh_host_keys: tuple[HostKey, ...] = ()
 
 
 class Emulator:
     def __init__(self, config: Config) -> None:
         self.config = config
-        make_private(config.data_dir)
-        self.db = Database(config.data_dir / "state.db")
+        # First, before anything in the data dir is read or written: one process per data dir.
+        self._lock = DataDirLock(config.data_dir)
+        try:
+            # Opened before the data dir is touched: a bad path is refused with nothing changed.
+            self.access_log = AccessLog(config.access_log) if config.access_log else None
+            make_private(config.data_dir)
+            self.db = Database(config.data_dir / "state.db")
+        except BaseException:
+            self._lock.release()
+            raise
         try:
             master = open_master_key(
                 self.db.connection(),
@@ -52,6 +64,7 @@ class Emulator:
             )
         except BaseException:
             self.db.close()
+            self._lock.release()
             raise
         if master.warning:
             log.warning("ccemu: warning: %s", master.warning)
@@ -138,4 +151,7 @@ class Emulator:
     def close(self) -> None:
         self.maintenance.close()
         self.events.close()
+        if self.access_log is not None:
+            self.access_log.close()
         self.db.close()
+        self._lock.release()

@@ -10,6 +10,7 @@ older version or copied in with looser modes, once at start-up.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
 from pathlib import Path
@@ -51,3 +52,44 @@ def _restrict(path: Path, mode: int) -> None:
     current = stat.S_IMODE(st.st_mode)
     if current & ~mode:
         os.chmod(path, current & mode)
+
+
+LOCK_FILE = "ccemu.lock"
+
+
+class DataDirInUse(Exception):
+    """Another process serves this data dir: two would share its state unknowingly."""
+
+
+class DataDirLock:
+    """An exclusive `flock` on `<data dir>/ccemu.lock`, held while the emulator is open.
+
+    The kernel drops it when the process ends, however it ends, so a crash leaves no stale
+    lock; the file keeps the holder's pid only to name it in the refusal. Readers that never
+    write (`ccemu ssh-host-key`, `ccemu ca-path`) do not take it."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        self.path = data_dir / LOCK_FILE
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            os.close(fd)
+            who = f"pid {holder}" if holder.isdigit() else "a process that is starting"
+            raise DataDirInUse(
+                f"the data dir {data_dir.resolve()} is in use by another ccemu ({who}); stop"
+                " it, or give this one another --data-dir"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the lock
+            self._fd = None

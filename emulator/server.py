@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
 import socket
 import ssl
@@ -20,21 +18,31 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from emulator import tls
+from emulator import ready_file, tls
 from emulator.api import ccemu_events
 from emulator.api.ccemu_maintenance import routes as maintenance_routes
 from emulator.api.ccemu_reset import routes as reset_routes
 from emulator.api.endpoint import api_endpoint, warm_services
 from emulator.core import Emulator
+from emulator.http_access_log import AccessLogMiddleware
 from emulator.http_protocol import limited_h11_protocol
+from emulator.trust import HOST_KEYS_PATH, HostKey, TrustError, existing_data_dir, host_key_lines
 from git_http.app import git_routes
-from ssh_server.host_keys import fingerprint, known_hosts_line, load_or_create
+from ssh_server.host_keys import load_existing, load_or_create
 from ssh_server.server import SSHLimits, SSHServer
 
 
 def build_app(emu: Emulator) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
+
+    async def ssh_host_keys(request: Request) -> Response:
+        # Public keys, as every SSH client is shown them: what `ccemu ssh-host-key` asks for.
+        keys = [
+            {"type": k.type, "key": k.blob, "fingerprint": k.fingerprint}
+            for k in emu.endpoints.ssh_host_keys
+        ]
+        return JSONResponse({"ssh": emu.endpoints.ssh, "keys": keys})
 
     async def api(request: Request) -> Response:
         return await api_endpoint(emu, request)
@@ -53,6 +61,7 @@ def build_app(emu: Emulator) -> Starlette:
         Route("/", api, methods=["POST"]),
         Route("/", sns_link, methods=["GET"]),
         Route("/_ccemu/health", health, methods=["GET"]),
+        Route(HOST_KEYS_PATH, ssh_host_keys, methods=["GET"]),
         *reset_routes(emu),
         *ccemu_events.routes(emu),
         *maintenance_routes(emu),
@@ -60,6 +69,8 @@ def build_app(emu: Emulator) -> Starlette:
         Route("/{path:path}", rest_api, methods=["POST"]),  # last: every other route first
     ]
     app = Starlette(routes=routes)
+    if emu.access_log is not None:
+        app.add_middleware(AccessLogMiddleware, log=emu.access_log)
     app.state.emulator = emu
     return app
 
@@ -78,12 +89,6 @@ def bind(host: str, port: int) -> socket.socket:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-def write_ready_file(path: Path, info: dict[str, str]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 class _Server(uvicorn.Server):
@@ -135,12 +140,19 @@ class _Server(uvicorn.Server):
         self._on_ready()
 
 
+def ssh_host_keys(data_dir: Path) -> list[HostKey]:
+    """The SSH host keys a server has made in `data_dir`; TrustError if none (none are made)."""
+    try:
+        keys = load_existing(existing_data_dir(data_dir))
+    except FileNotFoundError as exc:
+        raise TrustError(f"{exc}: start `ccemu serve --data-dir {data_dir}` first") from None
+    return [HostKey(key.get_name(), key.get_base64()) for key in keys]
+
+
 def ssh_host_key_lines(data_dir: Path, host: str, port: int) -> list[str]:
     """The SSH host keys' fingerprints (as `#` comments) and known_hosts lines, so the whole
-    output can be appended to a known_hosts file. The keys are made if missing."""
-    keys = load_or_create(data_dir)
-    lines = [f"# {key.get_name()} {fingerprint(key)}" for key in keys]
-    return lines + [known_hosts_line(key, host, port) for key in keys]
+    output can be appended to a known_hosts file. TrustError if the data dir has none."""
+    return host_key_lines(ssh_host_keys(data_dir), host, port)
 
 
 def serve(emu: Emulator) -> int:
@@ -186,17 +198,23 @@ def serve(emu: Emulator) -> int:
         max_unauthenticated=limits.max_ssh_unauthenticated,
         max_connections=limits.max_ssh_connections,
     )
-    ssh = SSHServer(emu, ssh_sock, load_or_create(cfg.data_dir), ssh_limits)
+    host_keys = load_or_create(cfg.data_dir)
+    emu.endpoints.ssh_host_keys = tuple(HostKey(k.get_name(), k.get_base64()) for k in host_keys)
+    ssh = SSHServer(emu, ssh_sock, host_keys, ssh_limits)
     emu.endpoints.ssh = f"ssh://{_url_host(cfg.host)}:{ssh.port}"
+
+    written: list[str] = []  # the ready file's text, once written: removed at exit
 
     def on_ready() -> None:
         # The API door's botocore models load in the background once the listeners are up.
         threading.Thread(target=warm_services, name="ccemu-warm", daemon=True).start()
         info = {"http": emu.endpoints.http or "", "ssh": emu.endpoints.ssh or ""}
+        info["data_dir"] = str(cfg.data_dir.resolve())
         if https_url:
             info["https"] = https_url
+            info["ca"] = str(tls.ca_path(cfg.data_dir).resolve())
         if cfg.ready_file is not None:
-            write_ready_file(cfg.ready_file, info)
+            written.append(ready_file.write(cfg.ready_file, info))
         print(
             f"ccemu is serving on {emu.endpoints.http}\n"
             f"  account {cfg.account}, region {cfg.region}\n"
@@ -238,6 +256,8 @@ def serve(emu: Emulator) -> int:
         http_sock.close()
         if https_sock is not None:
             https_sock.close()
+        if cfg.ready_file is not None and written:
+            ready_file.remove(cfg.ready_file, written[0])
         emu.close()
     print("ccemu stopped", file=sys.stderr, flush=True)
     return 0

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from emulator import access_log
 from emulator.core import Emulator
 from emulator.errors import ClientError
 from emulator.iam.authorize import AccessDenied
@@ -160,6 +161,7 @@ class GitDoor:
 
     async def info_refs(self, request: Request) -> Response:
         name = request.path_params["name"]
+        access_log.claim("git-http", repository=name)
         service = request.query_params.get("service")
         if service not in _SERVICES:
             return _text(403, "dumb HTTP transport is not supported; use a git client >= 1.6.6")
@@ -180,6 +182,7 @@ class GitDoor:
 
     async def service(self, request: Request) -> Response:
         name = request.path_params["name"]
+        access_log.claim("git-http", repository=name)
         service = request.url.path.rsplit("/", 1)[1]
         if request.headers.get("content-type") != f"application/x-{service}-request":
             return _text(415, f"expected Content-Type application/x-{service}-request")

@@ -74,6 +74,18 @@ def load_or_create(data_dir: Path) -> list[paramiko.PKey]:
     return keys
 
 
+def load_existing(data_dir: Path) -> list[paramiko.PKey]:
+    """The host keys a server has made in `data_dir`, Ed25519 first; FileNotFoundError if
+    there are none (nothing is made: a key no server uses must not be trusted)."""
+    keys: list[paramiko.PKey] = []
+    for name, _generate, cls in _KINDS:
+        path = data_dir / name
+        if not path.is_file():
+            raise FileNotFoundError(f"no SSH host key {path}")
+        keys.append(cls.from_private_key_file(str(path)))
+    return keys
+
+
 def fingerprint(key: paramiko.PKey) -> str:
     """`SHA256:…` as `ssh-keygen -l` and the ssh client print it."""
     digest = hashlib.sha256(key.asbytes()).digest()

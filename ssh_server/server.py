@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import paramiko
 from paramiko.common import MSG_CHANNEL_REQUEST
 
+from emulator import access_log
 from emulator.core import Emulator
 from emulator.iam.principal import Principal
 from ssh_server.interface import GitServerInterface
@@ -253,7 +254,7 @@ class SSHServer:
             caller = Caller(transport.get_username() or "", principal, peer)
             transport.after_reply[channel.get_id()] = lambda: self._start(
                 channel,
-                lambda: run_exec(self.emu.git, channel, caller, command, self.limits.idle_timeout),
+                lambda: self._exec(channel, caller, command),
             )
 
         def refuse(channel: paramiko.Channel, message: str) -> None:
@@ -270,6 +271,21 @@ class SSHServer:
             max_sessions=self.limits.max_sessions_per_connection,
         )
         return interface
+
+    def _exec(self, channel: paramiko.Channel, caller: Caller, command: bytes) -> None:
+        """One git command, recorded in the access log (if any) with its exit status."""
+        log = self.emu.access_log
+        if log is None:
+            run_exec(self.emu.git, channel, caller, command, self.limits.idle_timeout)
+            return
+        with log.request(caller.source_ip) as entry:
+            access_log.claim("git-ssh")
+
+            def before_exit(status: int) -> None:
+                entry.status = status
+                log.finish(entry)
+
+            run_exec(self.emu.git, channel, caller, command, self.limits.idle_timeout, before_exit)
 
     def _start(self, channel: paramiko.Channel, job: Callable[[], None]) -> None:
         """Run `job` in a worker thread, off the transport thread."""

@@ -110,8 +110,10 @@ def run_exec(
     caller: Caller,
     command: bytes,
     idle_timeout: float,
+    before_exit: Callable[[int], None] = lambda status: None,
 ) -> None:
-    """Serve one exec request to its end. Blocking: runs in a worker thread."""
+    """Serve one exec request to its end. Blocking: runs in a worker thread.
+    `before_exit(status)` runs before the exit status is sent (the access log)."""
     try:
         status, message = _serve(gate, channel, caller, command, idle_timeout)
     except IdleTimeout as exc:
@@ -126,6 +128,7 @@ def run_exec(
     except Exception:
         log.exception("ssh session of %s failed", caller.key_id)
         status, message = FATAL, "fatal: internal error"
+    before_exit(status)
     finish(channel, status, message)
 
 

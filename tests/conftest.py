@@ -32,6 +32,7 @@ class Server:
     proc: subprocess.Popen[bytes]
     log: Path
     ssh_url: str = ""
+    ready_file: Path | None = None
     _known_hosts: Path | None = field(default=None, repr=False)
 
     @property
@@ -202,7 +203,12 @@ def start_server(
         if ready.exists():
             info = json.loads(ready.read_text())
             return Server(
-                url=info["http"], data_dir=data_dir, proc=proc, log=log, ssh_url=info["ssh"]
+                url=info["http"],
+                data_dir=data_dir,
+                proc=proc,
+                log=log,
+                ssh_url=info["ssh"],
+                ready_file=ready,
             )
         time.sleep(0.05)
     proc.kill()

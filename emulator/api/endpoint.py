@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator import access_log
 from emulator.api import (
     codecommit,
     codestar_notifications,
@@ -134,6 +135,7 @@ def _dispatch(
         headers=headers,
         body=body,
     )
+    access_log.note_principal(verified.identity.principal.arn)
     spec = SERVICES.get(verified.scope.service)
     protocol = PROTOCOLS.get(spec.model.metadata["protocol"]) if spec is not None else None
     if spec is None or protocol is None:
@@ -161,6 +163,7 @@ def _to_starlette(resp: ApiResponse) -> Response:
 
 
 async def api_endpoint(emu: Emulator, request: Request) -> Response:
+    access_log.claim("api")
     request_id = str(uuid.uuid4())
     limit = emu.config.limits.max_api_body
     try:

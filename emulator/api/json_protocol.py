@@ -6,7 +6,6 @@ model gives the error shape (400 unless its `error` metadata says otherwise).
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import json
 from collections.abc import Mapping
@@ -16,7 +15,7 @@ from typing import Any
 from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel
 
-from emulator.api.service import RequestContext, ServiceSpec, authorize_call
+from emulator.api.service import RequestContext, ServiceSpec, authorize_call, with_operation
 from emulator.api.shapes import decode, serialize, validate
 from emulator.errors import ClientError, NotImplementedOperation, ServiceError
 
@@ -115,7 +114,7 @@ def handle(
     model = spec.model
     try:
         op = operation_for(model, headers.get("x-amz-target"))
-        ctx = dataclasses.replace(ctx, operation=op.name)
+        ctx = with_operation(spec, ctx, op.name)
         result = _call(spec, op, ctx, parse_body(body))
         out: Any = {}
         if op.output_shape is not None and result is not None:

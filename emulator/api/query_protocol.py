@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +25,7 @@ from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from emulator.api.json_protocol import ApiResponse
-from emulator.api.service import RequestContext, ServiceSpec, authorize_call
+from emulator.api.service import RequestContext, ServiceSpec, authorize_call, with_operation
 from emulator.api.shapes import decode, validate
 from emulator.errors import ClientError, NotImplementedOperation, ServiceError
 
@@ -305,7 +304,7 @@ def handle(
     try:
         params = parse_form(body)
         op = operation_for(model, params)
-        ctx = dataclasses.replace(ctx, operation=op.name)
+        ctx = with_operation(spec, ctx, op.name)
         result = _call(spec, op, ctx, params)
         return ApiResponse(
             200,

@@ -28,7 +28,7 @@ from typing import Any
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from emulator.api.json_protocol import ApiResponse, SerializationError, _call, error_status
-from emulator.api.service import RequestContext, ServiceSpec
+from emulator.api.service import RequestContext, ServiceSpec, with_operation
 from emulator.errors import ClientError, ServiceError
 
 CONTENT_TYPE = "application/json"
@@ -274,7 +274,7 @@ def handle(
         path = ctx.path.split("?", 1)[0] or "/"
         query = urllib.parse.parse_qs(ctx.query, keep_blank_values=True)
         op, labels = match(model, ctx.method, path, query)
-        ctx = dataclasses.replace(ctx, operation=op.name)
+        ctx = with_operation(spec, ctx, op.name)
         params = parse_input(op, labels, query, headers, body)
         result = _call(spec, op, ctx, params)
         return render_output(op, result, ctx.request_id)

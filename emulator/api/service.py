@@ -14,6 +14,7 @@ once, in one table, so no handler authorizes on its own and none can forget a ke
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -22,6 +23,7 @@ from typing import Any, Protocol
 import botocore.session
 from botocore.model import OperationModel, ServiceModel
 
+from emulator import access_log
 from emulator.api.shapes import Invalid
 from emulator.core import Emulator
 from emulator.errors import ServiceError
@@ -137,6 +139,13 @@ class ServiceSpec:
 
     def warm(self) -> None:
         self.handlers  # noqa: B018 - loads the model too
+
+
+def with_operation(spec: ServiceSpec, ctx: RequestContext, operation: str) -> RequestContext:
+    """The context of one operation, its IAM action (`codecommit:GetRepository`) noted for the
+    access log: every protocol names the operation here, before validating its input."""
+    access_log.note_action(f"{spec.signing_name}:{operation}")
+    return dataclasses.replace(ctx, operation=operation)
 
 
 def authorize_call(spec: ServiceSpec, op: str, ctx: RequestContext, params: Params) -> None:

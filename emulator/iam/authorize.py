@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
+from emulator import access_log
 from emulator.errors import ClientError
 from emulator.iam.entities.service import PrincipalPolicies
 from emulator.iam.policy import (
@@ -79,7 +80,32 @@ class Authorizer:
         """The policy engine's evaluation, or None when root acts in its own account.
 
         `identity_side_only` decides what the caller's own account says, for a request whose
-        other side is judged elsewhere (AssumeRole: the role's trust policy)."""
+        other side is judged elsewhere (AssumeRole: the role's trust policy). Every decision
+        is noted in the access log's entry of the request being served, whatever its door."""
+        result = self._decide(
+            principal,
+            action,
+            resource,
+            context,
+            source_ip=source_ip,
+            secure_transport=secure_transport,
+            identity_side_only=identity_side_only,
+        )
+        allowed = result is None or result.allowed
+        access_log.note_decision(principal.arn, action, resource, allowed, context)
+        return result
+
+    def _decide(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        context: Context | None,
+        *,
+        source_ip: str | None,
+        secure_transport: bool | None,
+        identity_side_only: bool,
+    ) -> Evaluation | None:
         account = resource_account(resource)
         if identity_side_only or account == "aws":
             # AWS managed policies (`arn:aws:iam::aws:policy/...`) belong to no account: each

@@ -23,8 +23,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
+from emulator import access_log
 from emulator.config import Limits
-from emulator.errors import ClientError, client_error
+from emulator.errors import ClientError, ServiceError, client_error
 from emulator.iam.authorize import AccessDenied, Authorizer
 from emulator.iam.principal import Principal
 from emulator.repos.clone_urls import codecommit_regions
@@ -183,6 +184,24 @@ class GitGate:
         action = ACTIONS.get(service)
         if action is None:
             raise client_error("InvalidParameterException", f"unknown git service {service}")
+        access_log.note_action(action, repository=name)
+        access_log.note_principal(principal.arn)
+        try:
+            return self._open(principal, region, name, service, action, source_ip, secure)
+        except ServiceError as exc:
+            access_log.note_error(exc.code)
+            raise
+
+    def _open(
+        self,
+        principal: Principal,
+        region: str | None,
+        name: str,
+        service: str,
+        action: str,
+        source_ip: str | None,
+        secure: bool,
+    ) -> GitSession:
         addressed = region or self.region
         # First the gate, for the region addressed: a caller refused there learns nothing of
         # where (or whether) the repository exists.
