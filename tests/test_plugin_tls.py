@@ -255,3 +255,42 @@ aws codecommit get-branch --repository-name by-grc --branch-name main
     cc = ccemu.client()
     for name in ("by-helper", "by-grc", "by-ssh"):
         assert cc.get_branch(repositoryName=name, branchName="main")["branch"]["commitId"] == sha
+
+
+def test_readme_cross_account_example_runs_as_written(
+    ccemu: Ccemu, git_env: dict[str, str], tmp_path: Path
+) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("# account 111122223333 owns the repository")
+    block = readme[start : readme.index("```", start)]
+    setup, clone = block.split("git clone ", 1)
+    home = Path(git_env["HOME"])
+    (home / ".aws").mkdir()
+    env = _client_env(
+        git_env,
+        ccemu,
+        AWS_CONFIG_FILE=str(home / ".aws" / "config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(home / ".aws" / "credentials"),
+    )
+    assert env["AWS_ACCESS_KEY_ID"] == "test" and ccemu.account == "123456789012"
+    ran = subprocess.run(
+        ["bash", "-e", "-c", setup], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert ran.returncode == 0, ran.stderr
+    # the step the README leaves to the reader: the new key into ~/.aws/credentials as [dev]
+    key = json.loads(ran.stdout[ran.stdout.index('{\n    "AccessKey"') :])["AccessKey"]
+    (home / ".aws" / "credentials").write_text(
+        f"[dev]\naws_access_key_id = {key['AccessKeyId']}\n"
+        f"aws_secret_access_key = {key['SecretAccessKey']}\n"
+    )
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        env.pop(name)
+    theirs = ccemu.client("codecommit", aws_access_key_id=OTHER)
+    work = tmp_path / "work"
+    [sha] = make_commits(git_env, work)
+    git(env, "push", "codecommit::us-east-1://cross@shared", "main", cwd=work)
+    branch = theirs.get_branch(repositoryName="shared", branchName="main")["branch"]
+    assert branch["commitId"] == sha
+    target = tmp_path / "clone"
+    git(env, "clone", *clone.split()[:1], str(target))
+    assert git(env, "rev-parse", "HEAD", cwd=target).stdout.strip() == sha
