@@ -1,8 +1,10 @@
-"""Every route ccemu serves of its own (outside the AWS APIs and git) is in the README's table."""
+"""What the README promises a new user: every route ccemu serves of its own is in its table, and
+the installed `ccemu` is found where the README says."""
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from starlette.routing import Route
@@ -32,3 +34,12 @@ def test_every_ccemu_route_is_documented(tmp_path: Path) -> None:
     own = {placeholder.sub("{}", p) for p in own}
     documented = {placeholder.sub("{}", p) for p in documented}
     assert own - documented == set()
+
+
+def test_readme_says_where_the_installed_ccemu_is() -> None:
+    text = README.read_text()
+    install = next(ln for ln in text.splitlines() if "pip install -e . &&" in ln)
+    assert install.rstrip().endswith(".venv/bin/ccemu serve")
+    # the examples run a bare `ccemu`: the README says how that works after the install
+    assert "source .venv/bin/activate" in text
+    assert Path(sys.prefix, "bin", "ccemu").exists()  # the console script the install makes
