@@ -219,6 +219,112 @@ _MESSAGES: tuple[Message, ...] = (
         "RepositoryTriggerBranchNameListRequiredException",
         "At least one branch name is required, but was not specified in the trigger configuration.",
     ),
+    # -- commits made through the API (emulator/repos/tree_edit.py) ------------------------
+    _model(
+        "CommitMessageLengthExceededException",
+        "The commit message is too long. Provide a shorter string.",
+    ),
+    _model(
+        "DirectoryNameConflictsWithFileNameException",
+        "A file cannot be added to the repository because the specified path name has the"
+        " same name as a file that already exists in this repository. Either provide a"
+        " different name for the file, or specify a different path for the file.",
+    ),
+    _model(
+        "FileContentAndSourceFileSpecifiedException",
+        "The commit cannot be created because both a source file and file content have been"
+        " specified for the same file. You cannot provide both. Either specify a source file"
+        " or provide the file content directly.",
+    ),
+    _model(
+        "FileContentSizeLimitExceededException",
+        "The file cannot be added because it is too large. The maximum file size is 6 MB, and"
+        " the combined file content change size is 7 MB. Consider making these changes using a"
+        " Git client.",
+    ),
+    _model(
+        "FileDoesNotExistException",
+        "The specified file does not exist. Verify that you have used the correct file name,"
+        " full path, and extension.",
+    ),
+    _model(
+        "FileEntryRequiredException",
+        "The commit cannot be created because no files have been specified as added, updated,"
+        " or changed (PutFile or DeleteFile) for the commit.",
+    ),
+    _model(
+        "FileModeRequiredException",
+        "The commit cannot be created because no file mode has been specified. A file mode is"
+        " required to update mode permissions for a file.",
+    ),
+    _model(
+        "FileNameConflictsWithDirectoryNameException",
+        "A file cannot be added to the repository because the specified file name has the"
+        " same name as a directory in this repository. Either provide another name for the"
+        " file, or add the file in a directory that does not match the file name.",
+    ),
+    _model(
+        "FilePathConflictsWithSubmodulePathException",
+        "The commit cannot be created because a specified file path points to a submodule."
+        " Verify that the destination files have valid file paths that do not point to a"
+        " submodule.",
+    ),
+    _model(
+        "InvalidEmailException",
+        "The specified email address either contains one or more characters that are not"
+        " allowed, or it exceeds the maximum number of characters allowed for an email"
+        " address.",
+    ),
+    _model(
+        "InvalidFileModeException",
+        "The specified file mode permission is not valid. For a list of valid file mode"
+        " permissions, see PutFile.",
+    ),
+    _model(
+        "InvalidPathException",
+        "The specified path is not valid.",
+    ),
+    _model(
+        "MaximumFileEntriesExceededException",
+        "The number of specified files to change as part of this commit exceeds the maximum"
+        " number of files that can be changed in a single commit. Consider using a Git client"
+        " for these changes.",
+    ),
+    _model(
+        "NameLengthExceededException",
+        "The user name is not valid because it has exceeded the character limit for author names.",
+    ),
+    _model(
+        "NoChangeException",
+        "The commit cannot be created because no changes will be made to the repository as a"
+        " result of this commit. A commit must contain at least one change.",
+    ),
+    _model(
+        "PathRequiredException",
+        "The folderPath for a location cannot be null.",
+    ),
+    _model(
+        "RestrictedSourceFileException",
+        "The commit cannot be created because one of the changes specifies copying or moving"
+        " a.gitkeep file.",
+    ),
+    _model(
+        "SameFileContentException",
+        "The file was not added or updated because the content of the file is exactly the"
+        " same as the content of that file in the repository and branch that you specified.",
+    ),
+    _model(
+        "SamePathRequestException",
+        "The commit cannot be created because one or more changes in this commit duplicate"
+        " actions in the same file path. For example, you cannot make the same delete request"
+        " to the same file in the same file path twice, or make a delete request and a move"
+        " request to the same file as part of the same commit.",
+    ),
+    _model(
+        "SourceFileOrContentRequiredException",
+        "The commit cannot be created because no source files or file content have been"
+        " specified for the commit.",
+    ),
     # -- ccemu's own, no AWS text known -----------------------------------------------------
     Message(
         "ConcurrentReferenceUpdateException",

@@ -40,6 +40,7 @@ CODECOMMIT_PATH = [
     "emulator/events/triggers.py",
     "emulator/events/service.py",
     "emulator/kms/datakeys.py",
+    "emulator/repos/tree_edit.py",
     "emulator/kms/segmented.py",
 ]
 # Codes named on that path that CodeCommit never answers: KMS's own error, caught and turned
