@@ -22,7 +22,7 @@ import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from dulwich.objects import Blob, Commit, ShaFile, Tree
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
 
 from emulator.codecommit_errors import error
 
@@ -155,7 +155,7 @@ class _Dir:
             self.entries[KEEP_FILE.encode()] = (0o100644, keep.id)
         tree = Tree()
         for name, (mode, sha) in self.entries.items():
-            tree.add(name, mode, sha)
+            tree.add(name, mode, ObjectID(sha))
         out.append(tree)
         return tree.id
 
@@ -327,7 +327,7 @@ def _keep_emptied(
     """The tree with a `..gitkeep` in every folder of the parent the changes left empty."""
     if base_tree is None:
         return tree_id
-    new_objects = {obj.id: obj for obj in out}
+    new_objects: dict[bytes, ShaFile] = {obj.id: obj for obj in out}
 
     def tree_of(sha: bytes) -> Tree:
         obj = new_objects.get(sha) or get(sha)
@@ -345,7 +345,7 @@ def _keep_emptied(
                 if stat.S_ISDIR(entry.mode):
                     sub = redo(entry.sha, None)
                     if sub is not None:
-                        kept.add(entry.path, stat.S_IFDIR, sub)
+                        kept.add(entry.path, stat.S_IFDIR, ObjectID(sub))
             if not kept.items():
                 marker = Blob.from_string(b"")
                 out.append(marker)
@@ -365,7 +365,7 @@ def _keep_emptied(
                 continue
             sub = redo(entry.sha, None if now is None else now[1])
             if sub is not None and (now is None or sub != now[1]):
-                rebuilt.add(entry.path, stat.S_IFDIR, sub)
+                rebuilt.add(entry.path, stat.S_IFDIR, ObjectID(sub))
                 changed = True
         if not changed:
             return new
