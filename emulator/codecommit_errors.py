@@ -219,6 +219,41 @@ _MESSAGES: tuple[Message, ...] = (
         "RepositoryTriggerBranchNameListRequiredException",
         "At least one branch name is required, but was not specified in the trigger configuration.",
     ),
+    # Reading code: blobs, files, folders, commits, differences, file history.
+    _model("BlobIdRequiredException", "A blob ID is required, but was not specified."),
+    _model("InvalidBlobIdException", "The specified blob is not valid."),
+    _model("BlobIdDoesNotExistException", "The specified blob does not exist."),
+    _model(
+        "FileTooLargeException",
+        "The specified file exceeds the file size limit for CodeCommit. For more information"
+        " about limits in CodeCommit, see Quotas in the CodeCommit User Guide.",
+    ),
+    _model("CommitRequiredException", "A commit was not specified."),
+    _model("InvalidCommitException", "The specified commit is not valid."),
+    _model("CommitIdDoesNotExistException", "The specified commit ID does not exist."),
+    _model(
+        "CommitIdsListRequiredException",
+        "A list of commit IDs is required, but was either not specified or the list was empty.",
+    ),
+    _model(
+        "CommitIdsLimitExceededException",
+        "The maximum number of allowed commit IDs in a batch request is 100. Verify that your"
+        " batch requests contains no more than 100 commit IDs, and then try again.",
+    ),
+    _model("PathRequiredException", "The folderPath for a location cannot be null."),
+    _model("InvalidPathException", "The specified path is not valid."),
+    _model("PathDoesNotExistException", "The specified path does not exist."),
+    _model(
+        "FileDoesNotExistException",
+        "The specified file does not exist. Verify that you have used the correct file name,"
+        " full path, and extension.",
+    ),
+    _model(
+        "FolderDoesNotExistException",
+        "The specified folder does not exist. Either the folder name is not correct, or you did"
+        " not enter the full path to the folder.",
+    ),
+    _model("InvalidMaxResultsException", "The specified number of maximum results is not valid."),
     # -- ccemu's own, no AWS text known -----------------------------------------------------
     Message(
         "ConcurrentReferenceUpdateException",
