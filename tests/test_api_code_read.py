@@ -85,6 +85,8 @@ def built(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Built:
     c.write("script.sh", "#!/bin/sh\necho hi\n")
     c.run("update-index", "--chmod=+x", "script.sh")
     c.write("a/b/c/d/e/f/g/deep.txt", "deep\n")
+    # git sorts the tree `a` as `a/`, after this file ('-' < '/').
+    c.write("a-b.txt", "ab\n")
     c.write("busy.txt", "0\n")
     os.symlink("README.md", work / "link")
     c.run("add", "link")
@@ -100,6 +102,8 @@ def built(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Built:
     (work / "link").unlink()
     c.write("link", "now a file\n")
     c.run("mv", "dir with space", "renamed dir")
+    c.write("a/new.txt", "new\n")
+    c.write("a-b.txt", "ab2\n")
     second = c.commit("second: renames, mode change, deletion, type change")
     c.run("tag", "light")
     # A long history of one busy file, with other files changing around it.
