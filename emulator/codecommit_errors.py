@@ -219,6 +219,41 @@ _MESSAGES: tuple[Message, ...] = (
         "RepositoryTriggerBranchNameListRequiredException",
         "At least one branch name is required, but was not specified in the trigger configuration.",
     ),
+    # Reading code: blobs, files, folders, commits, differences, file history.
+    _model("BlobIdRequiredException", "A blob ID is required, but was not specified."),
+    _model("InvalidBlobIdException", "The specified blob is not valid."),
+    _model("BlobIdDoesNotExistException", "The specified blob does not exist."),
+    _model(
+        "FileTooLargeException",
+        "The specified file exceeds the file size limit for CodeCommit. For more information"
+        " about limits in CodeCommit, see Quotas in the CodeCommit User Guide.",
+    ),
+    _model("CommitRequiredException", "A commit was not specified."),
+    _model("InvalidCommitException", "The specified commit is not valid."),
+    _model("CommitIdDoesNotExistException", "The specified commit ID does not exist."),
+    _model(
+        "CommitIdsListRequiredException",
+        "A list of commit IDs is required, but was either not specified or the list was empty.",
+    ),
+    _model(
+        "CommitIdsLimitExceededException",
+        "The maximum number of allowed commit IDs in a batch request is 100. Verify that your"
+        " batch requests contains no more than 100 commit IDs, and then try again.",
+    ),
+    _model("PathRequiredException", "The folderPath for a location cannot be null."),
+    _model("InvalidPathException", "The specified path is not valid."),
+    _model("PathDoesNotExistException", "The specified path does not exist."),
+    _model(
+        "FileDoesNotExistException",
+        "The specified file does not exist. Verify that you have used the correct file name,"
+        " full path, and extension.",
+    ),
+    _model(
+        "FolderDoesNotExistException",
+        "The specified folder does not exist. Either the folder name is not correct, or you did"
+        " not enter the full path to the folder.",
+    ),
+    _model("InvalidMaxResultsException", "The specified number of maximum results is not valid."),
     # -- commits made through the API (emulator/repos/tree_edit.py) ------------------------
     _model(
         "CommitMessageLengthExceededException",
@@ -241,11 +276,6 @@ _MESSAGES: tuple[Message, ...] = (
         "The file cannot be added because it is too large. The maximum file size is 6 MB, and"
         " the combined file content change size is 7 MB. Consider making these changes using a"
         " Git client.",
-    ),
-    _model(
-        "FileDoesNotExistException",
-        "The specified file does not exist. Verify that you have used the correct file name,"
-        " full path, and extension.",
     ),
     _model(
         "FileEntryRequiredException",
@@ -281,10 +311,6 @@ _MESSAGES: tuple[Message, ...] = (
         " permissions, see PutFile.",
     ),
     _model(
-        "InvalidPathException",
-        "The specified path is not valid.",
-    ),
-    _model(
         "MaximumFileEntriesExceededException",
         "The number of specified files to change as part of this commit exceeds the maximum"
         " number of files that can be changed in a single commit. Consider using a Git client"
@@ -298,10 +324,6 @@ _MESSAGES: tuple[Message, ...] = (
         "NoChangeException",
         "The commit cannot be created because no changes will be made to the repository as a"
         " result of this commit. A commit must contain at least one change.",
-    ),
-    _model(
-        "PathRequiredException",
-        "The folderPath for a location cannot be null.",
     ),
     _model(
         "RestrictedSourceFileException",

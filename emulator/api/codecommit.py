@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.model import OperationModel
 
-from emulator.api import codecommit_triggers
+from emulator.api import codecommit_code, codecommit_triggers
 from emulator.api.codecommit_access import ACCESS, parse_repository_arn
 from emulator.api.pagination import page
 from emulator.api.service import (
@@ -304,6 +304,7 @@ _MEMBER_ERRORS: dict[str, tuple[str | None, str]] = {
     "order": (None, "InvalidOrderException"),
     "nextToken": (None, "InvalidContinuationTokenException"),
     "kmsKeyId": ("EncryptionKeyRequiredException", "EncryptionKeyInvalidIdException"),
+    **codecommit_code.MEMBER_ERRORS,
 }
 
 
@@ -334,7 +335,9 @@ def validation_error(op: OperationModel, failures: list[Invalid]) -> ServiceErro
 SERVICE = ServiceSpec(
     signing_name="codecommit",
     model_name="codecommit",
-    handlers=lambda model: collect_handlers(model, {**globals(), **vars(codecommit_triggers)}),
+    handlers=lambda model: collect_handlers(
+        model, {**globals(), **vars(codecommit_triggers), **vars(codecommit_code)}
+    ),
     validation_error=validation_error,
     access=ACCESS,
 )

@@ -1,0 +1,385 @@
+"""Reading a repository's code as CodeCommit's API shows it: commit specifiers, commits, trees,
+files, folders and blobs, read from the stored packs.
+
+`CodeReader` is one request's view of one repository (a `PackReader` over its packs, with the
+emulator's shared `PackCache`). It raises CodeCommit's errors for what the request names wrongly;
+`emulator.repos.code_diff` builds differences and file histories on it.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from dulwich.objects import Commit, ShaFile
+from dulwich.refs import Ref, check_ref_format
+
+from emulator.codecommit_errors import error
+from emulator.errors import ClientError
+from emulator.repos.model import Repository
+from emulator.repos.pack_reader import (
+    OBJ_BLOB,
+    OBJ_COMMIT,
+    OBJ_TAG,
+    OBJ_TREE,
+    PackCache,
+    PackFormatError,
+    PackReader,
+    iter_tree,
+    parse_entry_header,
+    tag_target,
+)
+from emulator.repos.service import RepositoryService
+
+HEADS = "refs/heads/"
+TAGS = "refs/tags/"
+# CodeCommit's quota: "File size: maximum 6 MB for any individual file when using the CodeCommit
+# console, APIs, or the AWS CLI" (the model's FileContent shape: at most 6,291,456 bytes).
+MAX_FILE_SIZE = 6 * 1024 * 1024
+_FULL_SHA = re.compile(r"[0-9a-fA-F]{40}")
+_TAG_CHAIN = 100
+
+# Tree entry modes (as git writes them, octal text) and what CodeCommit calls them.
+MODE_TREE = 0o040000
+MODE_FILE = 0o100644
+MODE_EXECUTABLE = 0o100755
+MODE_SYMLINK = 0o120000
+MODE_GITLINK = 0o160000
+
+
+def file_mode_name(mode: int) -> str:
+    """`FileModeTypeEnum`: EXECUTABLE, NORMAL or SYMLINK (git's old 100664 is a normal file)."""
+    if mode == MODE_SYMLINK:
+        return "SYMLINK"
+    return "EXECUTABLE" if mode & 0o111 else "NORMAL"
+
+
+def is_tree(mode: int) -> bool:
+    return mode & 0o170000 == MODE_TREE
+
+
+def is_gitlink(mode: int) -> bool:
+    return mode & 0o170000 == MODE_GITLINK
+
+
+def is_symlink(mode: int) -> bool:
+    return mode & 0o170000 == MODE_SYMLINK
+
+
+def is_blob(mode: int) -> bool:
+    return mode & 0o170000 in (0o100000, MODE_SYMLINK)
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    name: bytes
+    mode: int
+    sha: str  # hex
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str
+    date: datetime  # with the offset git recorded
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    commit_id: str
+    tree_id: str
+    parents: tuple[str, ...]
+    message: str
+    author: Person
+    committer: Person
+
+
+@dataclass(frozen=True)
+class FileContent:
+    commit_id: str
+    blob_id: str
+    path: str
+    mode: int
+    content: bytes
+
+
+@dataclass(frozen=True)
+class FolderEntry:
+    absolute_path: str
+    relative_path: str
+    mode: int
+    sha: str  # a tree, blob or (for a submodule) commit id
+
+
+@dataclass(frozen=True)
+class Folder:
+    commit_id: str
+    path: str
+    tree_id: str
+    entries: tuple[FolderEntry, ...]
+
+
+def text(raw: bytes) -> str:
+    """Names, paths and messages as JSON can carry them: UTF-8, anything else replaced."""
+    return raw.decode("utf-8", "replace")
+
+
+def parse_path(path: str | None, *, folder: bool = False) -> tuple[bytes, ...]:
+    """The components of a path as the API takes it: `/examples/file.md` and `examples/file.md`
+    name the same file; for a folder, `` and `/` are the root. Empty, `.` and `..` components
+    are refused (git stores none), as is a NUL."""
+    if path is None or (path == "" and not folder):
+        raise error("PathRequiredException")
+    trimmed = path.strip("/") if folder else path.lstrip("/")
+    if trimmed == "":
+        if folder:
+            return ()
+        raise error("InvalidPathException")
+    parts = trimmed.split("/")
+    if any(p in ("", ".", "..") or "\0" in p for p in parts):
+        raise error("InvalidPathException")
+    return tuple(p.encode("utf-8", "surrogatepass") for p in parts)
+
+
+def join_path(parts: tuple[bytes, ...]) -> str:
+    return text(b"/".join(parts))
+
+
+def _person(raw: bytes, when: int, offset: int) -> Person:
+    name, _, rest = raw.partition(b" <")
+    email = rest[:-1] if rest.endswith(b">") else rest
+    tz = timezone(timedelta(seconds=offset))
+    return Person(text(name), text(email), datetime.fromtimestamp(when, tz))
+
+
+def format_date(date: datetime) -> str:
+    """CodeCommit's `UserInfo.date`: git's own form, epoch seconds and the offset
+    (`1484167798 -0800`)."""
+    return f"{int(date.timestamp())} {date.strftime('%z')}"
+
+
+class CodeReader:
+    """One request's read access to one repository's objects and refs. Not thread-safe; use it
+    as a context manager."""
+
+    def __init__(self, repos: RepositoryService, repo: Repository, cache: PackCache) -> None:
+        self.repos = repos
+        self.repo = repo
+        store = repos.object_store(repo)
+        self.reader = PackReader(store.files, store.pack_names(), cache)
+
+    def __enter__(self) -> CodeReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.reader.close()
+
+    # -- objects ----------------------------------------------------------------------------
+
+    def get(self, sha: str) -> tuple[int, bytes] | None:
+        return self.reader.get(bytes.fromhex(sha))
+
+    def header(self, sha: str) -> tuple[int, int] | None:
+        """(type, size) of a stored object, from entry headers alone: a large blob is measured
+        without inflating it."""
+        loc = self.reader.locate(bytes.fromhex(sha))
+        if loc is None:
+            return None
+        p, off = loc
+        size: int | None = None
+        for _ in range(10_000):
+            end = self.reader.indexes[p].entry_end(off)
+            raw = self.reader.read_at(p, off, min(4096, end - off))
+            hdr = parse_entry_header(raw, off)
+            if size is None:
+                size = hdr.size if hdr.type <= OBJ_TAG else _delta_target_size(raw, hdr.data_start)
+            if hdr.type <= OBJ_TAG:
+                return hdr.type, size
+            if hdr.base_offset is not None:
+                off = hdr.base_offset
+            else:
+                assert hdr.base_sha is not None
+                base = self.reader.locate(hdr.base_sha)
+                if base is None:
+                    raise PackFormatError(f"missing delta base {hdr.base_sha.hex()}")
+                p, off = base
+        raise PackFormatError("delta chain too long")
+
+    def peel(self, sha: str) -> tuple[int, str] | None:
+        """The object an id names once annotated tags are followed: (type, id)."""
+        for _ in range(_TAG_CHAIN):
+            found = self.header(sha)
+            if found is None:
+                return None
+            if found[0] != OBJ_TAG:
+                return found[0], sha
+            obj = self.get(sha)
+            assert obj is not None
+            sha = tag_target(obj[1]).hex()
+        raise PackFormatError("tag chain too long")
+
+    def tree(self, sha: str) -> list[TreeEntry]:
+        obj = self.get(sha)
+        if obj is None or obj[0] != OBJ_TREE:
+            raise PackFormatError(f"tree {sha} is missing")
+        return [
+            TreeEntry(name, int(mode, 8), bin_sha.hex())
+            for mode, name, bin_sha in iter_tree(obj[1])
+        ]
+
+    def commit(self, sha: str) -> CommitInfo:
+        obj = self.get(sha)
+        if obj is None or obj[0] != OBJ_COMMIT:
+            raise PackFormatError(f"commit {sha} is missing")
+        c = ShaFile.from_raw_string(OBJ_COMMIT, obj[1])
+        assert isinstance(c, Commit)
+        return CommitInfo(
+            commit_id=sha,
+            tree_id=c.tree.decode(),
+            parents=tuple(p.decode() for p in c.parents),
+            message=text(c.message),
+            author=_person(c.author, c.author_time, c.author_timezone),
+            committer=_person(c.committer, c.commit_time, c.commit_timezone),
+        )
+
+    def commit_tree(self, sha: str) -> str:
+        return self.commit(sha).tree_id
+
+    # -- commit specifiers -----------------------------------------------------------------
+
+    def resolve(self, spec: str | None, *, required: bool = False) -> str:
+        """The commit a commit specifier names, as CodeCommit takes one: a full commit ID, a
+        branch name, a tag, a full reference (`refs/heads/main`) or `HEAD` (the default
+        branch); none given means the default branch's tip. A short name is looked up in git's
+        order (`refs/<name>`, `refs/tags/<name>`, `refs/heads/<name>`, git-rev-parse(1))."""
+        if spec is None or spec == "":
+            if required:
+                raise error("CommitRequiredException")
+            return self._default_tip()
+        if _FULL_SHA.fullmatch(spec):
+            return self._commit_of(spec.lower())
+        if spec == "HEAD":
+            return self._default_tip()
+        encoded = spec.encode("utf-8", "surrogatepass")
+        if b"\x7f" in encoded or not check_ref_format(Ref(b"refs/x/" + encoded)):
+            raise error("InvalidCommitException")
+        refs = self.repos.refs(self.repo)
+        candidates = [spec] if spec.startswith("refs/") else []
+        candidates += [f"refs/{spec}", f"{TAGS}{spec}", f"{HEADS}{spec}"]
+        for name in candidates:
+            sha = refs.get(name.encode("utf-8", "surrogatepass"))
+            if sha is not None:
+                return self._commit_of(sha.decode())
+        raise error("CommitDoesNotExistException")
+
+    def _default_tip(self) -> str:
+        current = self.repos.get_by_id(self.repo.id) or self.repo
+        branch = current.default_branch
+        sha = None if branch is None else self.repos.ref(self.repo, (HEADS + branch).encode())
+        if sha is None:
+            # The model's text for this error: "...or no commit was specified, and the
+            # specified repository has no default branch."
+            raise error("CommitDoesNotExistException")
+        return sha.decode()
+
+    def _commit_of(self, sha: str) -> str:
+        found = self.peel(sha)
+        if found is None:
+            raise error("CommitDoesNotExistException")
+        if found[0] != OBJ_COMMIT:
+            raise error("InvalidCommitException")
+        return found[1]
+
+    # -- paths --------------------------------------------------------------------------------
+
+    def lookup(self, tree_id: str, parts: tuple[bytes, ...]) -> tuple[int, str] | None:
+        """(mode, id) of the entry at `parts` under tree `tree_id`; the tree itself for ()."""
+        mode, sha = MODE_TREE, tree_id
+        for part in parts:
+            if not is_tree(mode):
+                return None
+            for entry in self.tree(sha):
+                if entry.name == part:
+                    mode, sha = entry.mode, entry.sha
+                    break
+            else:
+                return None
+        return mode, sha
+
+    def file(self, spec: str | None, path: str | None) -> FileContent:
+        parts = parse_path(path)
+        commit_id = self.resolve(spec)
+        found = self.lookup(self.commit_tree(commit_id), parts)
+        if found is None or not is_blob(found[0]):
+            raise error("FileDoesNotExistException")
+        mode, blob_id = found
+        return FileContent(commit_id, blob_id, join_path(parts), mode, self.blob(blob_id))
+
+    def blob(self, blob_id: str) -> bytes:
+        """A blob's content; one larger than CodeCommit's API limit is FileTooLargeException."""
+        found = self.header(blob_id)
+        if found is None or found[0] != OBJ_BLOB:
+            raise error("BlobIdDoesNotExistException")
+        if found[1] > MAX_FILE_SIZE:
+            raise error("FileTooLargeException")
+        obj = self.get(blob_id)
+        assert obj is not None
+        return obj[1]
+
+    def folder(self, spec: str | None, path: str | None) -> Folder:
+        parts = parse_path(path, folder=True)
+        commit_id = self.resolve(spec)
+        found = self.lookup(self.commit_tree(commit_id), parts)
+        if found is None or not is_tree(found[0]):
+            raise error("FolderDoesNotExistException")
+        entries = []
+        for entry in self.tree(found[1]):
+            entries.append(
+                FolderEntry(
+                    absolute_path=join_path((*parts, entry.name)),
+                    relative_path=text(entry.name),
+                    mode=entry.mode,
+                    sha=entry.sha,
+                )
+            )
+        return Folder(commit_id, join_path(parts), found[1], tuple(entries))
+
+
+def _delta_target_size(raw: bytes, data_start: int) -> int:
+    """The result size a delta's header declares (after the base size), from the first
+    inflated bytes of the delta."""
+    head = zlib.decompressobj().decompress(raw[data_start:], 32)
+    pos = 0
+    for _ in range(2):
+        size = shift = 0
+        while True:
+            if pos >= len(head):
+                raise PackFormatError("truncated delta header")
+            c = head[pos]
+            pos += 1
+            size |= (c & 0x7F) << shift
+            shift += 7
+            if not c & 0x80:
+                break
+    return size
+
+
+def check_object_id(sha: str | None, required: str, invalid: str) -> str:
+    """A full object id, lower-cased, or the operation's errors for a missing or malformed one."""
+    if sha is None or sha == "":
+        raise error(required)
+    if not _FULL_SHA.fullmatch(sha):
+        raise error(invalid)
+    return sha.lower()
+
+
+def read_commit(reader: CodeReader, sha: str) -> CommitInfo | ClientError:
+    """GetCommit and BatchGetCommits: the commit with this full id, or the error for it."""
+    found = reader.header(sha)
+    if found is None:
+        return error("CommitIdDoesNotExistException")
+    if found[0] != OBJ_COMMIT:
+        return error("InvalidCommitIdException")
+    return reader.commit(sha)
