@@ -30,9 +30,9 @@ CODECOMMIT_PATH = [
     "emulator/api/json_protocol.py",
     "emulator/api/service.py",
     "emulator/api/pagination.py",
-    "emulator/api/codecommit.py",
+    # every area module of the CodeCommit handlers
+    *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "emulator/api/codecommit").glob("*.py")),
     "emulator/api/codecommit_access.py",
-    "emulator/api/codecommit_triggers.py",
     "emulator/repos/names.py",
     "emulator/repos/tags.py",
     "emulator/repos/branches.py",
