@@ -39,7 +39,7 @@ CODECOMMIT_PATH = [
     "emulator/repos/service.py",
     "emulator/events/triggers.py",
     "emulator/events/service.py",
-    "emulator/kms/datakeys.py",
+    "emulator/repos/data_keys.py",
     "emulator/kms/segmented.py",
 ]
 # Codes named on that path that CodeCommit never answers: KMS's own error, caught and turned
