@@ -1,6 +1,6 @@
 """Every error ccemu's CodeCommit API answers, with AWS's own message and where it comes from.
 
-The services (`emulator.repos`, `emulator.events`, `emulator.kms.datakeys`) and the CodeCommit
+The services (`emulator.repos`, its data keys included, and `emulator.events`) and the CodeCommit
 door raise CodeCommit errors only through `error(code, **fields)`, so a message is written once,
 here, next to its source. `emulator/docs/codecommit_errors.md` is this table rendered
 (`render_table`); a test keeps the two equal and checks that every error code raised on the

@@ -16,11 +16,11 @@ from emulator.iam.entities import IamService
 from emulator.iam.keys import Keys
 from emulator.iam.keys.sessions import Sessions
 from emulator.iam.sts import STS
-from emulator.kms.datakeys import RepositoryDataKeys
 from emulator.kms.master import open_master_key
 from emulator.kms.secrets import SecretBox
 from emulator.kms.service import KmsService
 from emulator.repos.clone_urls import aws_clone_url_http, aws_clone_url_ssh
+from emulator.repos.data_keys import RepositoryDataKeys
 from emulator.repos.git_session import GitGate
 from emulator.repos.maintenance import Maintenance
 from emulator.repos.model import Repository

@@ -14,7 +14,7 @@ import pytest
 from botocore import xform_name
 from botocore.exceptions import ClientError
 
-from emulator.api import codecommit, codecommit_triggers
+from emulator.api import codecommit
 from emulator.api.codecommit_access import ACCESS, REFERENCES
 from tests.conftest import ACCOUNT, Server, git, make_commits
 
@@ -84,7 +84,7 @@ def test_every_codecommit_operation_declares_its_access() -> None:
     }
     # No handler authorizes the operation by hand; the one call left checks the caller's own
     # permissions on a customer managed KMS key the request names.
-    handlers = inspect.getsource(codecommit) + inspect.getsource(codecommit_triggers)
+    handlers = "".join(inspect.getsource(area) for area in (codecommit, *codecommit.AREAS))
     assert handlers.count("authorizer.") == 1
     assert '"kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"' in handlers
 

@@ -212,3 +212,18 @@ def test_handlers_take_exactly_the_model_members() -> None:
         "DeleteBranch",
         "UpdateDefaultBranch",
     } <= set(codecommit.SERVICE.handlers)
+
+
+def test_every_codecommit_area_module_is_served() -> None:
+    """A handler module added to the CodeCommit package but not to its `AREAS` would answer
+    every one of its operations 501: the package's modules and the served areas agree."""
+    import pkgutil
+
+    from emulator.api import codecommit
+
+    modules = {info.name for info in pkgutil.iter_modules(codecommit.__path__)}
+    areas = {area.__name__.rpartition(".")[2] for area in codecommit.AREAS}
+    assert modules - {"common"} == areas
+    # Each served handler is defined in its area, never one an area merely imports.
+    for op, handler in codecommit.SERVICE.handlers.items():
+        assert handler.__module__ in {area.__name__ for area in codecommit.AREAS}, op

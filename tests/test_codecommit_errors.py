@@ -30,10 +30,10 @@ CODECOMMIT_PATH = [
     "emulator/api/json_protocol.py",
     "emulator/api/service.py",
     "emulator/api/pagination.py",
-    "emulator/api/codecommit.py",
+    # every area module of the CodeCommit handlers
+    *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "emulator/api/codecommit").glob("*.py")),
     "emulator/api/codecommit_access.py",
-    "emulator/api/codecommit_triggers.py",
-    "emulator/api/codecommit_code.py",
+    "emulator/api/codecommit/code.py",
     "emulator/repos/names.py",
     "emulator/repos/tags.py",
     "emulator/repos/branches.py",
@@ -42,7 +42,7 @@ CODECOMMIT_PATH = [
     "emulator/repos/service.py",
     "emulator/events/triggers.py",
     "emulator/events/service.py",
-    "emulator/kms/datakeys.py",
+    "emulator/repos/data_keys.py",
     "emulator/repos/tree_edit.py",
     "emulator/kms/segmented.py",
 ]

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from emulator.errors import ClientError
-from emulator.kms.datakeys import RepositoryDataKeys
 from emulator.kms.service import KmsService
+from emulator.repos.data_keys import RepositoryDataKeys
 from emulator.repos.service import RepositoryService
 from emulator.state.db import Database
 

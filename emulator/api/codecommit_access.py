@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.api.service import Access, ContextRule, Params, RequestContext, ResourceRule
+from emulator.arns import partition_for
 from emulator.codecommit_errors import error
 from emulator.errors import NotImplementedOperation
-from emulator.repos.model import partition_for
 from emulator.repos.names import validate_repository_name
 
 REFERENCES = "codecommit:References"

@@ -19,6 +19,7 @@ from botocore.model import OperationModel
 
 from emulator.api.service import RequestContext, ServiceSpec, collect_handlers
 from emulator.api.shapes import Invalid, validation_message
+from emulator.arns import partition_for
 from emulator.errors import ClientError, ServiceError, client_error
 from emulator.events.notifications import (
     ENABLED,
@@ -29,7 +30,7 @@ from emulator.events.notifications import (
     TargetSummary,
     not_found,
 )
-from emulator.repos.model import Repository, partition_for
+from emulator.repos.model import Repository
 from emulator.repos.names import validate_repository_name
 
 Output = dict[str, Any]

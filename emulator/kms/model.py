@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from emulator.arns import partition_for
 from emulator.errors import ClientError
-from emulator.repos.model import partition_for
 
 ENABLED = "Enabled"
 DISABLED = "Disabled"

@@ -1,6 +1,7 @@
 """Branches: named `refs/heads/<name>` refs of a repository, changed only by compare-and-swap.
 
-Each function takes the `RepositoryService` and a `Repository`; the rules are CodeCommit's:
+Each function takes the `RepositoryService` and a `Repository`, and moves refs through the one
+write path (`write_path`); the rules are CodeCommit's:
 the first branch of a repository becomes its default branch, the default branch cannot be
 deleted, and a branch points at a commit that exists in the repository.
 """
@@ -16,6 +17,7 @@ from dulwich.refs import Ref, check_ref_format
 from emulator.codecommit_errors import error
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
 from emulator.repos.service import RepositoryService
+from emulator.repos.write_path import write_refs
 
 HEADS = b"refs/heads/"
 MAX_BRANCH_NAME = 256  # CodeCommit's BranchName shape: 1 to 256 characters
@@ -114,7 +116,7 @@ def _create_branch(
     if conflict is not None:
         raise error("InvalidBranchNameException")
     # Compare-and-swap from "absent": a concurrent creation of the same branch makes this fail.
-    (result,) = repos.update_refs(repo, [RefUpdate(ref, ZERO_SHA, sha)], atomic=True, actor=actor)
+    (result,) = write_refs(repos, repo, [RefUpdate(ref, ZERO_SHA, sha)], actor=actor).results
     if result is not None:
         raise error("BranchNameExistsException")
     return Branch(name, sha.decode())
@@ -150,9 +152,7 @@ def delete_branch(
         sha = repos.ref(repo, ref)
         if sha is None:
             return None
-        (result,) = repos.update_refs(
-            repo, [RefUpdate(ref, sha, ZERO_SHA)], atomic=True, actor=actor
-        )
+        (result,) = write_refs(repos, repo, [RefUpdate(ref, sha, ZERO_SHA)], actor=actor).results
         if result is None:
             return Branch(name, sha.decode())
     raise error("ConcurrentReferenceUpdateException", name=name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from emulator.repos.model import partition_for
+from emulator.arns import partition_for
 
 # The DNS suffix of each partition's endpoints (botocore's endpoints.json, "dnsSuffix").
 _DNS_SUFFIX = {"aws": "amazonaws.com", "aws-cn": "amazonaws.com.cn", "aws-us-gov": "amazonaws.com"}

@@ -24,12 +24,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from emulator import access_log
+from emulator.arns import partition_for
 from emulator.config import Limits
 from emulator.errors import ClientError, ServiceError, client_error
 from emulator.iam.authorize import AccessDenied, Authorizer
 from emulator.iam.principal import Principal
 from emulator.repos.clone_urls import codecommit_regions
-from emulator.repos.model import Repository, partition_for
+from emulator.repos.model import Repository
 from emulator.repos.pack_reader import PackCache
 from emulator.repos.receive import ReceivePack
 from emulator.repos.service import RepositoryService

@@ -12,8 +12,8 @@ The steps mirror `git receive-pack` with `receive.fsckObjects` on:
    store. Stored objects passed the same check when they were pushed, so this proves every new
    tip's whole history is present without walking old history;
 4. check each command (ref name, namespace, permission, tip type);
-5. publish the pack (`.pack`, then `.idx`: readers only see packs whose index exists) and move
-   the refs by compare-and-swap: all or nothing with `atomic`, one by one otherwise;
+5. publish the pack and move the refs by compare-and-swap, all or nothing with `atomic`, one
+   by one otherwise, through the one write path every writer uses (`write_path`);
 6. report each ref's true outcome. A published pack is never removed here, even when no ref
    update applied: an identical concurrent push may rely on it. The background collector
    (`maintenance`) removes what no ref reaches, under the repository's lock, which pushes
@@ -43,11 +43,10 @@ from emulator.config import Limits
 from emulator.errors import ClientStreamError
 from emulator.repos.branches import MAX_BRANCH_NAME
 from emulator.repos.commit_graph import load_graph
-from emulator.repos.files import PACK_DIR, RepoFiles
+from emulator.repos.files import RepoFiles
 from emulator.repos.gitmodules import check_special_blob, non_blob
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
 from emulator.repos.object_checks import BLOB, COMMIT, TAG, ObjectCheckError, check_raw_object
-from emulator.repos.object_store import RETIRED
 from emulator.repos.pack_indexer import (
     ClientGone,
     PackError,
@@ -61,6 +60,7 @@ from emulator.repos.pack_reader import PackCache, PackIndex, PackReader
 from emulator.repos.pkt_reader import PktReader
 from emulator.repos.service import ATOMIC_FAILED, RepositoryService
 from emulator.repos.shallow import SHALLOW_UPDATE_REFUSED, refs_needing_shallow
+from emulator.repos.write_path import StagedPack, write_refs
 
 log = logging.getLogger(__name__)
 
@@ -133,19 +133,11 @@ def _is_hex_sha(value: bytes) -> bool:
 
 
 @dataclass
-class Quarantine:
+class Quarantine(StagedPack):
     """A received, indexed and checked pack waiting in the scratch dir."""
 
-    pack_path: Path
-    idx_path: Path
-    name: str
-    object_count: int
+    object_count: int = 0
     types: dict[bytes, int] = field(default_factory=dict)  # binary SHA -> type
-
-    def discard(self) -> None:
-        for path in (self.idx_path, self.pack_path):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
 
 
 class ReceivePack:
@@ -170,7 +162,6 @@ class ReceivePack:
         # Parsed indexes of the stored packs, shared with other requests when the door has a
         # cache: thin-pack bases and the connectivity check look objects up through it.
         self.cache = cache if cache is not None else PackCache()
-        self.added_pack = False
         self._reader: PackReader | None = None
         # The repository's ref window (`RepositoryService.ref_window`), held from the
         # connectivity check to the ref update so the collector cannot remove what the
@@ -241,10 +232,6 @@ class ReceivePack:
         elif sideband and unpack_error is not None and b"quiet" not in caps:
             proto.write_sideband(_SIDEBAND_PROGRESS, f"error: {unpack_error}\n".encode())
             proto.write_pkt_line(None)
-        if self.added_pack:
-            # Merging packs and collecting what no ref reaches happen in the background
-            # (`maintenance`, also told of every ref change), never while the pusher waits.
-            self.repos.request_maintenance(self.repo)
 
     def _read_commands(self, proto: ReceivableProtocol) -> tuple[list[Command], set[bytes]]:
         """The commands, as git's read_head_info reads them: `shallow <id>` lines first (a push
@@ -386,7 +373,12 @@ class ReceivePack:
                 idx_path = idx.path
                 write_index_v2(cast(BinaryIO, idx), entries, pack_sha)
             quarantine = Quarantine(
-                pack_path, idx_path, f"pack-{pack_sha.hex()}", len(entries), indexed.types
+                self.files,
+                pack_path,
+                idx_path,
+                f"pack-{pack_sha.hex()}",
+                len(entries),
+                indexed.types,
             )
             self._enter_window()
             self._check_connectivity(referenced, referrers, indexed.types)
@@ -575,35 +567,25 @@ class ReceivePack:
         todo = [c for c in commands if c.error is None]
         if not todo:
             return
-        published = self._publish(quarantine) if quarantine is not None else None
+        # Each command was authorized among its checks above, in git's order (name, namespace,
+        # permission, then objects), so the write path is given no `authorize_ref`. A pack
+        # published for ref updates that all failed stays: a concurrent push of the very same
+        # pack may rely on it. The collector removes it if no ref reaches it.
         try:
-            results = self.repos.update_refs(
+            results = write_refs(
+                self.repos,
                 self.repo,
                 [RefUpdate(c.ref, c.old, c.new) for c in todo],
-                atomic=atomic,
                 actor=self.actor,
-            )
+                staged=quarantine,
+                atomic=atomic,
+                cache=self.cache,
+            ).results
         except Exception:
             log.exception("ref update of a push to %s failed", self.repo.name)
             results = [f"failed to update refs: {INTERNAL_ERROR}"] * len(todo)
         for c, result in zip(todo, results, strict=True):
             c.error = result
-        # A pack published for ref updates that all failed stays: a concurrent push of the
-        # very same pack may rely on it. The collector removes it if no ref reaches it.
-        self.added_pack = published is not None
-
-    def _publish(self, quarantine: Quarantine) -> str | None:
-        """Move the pack into the store; returns its name if this push added it. Inside the
-        ref window, so the collector is not retiring or deleting packs meanwhile."""
-        name = quarantine.name
-        entries = set(self.files.list(PACK_DIR))
-        if {f"{name}.pack", f"{name}.idx"} <= entries and f"{name}{RETIRED}" not in entries:
-            return None  # the very same pack (its name is its checksum) is stored and visible
-        self.files.publish(f"{PACK_DIR}/{name}.pack", quarantine.pack_path)
-        self.files.publish(f"{PACK_DIR}/{name}.idx", quarantine.idx_path)
-        # The same pack, retired by the collector and not yet deleted, is visible again.
-        self.files.delete(f"{PACK_DIR}/{name}{RETIRED}")
-        return name
 
     # -- the answer -------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Each repository's data key, wrapped by a KMS key: the seam between the local KMS and the
-encrypted pack store.
+encrypted pack store. It lives with the repositories and uses the KMS below it, which knows
+nothing of repositories.
 
     master key → KMS key material (versioned) → repository data key → file keys
 
@@ -20,7 +21,6 @@ Errors are CodeCommit's, since every caller answers a CodeCommit request or a gi
 from __future__ import annotations
 
 import threading
-from typing import Protocol
 
 from emulator.codecommit_errors import error
 from emulator.errors import ClientError, ServiceError
@@ -50,15 +50,6 @@ CREATE TABLE IF NOT EXISTS repository_data_keys (
 """
 
 
-class DataKeyProvider(Protocol):
-    def data_key(self, repo: Repository) -> bytes:
-        """The repository's 32-byte data key; raises the CodeCommit error
-        (EncryptionKeyDisabledException, EncryptionKeyNotFoundException,
-        EncryptionKeyUnavailableException, EncryptionKeyAccessDeniedException,
-        EncryptionIntegrityChecksFailedException) when its KMS key cannot be used."""
-        ...
-
-
 def key_not_found() -> ClientError:
     return error("EncryptionKeyNotFoundException")
 
@@ -83,7 +74,7 @@ def _context(repo_id: str) -> dict[str, str]:
 
 
 class RepositoryDataKeys:
-    """The `DataKeyProvider` of a running emulator, backed by the local KMS."""
+    """The `encrypted_files.DataKeyProvider` of a running emulator, backed by the local KMS."""
 
     def __init__(self, db: Database, kms: KmsService) -> None:
         self.db = db

@@ -1,5 +1,5 @@
 """CodeCommit's repository triggers: PutRepositoryTriggers, GetRepositoryTriggers,
-TestRepositoryTriggers. Collected into `emulator.api.codecommit.SERVICE`.
+TestRepositoryTriggers.
 
 The wire form (camelCase members) is translated here; validation and delivery are
 `emulator.events`'s.
@@ -7,8 +7,10 @@ The wire form (camelCase members) is translated here; validation and delivery ar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from emulator.api.codecommit.common import Output
 from emulator.api.service import RequestContext
 from emulator.api.shapes import Invalid, validation_message
 from emulator.codecommit_errors import MESSAGES, error
@@ -16,8 +18,6 @@ from emulator.errors import ServiceError, client_error
 from emulator.events.triggers import Trigger
 from emulator.repos.model import Repository
 from emulator.repos.names import validate_repository_name
-
-Output = dict[str, Any]
 
 
 def _repo(ctx: RequestContext, name: str) -> Repository:
@@ -103,7 +103,7 @@ _TRIGGER_MEMBER_ERRORS = {
 }
 
 
-def validation_error(failures: list[Invalid]) -> ServiceError:
+def _triggers_validation_error(failures: list[Invalid]) -> ServiceError:
     """CodeCommit's error for a model constraint broken inside `triggers`."""
     first = failures[0]
     if first.path == "triggers":
@@ -120,3 +120,8 @@ def validation_error(failures: list[Invalid]) -> ServiceError:
     if code in MESSAGES and "{" not in MESSAGES[code].text:
         return error(code)
     return client_error(code, validation_message(failures))
+
+
+MEMBER_VALIDATION: dict[str, Callable[[list[Invalid]], ServiceError]] = {
+    "triggers": _triggers_validation_error,
+}

@@ -1,6 +1,6 @@
 """CodeCommit's read operations on code: GetBlob, GetFile, GetFolder, GetCommit,
 BatchGetCommits, GetDifferences and ListFileCommitHistory. Collected into
-`emulator.api.codecommit.SERVICE`.
+`emulator.api.codecommit.SERVICE` (an area of that package).
 
 Each handler reads through `emulator.repos.code` and returns the output members as the model
 names them; blob contents are returned as bytes (the protocol layer base64-encodes them). The
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from emulator.api.codecommit.common import repository
 from emulator.api.pagination import page
 from emulator.api.service import RequestContext
 from emulator.codecommit_errors import error
@@ -29,7 +30,6 @@ from emulator.repos.code import (
 )
 from emulator.repos.code_diff import BlobSide, FileHistory, differences
 from emulator.repos.model import Repository
-from emulator.repos.names import validate_repository_name
 
 Output = dict[str, Any]
 
@@ -60,9 +60,7 @@ MEMBER_ERRORS: dict[str, tuple[str | None, str]] = {
 
 
 def _repo(ctx: RequestContext, name: str | None) -> Repository:
-    repo = ctx.emu.repos.get(ctx.account, ctx.region, validate_repository_name(name))
-    ctx.emu.data_keys.check(repo)
-    return repo
+    return repository(ctx, name)
 
 
 def _reader(ctx: RequestContext, name: str | None) -> CodeReader:

@@ -1,0 +1,36 @@
+"""What every CodeCommit area module shares: finding the repository a call names.
+
+Each call is already authorized as `emulator.api.codecommit_access` declares it when a handler
+runs, so these only look the repository up and check that its KMS key can be used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.api.codecommit_access import parse_repository_arn
+from emulator.api.service import RequestContext
+from emulator.repos.model import Repository
+from emulator.repos.names import validate_repository_name
+from emulator.repos.service import repository_not_found
+
+Output = dict[str, Any]
+
+
+def repository(ctx: RequestContext, name: str | None) -> Repository:
+    """Repository `name` of the caller's account and region. A repository whose KMS key cannot
+    be used answers every operation with CodeCommit's encryption error."""
+    repo = ctx.emu.repos.get(ctx.account, ctx.region, validate_repository_name(name))
+    ctx.emu.data_keys.check(repo)
+    return repo
+
+
+def repository_from_arn(ctx: RequestContext, arn: str | None) -> Repository:
+    """The repository an ARN names, in the caller's account and region."""
+    region, account, name = parse_repository_arn(arn)
+    # A repository lives in one account and region: an ARN elsewhere names nothing here.
+    repo = ctx.emu.repos.find(account, region, name)
+    if repo is None or account != ctx.account or region != ctx.region:
+        raise repository_not_found(name)
+    ctx.emu.data_keys.check(repo)
+    return repo
