@@ -347,6 +347,38 @@ _MESSAGES: tuple[Message, ...] = (
         "The commit cannot be created because no source files or file content have been"
         " specified for the commit.",
     ),
+    _model(
+        "BranchNameIsTagNameException",
+        "The specified branch name is not valid because it is a tag name. Enter the name of a"
+        " branch in the repository. For a list of valid branch names, use ListBranches.",
+    ),
+    _model(
+        "FileContentRequiredException",
+        "The file cannot be added because it is empty. Empty files cannot be added to the"
+        " repository with this API.",
+    ),
+    _model(
+        "InvalidParentCommitIdException",
+        "The parent commit ID is not valid. The commit ID cannot be empty, and must match the"
+        " head commit ID for the branch of the repository where you want to add or update a"
+        " file.",
+    ),
+    _model(
+        "ParentCommitDoesNotExistException",
+        "The parent commit ID is not valid because it does not exist. The specified parent"
+        " commit ID does not exist in the specified branch of the repository.",
+    ),
+    _model(
+        "ParentCommitIdOutdatedException",
+        "The file could not be added because the provided parent commit ID is not the current"
+        " tip of the specified branch. To view the full commit ID of the current head of the"
+        " branch, use GetBranch.",
+    ),
+    _model(
+        "ParentCommitIdRequiredException",
+        "A parent commit ID is required. To view the full commit ID of a branch in a"
+        " repository, use GetBranch or a Git command (for example, git pull or git log).",
+    ),
     # -- ccemu's own, no AWS text known -----------------------------------------------------
     Message(
         "ConcurrentReferenceUpdateException",

@@ -16,7 +16,8 @@ DEFAULT_ROOT_SECRET_KEY = "test"  # noqa: S105 - documented, well-known local de
 class Limits:
     """Caps enforced at every door; each exists so one bad request cannot exhaust the server."""
 
-    max_api_body: int = 6 * 1024 * 1024
+    # PutFile and CreateCommit carry up to 7 MB of file content, base64-encoded in JSON.
+    max_api_body: int = 12 * 1024 * 1024
     max_git_request: int = 2 * 1024 * 1024 * 1024  # a whole pushed pack, after gzip inflation
     max_negotiation_body: int = 64 * 1024 * 1024  # upload-pack request: wants and haves
     max_object_size: int = 512 * 1024 * 1024

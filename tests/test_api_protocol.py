@@ -132,7 +132,7 @@ def test_unknown_service_in_credential_scope(server: Server) -> None:
 
 
 def test_oversized_body_is_refused(server: Server) -> None:
-    body = b'{"repositoryName": "' + b"x" * (7 * 1024 * 1024) + b'"}'
+    body = b'{"repositoryName": "' + b"x" * (13 * 1024 * 1024) + b'"}'
     resp = signed_post(server, "CreateRepository", body=body)
     status, code, _ = error_of(resp)
     assert (status, code) == (413, "RequestEntityTooLargeException")

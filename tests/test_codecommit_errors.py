@@ -44,6 +44,7 @@ CODECOMMIT_PATH = [
     "emulator/events/service.py",
     "emulator/repos/data_keys.py",
     "emulator/repos/tree_edit.py",
+    "emulator/repos/commits.py",
     "emulator/kms/segmented.py",
 ]
 # Codes named on that path that CodeCommit never answers: KMS's own error, caught and turned

@@ -53,7 +53,7 @@ class PutFile:
 @dataclass(frozen=True)
 class SetMode:
     path: str
-    mode: str
+    mode: str | None  # None: FileModeRequiredException
 
 
 @dataclass(frozen=True)
@@ -288,7 +288,7 @@ def build_commit(
         if here is None or entry is None or stat.S_ISDIR(entry[0]) or entry[0] == _GITLINK:
             raise error("FileDoesNotExistException")
         here.entries[parts[-1].encode()] = (mode, entry[1])
-        result_updated.append(FileChange("/".join(parts), entry[1].decode(), item.mode))
+        result_updated.append(FileChange("/".join(parts), entry[1].decode(), _mode_name(mode)))
 
     tree_id = root.write(out, keep_empty=False)
     if tree_id is None:  # every file is gone: the root is an empty tree
