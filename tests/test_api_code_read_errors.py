@@ -163,15 +163,29 @@ def test_paths_that_name_nothing_or_break_the_rules(cc: Any, repo: Repo) -> None
     assert _code(cc.get_folder, repositoryName=r, folderPath="docs/guide.md") == (
         "FolderDoesNotExistException"
     )
-    for bad in ["../etc/passwd", "docs/../docs/guide.md", "docs//guide.md", "./docs/guide.md"]:
+    for bad in [
+        "../etc/passwd",  # request data, not a path read here
+        "docs/../docs/guide.md",
+        "docs//guide.md",
+        "./docs/guide.md",
+    ]:
         assert _code(cc.get_file, repositoryName=r, filePath=bad) == "InvalidPathException", bad
-    for folder in ["../etc", "docs/../docs", "a//docs", "./docs", "docs/."]:
+    for folder in [
+        "../etc",  # request data, not a path read here
+        "docs/../docs",
+        "a//docs",
+        "./docs",
+        "docs/.",
+    ]:
         assert _code(cc.get_folder, repositoryName=r, folderPath=folder) == (
             "InvalidPathException"
         ), folder
     assert _code(cc.get_file, repositoryName=r, filePath="") == "PathRequiredException"
     assert _code(
-        cc.get_differences, repositoryName=r, afterCommitSpecifier="main", afterPath="../x"
+        cc.get_differences,
+        repositoryName=r,
+        afterCommitSpecifier="main",
+        afterPath="../x",  # request data, not a path read here
     ) == ("InvalidPathException")
     assert _code(
         cc.get_differences, repositoryName=r, afterCommitSpecifier="main", afterPath="nowhere"

@@ -132,7 +132,11 @@ def test_putfile_and_deletefile_follow_the_branch(
     )
     assert (
         _code(
-            cc.put_file, **kw, fileContent=b"x", filePath="../x", parentCommitId=second["commitId"]
+            cc.put_file,
+            **kw,
+            fileContent=b"x",
+            filePath="../x",  # request data, not a path read here
+            parentCommitId=second["commitId"],
         )
         == "InvalidPathException"
     )
