@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.model import OperationModel
 
-from emulator.api import codecommit_code, codecommit_triggers
+from emulator.api import codecommit_code, codecommit_merge, codecommit_triggers
 from emulator.api.codecommit_access import ACCESS, parse_repository_arn
 from emulator.api.pagination import page
 from emulator.api.service import (
@@ -305,6 +305,7 @@ _MEMBER_ERRORS: dict[str, tuple[str | None, str]] = {
     "nextToken": (None, "InvalidContinuationTokenException"),
     "kmsKeyId": ("EncryptionKeyRequiredException", "EncryptionKeyInvalidIdException"),
     **codecommit_code.MEMBER_ERRORS,
+    **codecommit_merge.MEMBER_ERRORS,
 }
 
 
@@ -336,7 +337,13 @@ SERVICE = ServiceSpec(
     signing_name="codecommit",
     model_name="codecommit",
     handlers=lambda model: collect_handlers(
-        model, {**globals(), **vars(codecommit_triggers), **vars(codecommit_code)}
+        model,
+        {
+            **globals(),
+            **vars(codecommit_triggers),
+            **vars(codecommit_code),
+            **vars(codecommit_merge),
+        },
     ),
     validation_error=validation_error,
     access=ACCESS,
