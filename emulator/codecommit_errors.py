@@ -379,6 +379,41 @@ _MESSAGES: tuple[Message, ...] = (
         "A parent commit ID is required. To view the full commit ID of a branch in a"
         " repository, use GetBranch or a Git command (for example, git pull or git log).",
     ),
+    # -- merges (emulator/repos/merge.py, emulator/api/codecommit/merges.py) ---------------
+    _model(
+        "InvalidConflictDetailLevelException", "The specified conflict detail level is not valid."
+    ),
+    _model(
+        "InvalidConflictResolutionStrategyException",
+        "The specified conflict resolution strategy is not valid.",
+    ),
+    _model(
+        "MergeOptionRequiredException",
+        "A merge option or stategy is required, and none was provided.",
+    ),
+    _model(
+        "InvalidMergeOptionException",
+        "The specified merge option is not valid for this operation. Not all merge strategies"
+        " are supported for all operations.",
+    ),
+    _model(
+        "InvalidMaxConflictFilesException",
+        "The specified value for the number of conflict files to return is not valid.",
+    ),
+    _model(
+        "InvalidMaxMergeHunksException",
+        "The specified value for the number of merge hunks to return is not valid.",
+    ),
+    _model(
+        "InvalidSourceCommitSpecifierException",
+        "The source commit specifier is not valid. You must provide a valid branch name, tag,"
+        " or full commit ID.",
+    ),
+    _model(
+        "InvalidDestinationCommitSpecifierException",
+        "The destination commit specifier is not valid. You must provide a valid branch name,"
+        " tag, or full commit ID.",
+    ),
     # -- ccemu's own, no AWS text known -----------------------------------------------------
     Message(
         "ConcurrentReferenceUpdateException",

@@ -39,6 +39,8 @@ CODECOMMIT_PATH = [
     "emulator/repos/branches.py",
     "emulator/repos/code.py",
     "emulator/repos/code_diff.py",
+    "emulator/repos/merge.py",
+    "emulator/repos/line_merge.py",
     "emulator/repos/service.py",
     "emulator/events/triggers.py",
     "emulator/events/service.py",
