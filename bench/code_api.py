@@ -7,8 +7,9 @@ repository bench/git_http.py generates) into ccemu, encryption at rest on as the
 default, and keeps a bare copy of the same repository for the git CLI. Then times, in the same
 run, interleaved, median of `--runs`: each API call (one boto3 client, its connection reused)
 against the git command a user would run for the same answer (process start included). Every
-scenario is one row of `SCENARIOS`; a scenario whose operation answers NotImplementedException
-is reported as skipped. The first run of each scenario also checks that both sides agree.
+scenario is one row of the list `scenarios()` returns; one whose operation answers
+NotImplementedException is reported as skipped. The first run of each scenario also checks
+that both sides agree.
 """
 
 from __future__ import annotations
