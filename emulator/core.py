@@ -24,7 +24,6 @@ from emulator.repos.data_keys import RepositoryDataKeys
 from emulator.repos.git_session import GitGate
 from emulator.repos.maintenance import Maintenance
 from emulator.repos.model import Repository
-from emulator.repos.pack_reader import PackCache
 from emulator.repos.service import RepositoryService
 from emulator.state.db import Database
 from emulator.trust import HostKey
@@ -90,7 +89,7 @@ class Emulator:
             data_keys=self.data_keys,
         )
         self.repos.discard_quarantine()
-        self.pack_cache = PackCache()
+        self.pack_cache = self.repos.pack_cache
         # Pack merging and the collector of unreachable objects run off the request path.
         self.maintenance = Maintenance(self.repos, self.pack_cache, config.maintenance_delay)
         self.repos.maintenance_listeners.append(lambda repo: self.maintenance.schedule(repo.id))

@@ -224,3 +224,26 @@ def test_refused_ref_with_atomic_stores_nothing(tmp_path: Path) -> None:
         )
         assert outcome.results == [None, "denied: prod is protected"]
         assert emu.repos.refs(repo) == {MAIN: c.id}
+
+
+def test_api_commit_does_not_parse_the_stored_pack_indexes_again(tmp_path: Path) -> None:
+    """An API commit checks its objects against the stored packs through the emulator's shared
+    cache of parsed indexes: a bot committing to a large repository must not pay for parsing
+    the repository's whole index (tens of thousands of entries) on every commit."""
+    with emulator(tmp_path / "data") as emu:
+        repo = new_repository(emu, "cached")
+        first, objects = commit({b"a.txt": b"a\n"}, "first")
+        stored = write_refs(
+            emu.repos, repo, [RefUpdate(MAIN, ZERO_SHA, first.id)], actor=ACTOR, objects=objects
+        ).published
+        assert stored is not None
+        second, objects = commit({b"a.txt": b"b\n"}, "second", [first.id])
+        outcome = write_refs(
+            emu.repos, repo, [RefUpdate(MAIN, first.id, second.id)], actor=ACTOR, objects=objects
+        )
+        assert outcome.applied
+        # The second commit's check read the first pack's index: it is now in the shared
+        # cache, where the next reader or writer finds it.
+        parsed = [k for k in emu.pack_cache._items if isinstance(k, tuple) and k[0] == "idx"]
+        assert stored in [k[1] for k in parsed]
+        assert emu.repos.pack_cache is emu.pack_cache

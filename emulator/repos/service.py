@@ -20,6 +20,7 @@ from emulator.repos.files import PACK_DIR, SCRATCH_DIR, TEMP_PREFIX, LocalRepoFi
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
 from emulator.repos.names import validate_repository_name
 from emulator.repos.object_store import RepoObjectStore
+from emulator.repos.pack_reader import PackCache
 from emulator.repos.repack import delete_retired
 from emulator.repos.repo_lock import RepoLock
 from emulator.state.db import Database
@@ -86,6 +87,9 @@ class RepositoryService:
         root.mkdir(parents=True, exist_ok=True)
         self.data_keys = data_keys
         self.cipher = cipher if cipher is not None else cipher_from_env(root)
+        # Parsed pack indexes and commit graphs, shared by every reader and writer of these
+        # repositories (a pack's index is parsed once, not once per request).
+        self.pack_cache = PackCache()
         # Called inside the ref transaction with (conn, repo, applied updates, actor ARN).
         self.ref_listeners: builtins.list[RefListener] = []
         self._locks_guard = threading.Lock()

@@ -108,7 +108,7 @@ def write_refs(
     if not todo:
         return WriteOutcome(results, None)
     files = repos.files(repo)
-    cache = cache if cache is not None else PackCache()
+    cache = cache if cache is not None else repos.pack_cache
     own = staged is None and bool(objects)
     if own:
         staged = stage_objects(files, objects)
