@@ -414,6 +414,51 @@ _MESSAGES: tuple[Message, ...] = (
         "The destination commit specifier is not valid. You must provide a valid branch name,"
         " tag, or full commit ID.",
     ),
+    # -- merges that write (emulator/repos/branch_merges.py) ------------------------------
+    _model(
+        "InvalidConflictResolutionException",
+        "The specified conflict resolution list is not valid.",
+    ),
+    _model(
+        "InvalidReplacementTypeException",
+        "Automerge was specified for resolving the conflict, but the specified replacement"
+        " type is not valid.",
+    ),
+    _model(
+        "InvalidTargetBranchException",
+        "The specified target branch is not valid.",
+    ),
+    _model(
+        "ManualMergeRequiredException",
+        "The pull request cannot be merged automatically into the destination branch. You"
+        " must manually merge the branches and resolve any conflicts.",
+    ),
+    _model(
+        "MaximumConflictResolutionEntriesExceededException",
+        "The number of allowed conflict resolution entries was exceeded.",
+    ),
+    _model(
+        "MultipleConflictResolutionEntriesException",
+        "More than one conflict resolution entries exists for the conflict. A conflict can"
+        " have only one conflict resolution entry.",
+    ),
+    _model(
+        "ReplacementContentRequiredException",
+        "USE_NEW_CONTENT was specified, but no replacement content has been provided.",
+    ),
+    _model(
+        "ReplacementTypeRequiredException",
+        "A replacement type is required.",
+    ),
+    Message(
+        "ConcurrentReferenceUpdateException",
+        "The merge cannot be completed because the target branch has been modified. Another"
+        " user might have modified the target branch while the merge was in progress. Wait a"
+        " few minutes, and then try again.",
+        MODEL,
+        SERVICE_MODEL,
+        variant="merge",
+    ),
     # -- ccemu's own, no AWS text known -----------------------------------------------------
     Message(
         "ConcurrentReferenceUpdateException",

@@ -47,6 +47,8 @@ CODECOMMIT_PATH = [
     "emulator/repos/data_keys.py",
     "emulator/repos/tree_edit.py",
     "emulator/repos/commits.py",
+    "emulator/repos/branch_merges.py",
+    "emulator/repos/merge.py",
     "emulator/kms/segmented.py",
 ]
 # Codes named on that path that CodeCommit never answers: KMS's own error, caught and turned

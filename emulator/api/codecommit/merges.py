@@ -12,15 +12,17 @@ bytes, base64-encoded (the model's HunkContent is a string).
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from emulator.api.codecommit.common import repository
 from emulator.api.pagination import page
 from emulator.api.service import RequestContext
+from emulator.api.shapes import Invalid
 from emulator.codecommit_errors import error
-from emulator.errors import ClientError
+from emulator.errors import ClientError, ServiceError
+from emulator.repos.branch_merges import Author, merge_branches, unreferenced_merge_commit
 from emulator.repos.code import CodeReader, file_mode_name, parse_path
 from emulator.repos.merge import (
     FILE_LEVEL,
@@ -56,6 +58,7 @@ MEMBER_ERRORS: dict[str, tuple[str | None, str]] = {
     "maxConflictFiles": (None, "InvalidMaxConflictFilesException"),
     "maxMergeHunks": (None, "InvalidMaxMergeHunksException"),
     "filePaths": (None, "InvalidPathException"),
+    "targetBranch": (None, "InvalidTargetBranchException"),
 }
 
 
@@ -397,3 +400,167 @@ def batch_describe_merge_conflicts(
         "errors": errors,
         **_ids(result),
     }
+
+
+# -- merges that write --------------------------------------------------------------------------
+
+
+def merge_branches_by_fast_forward(
+    ctx: RequestContext,
+    repository_name: str,
+    source_commit_specifier: str,
+    destination_commit_specifier: str,
+    target_branch: str | None = None,
+) -> Output:
+    merged = merge_branches(
+        ctx.emu.repos,
+        _repo(ctx, repository_name),
+        ctx.emu.pack_cache,
+        source_commit_specifier,
+        destination_commit_specifier,
+        FAST_FORWARD,
+        actor=ctx.principal.arn,
+        target_branch=target_branch,
+    )
+    return {"commitId": merged.commit_id, "treeId": merged.tree_id}
+
+
+def _merge_writing(
+    ctx: RequestContext,
+    option: str,
+    repository_name: str,
+    source_commit_specifier: str,
+    destination_commit_specifier: str,
+    target_branch: str | None,
+    conflict_detail_level: str | None,
+    conflict_resolution_strategy: str | None,
+    author_name: str | None,
+    email: str | None,
+    commit_message: str | None,
+    conflict_resolution: dict[str, Any] | None,
+) -> Output:
+    merged = merge_branches(
+        ctx.emu.repos,
+        _repo(ctx, repository_name),
+        ctx.emu.pack_cache,
+        source_commit_specifier,
+        destination_commit_specifier,
+        option,
+        actor=ctx.principal.arn,
+        target_branch=target_branch,
+        level=conflict_detail_level,
+        strategy=conflict_resolution_strategy,
+        resolution=conflict_resolution,
+        author=Author(author_name, email, commit_message),
+    )
+    return {"commitId": merged.commit_id, "treeId": merged.tree_id}
+
+
+def merge_branches_by_squash(
+    ctx: RequestContext,
+    repository_name: str,
+    source_commit_specifier: str,
+    destination_commit_specifier: str,
+    target_branch: str | None = None,
+    conflict_detail_level: str | None = None,
+    conflict_resolution_strategy: str | None = None,
+    author_name: str | None = None,
+    email: str | None = None,
+    commit_message: str | None = None,
+    keep_empty_folders: bool = False,  # a merged tree keeps what both sides keep
+    conflict_resolution: dict[str, Any] | None = None,
+) -> Output:
+    return _merge_writing(
+        ctx,
+        SQUASH,
+        repository_name,
+        source_commit_specifier,
+        destination_commit_specifier,
+        target_branch,
+        conflict_detail_level,
+        conflict_resolution_strategy,
+        author_name,
+        email,
+        commit_message,
+        conflict_resolution,
+    )
+
+
+def merge_branches_by_three_way(
+    ctx: RequestContext,
+    repository_name: str,
+    source_commit_specifier: str,
+    destination_commit_specifier: str,
+    target_branch: str | None = None,
+    conflict_detail_level: str | None = None,
+    conflict_resolution_strategy: str | None = None,
+    author_name: str | None = None,
+    email: str | None = None,
+    commit_message: str | None = None,
+    keep_empty_folders: bool = False,  # a merged tree keeps what both sides keep
+    conflict_resolution: dict[str, Any] | None = None,
+) -> Output:
+    return _merge_writing(
+        ctx,
+        THREE_WAY,
+        repository_name,
+        source_commit_specifier,
+        destination_commit_specifier,
+        target_branch,
+        conflict_detail_level,
+        conflict_resolution_strategy,
+        author_name,
+        email,
+        commit_message,
+        conflict_resolution,
+    )
+
+
+def create_unreferenced_merge_commit(
+    ctx: RequestContext,
+    repository_name: str,
+    source_commit_specifier: str,
+    destination_commit_specifier: str,
+    merge_option: str,
+    conflict_detail_level: str | None = None,
+    conflict_resolution_strategy: str | None = None,
+    author_name: str | None = None,
+    email: str | None = None,
+    commit_message: str | None = None,
+    keep_empty_folders: bool = False,  # a merged tree keeps what both sides keep
+    conflict_resolution: dict[str, Any] | None = None,
+) -> Output:
+    merged = unreferenced_merge_commit(
+        ctx.emu.repos,
+        _repo(ctx, repository_name),
+        ctx.emu.pack_cache,
+        source_commit_specifier,
+        destination_commit_specifier,
+        merge_option,
+        actor=ctx.principal.arn,
+        level=conflict_detail_level,
+        strategy=conflict_resolution_strategy,
+        resolution=conflict_resolution,
+        author=Author(author_name, email, commit_message),
+    )
+    return {"commitId": merged.commit_id, "treeId": merged.tree_id}
+
+
+def _resolution_error(failures: list[Invalid]) -> ServiceError:
+    """A constraint broken inside `conflictResolution`: the error of the entry's member."""
+    first = failures[0]
+    leaf = first.path.rsplit(".", 1)[-1]
+    errors = {
+        "filePath": ("PathRequiredException", "InvalidPathException"),
+        "fileMode": ("FileModeRequiredException", "InvalidFileModeException"),
+        "replacementType": ("ReplacementTypeRequiredException", "InvalidReplacementTypeException"),
+        "content": ("ReplacementContentRequiredException", "FileContentSizeLimitExceededException"),
+    }.get(leaf)
+    if errors is None:
+        return error("InvalidConflictResolutionException")
+    return error(errors[0] if first.reason == "required" else errors[1])
+
+
+MEMBER_VALIDATION: dict[str, Callable[[list[Invalid]], ServiceError]] = {
+    "conflictResolution": _resolution_error,
+}
