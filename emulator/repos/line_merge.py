@@ -1,16 +1,20 @@
 """A three-way merge of lines, as git's `xdl_merge` makes it for `git merge` (merge-ort calls
-`ll_merge`, which asks xdiff for `XDL_MERGE_ZEALOUS`).
+`ll_merge`, which asks xdiff for `XDL_MERGE_ZEALOUS` with no diff flags: the classic Myers
+algorithm with its cost cutoffs, no indent heuristic).
 
-The steps are xdiff's (`xdiff/xmerge.c`, `xdl_do_merge`):
+The steps are xdiff's (`xdiff/xmerge.c`, `xdl_merge` and `xdl_do_merge`):
 
-1. diff the base against each side (a minimal Myers diff whose change groups are slid down
-   as far as they go, as `xdl_change_compact` does without the indent heuristic);
+1. diff the base against each side with xdiff's own diff (`emulator.repos.xdiff`), whose
+   choices among equally short scripts (which of several repeated lines is kept, where a
+   change group sits) decide the conflict regions;
 2. walk both change lists: a change on one side only is taken from that side; changes that
    overlap *or touch* (git merges adjacent changes too) become one conflict, unless both sides
    made the very same change;
 3. refine each conflict (zealous): diff the two sides' lines and keep only the lines that
    differ, which may split a conflict in several;
-4. join conflicts separated by at most three unchanged lines (`xdl_simplify_non_conflicts`).
+4. join conflicts separated by at most three unchanged lines (`xdl_simplify_non_conflicts`);
+   at `ZEALOUS_ALNUM` (`git merge-file`'s level) also conflicts separated only by lines
+   without a letter or digit.
 
 A region is a `Region` with the line ranges it covers in the base and in both sides; the
 merged content is the destination's lines with each region replaced by its outcome. Lines are
@@ -22,20 +26,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from emulator.repos.xdiff import Change, Lines, diff
+
+__all__ = ["Change", "Lines", "Region", "diff", "lines_of", "merge", "render", "with_markers"]
+
 # Region kinds (xdiff's merge modes).
 CONFLICT, OURS, THEIRS, BOTH = 0, 1, 2, 3
 
-Lines = Sequence[bytes]
+# Merge levels (xdiff's XDL_MERGE_*): EAGER stops after step 2 (git forces it for the diff3
+# conflict style, whose base section would not make sense for a refined conflict).
+EAGER, ZEALOUS, ZEALOUS_ALNUM = 1, 2, 3
 
-
-@dataclass(frozen=True)
-class Change:
-    """Lines [a, a + na) of the old file became lines [b, b + nb) of the new one."""
-
-    a: int
-    na: int
-    b: int
-    nb: int
+MARKER_SIZE = 7  # DEFAULT_CONFLICT_MARKER_SIZE
 
 
 @dataclass(frozen=True)
@@ -52,146 +54,14 @@ class Region:
     n2: int
 
 
-def _split_lf(data: bytes) -> list[bytes]:
-    # git splits on LF only (a CR is part of the line); bytes.splitlines would split on CR.
+def lines_of(data: bytes) -> list[bytes]:
+    """The lines of a file as xdiff reads them: split on LF only (a CR is part of the line;
+    bytes.splitlines would split on it)."""
     lines = data.split(b"\n")
     out = [line + b"\n" for line in lines[:-1]]
     if lines[-1]:
         out.append(lines[-1])
     return out
-
-
-def lines_of(data: bytes) -> list[bytes]:
-    """The lines of a file as xdiff reads them: split on LF only."""
-    return _split_lf(data)
-
-
-# -- the diff -----------------------------------------------------------------------------------
-
-
-def _myers(a: Lines, b: Lines) -> list[tuple[int, int]]:
-    """The matched (i, j) pairs of a minimal edit script (Myers' O(ND) greedy algorithm)."""
-    n, m = len(a), len(b)
-    if n == 0 or m == 0:
-        return []
-    # Integer ids make the comparisons cheap.
-    ids: dict[bytes, int] = {}
-    ia = [ids.setdefault(x, len(ids)) for x in a]
-    ib = [ids.setdefault(x, len(ids)) for x in b]
-    offset = n + m + 1
-    v = [0] * (2 * offset + 1)
-    # trace[d]: the furthest x on each diagonal k in [-d, d] before step d, at index k + d.
-    trace: list[list[int]] = []
-    for d in range(n + m + 1):
-        trace.append(v[offset - d : offset + d + 1])
-        for k in range(-d, d + 1, 2):
-            if k == -d or (k != d and v[offset + k - 1] < v[offset + k + 1]):
-                x = v[offset + k + 1]
-            else:
-                x = v[offset + k - 1] + 1
-            y = x - k
-            while x < n and y < m and ia[x] == ib[y]:
-                x += 1
-                y += 1
-            v[offset + k] = x
-            if x >= n and y >= m:
-                return _backtrack(trace, d, n, m)
-    raise AssertionError("unreachable")
-
-
-def _backtrack(trace: list[list[int]], depth: int, n: int, m: int) -> list[tuple[int, int]]:
-    pairs: list[tuple[int, int]] = []
-    x, y = n, m
-    for d in range(depth, 0, -1):
-        v = trace[d]
-        k = x - y
-        if k == -d or (k != d and v[k - 1 + d] < v[k + 1 + d]):
-            prev_k = k + 1
-        else:
-            prev_k = k - 1
-        prev_x = v[prev_k + d]
-        prev_y = prev_x - prev_k
-        while x > prev_x and y > prev_y:
-            x -= 1
-            y -= 1
-            pairs.append((x, y))
-        x, y = prev_x, prev_y
-    while x > 0 and y > 0:
-        x -= 1
-        y -= 1
-        pairs.append((x, y))
-    pairs.reverse()
-    return pairs
-
-
-def diff(a: Lines, b: Lines) -> list[Change]:
-    """The changes from `a` to `b`, each group slid down as far as equal lines allow (git's
-    compaction without the indent heuristic)."""
-    start = 0
-    while start < len(a) and start < len(b) and a[start] == b[start]:
-        start += 1
-    end_a, end_b = len(a), len(b)
-    while end_a > start and end_b > start and a[end_a - 1] == b[end_b - 1]:
-        end_a -= 1
-        end_b -= 1
-    pairs = [(i + start, j + start) for i, j in _myers(a[start:end_a], b[start:end_b])]
-    changed_a = [True] * len(a)
-    changed_b = [True] * len(b)
-    for i in range(start):
-        changed_a[i] = changed_b[i] = False
-    for i in range(end_a, len(a)):
-        changed_a[i] = False
-    for j in range(end_b, len(b)):
-        changed_b[j] = False
-    for i, j in pairs:
-        changed_a[i] = changed_b[j] = False
-    _compact(a, changed_a)
-    _compact(b, changed_b)
-    return _script(changed_a, changed_b)
-
-
-def _compact(lines: Lines, changed: list[bool]) -> None:
-    """Slide every run of changed lines down while the line after it equals its first line
-    (the run then covers the same text one line later), merging runs that meet."""
-    n = len(lines)
-    i = 0
-    while i < n:
-        if not changed[i]:
-            i += 1
-            continue
-        start = i
-        while i < n and changed[i]:
-            i += 1
-        end = i
-        while end < n and lines[start] == lines[end]:
-            changed[start] = False
-            changed[end] = True
-            start += 1
-            end += 1
-            while end < n and changed[end]:
-                end += 1
-        i = end
-
-
-def _script(changed_a: list[bool], changed_b: list[bool]) -> list[Change]:
-    out: list[Change] = []
-    i = j = 0
-    na, nb = len(changed_a), len(changed_b)
-    while i < na or j < nb:
-        if (i < na and changed_a[i]) or (j < nb and changed_b[j]):
-            si, sj = i, j
-            while i < na and changed_a[i]:
-                i += 1
-            while j < nb and changed_b[j]:
-                j += 1
-            out.append(Change(si, i - si, sj, j - sj))
-        else:
-            i += 1
-            j += 1
-    return out
-
-
-# -- the merge ----------------------------------------------------------------------------------
 
 
 def _append(out: list[Region], r: Region) -> None:
@@ -212,11 +82,28 @@ def _append(out: list[Region], r: Region) -> None:
     out.append(r)
 
 
-def merge(base: Lines, ours: Lines, theirs: Lines) -> list[Region]:
+def merge(base: Lines, ours: Lines, theirs: Lines, level: int = ZEALOUS) -> list[Region]:
     """The changed regions of a three-way merge, in order (see the module's docstring)."""
-    x1 = diff(base, ours)
-    x2 = diff(base, theirs)
+    regions, same = _walk(diff(base, ours), diff(base, theirs), len(base), ours, theirs)
+    if level >= ZEALOUS:
+        regions = _simplify(_refine(regions, ours, theirs), ours, alnum=level == ZEALOUS_ALNUM)
+    # xdiff forgets a change both sides made alike; we keep it as a BOTH region (it is a hunk
+    # to describe), unless a conflict swallowed it.
+    kept = [s for s in same if not any(_covers(r, s) for r in regions if r.kind == CONFLICT)]
+    return sorted(regions + kept, key=lambda r: (r.i1, r.i1 + r.n1))
+
+
+def _covers(r: Region, s: Region) -> bool:
+    return r.i1 <= s.i1 and s.i1 + s.n1 <= r.i1 + r.n1
+
+
+def _walk(
+    x1: list[Change], x2: list[Change], n_base: int, ours: Lines, theirs: Lines
+) -> tuple[list[Region], list[Region]]:
+    """xdl_do_merge's walk over both change lists: the regions as xdiff lists them, and
+    apart the changes both sides made alike (which xdiff drops)."""
     out: list[Region] = []
+    same: list[Region] = []
     p = q = 0
     while p < len(x1) and q < len(x2):
         c1, c2 = x1[p], x2[q]
@@ -228,13 +115,14 @@ def merge(base: Lines, ours: Lines, theirs: Lines) -> list[Region]:
             _append(out, Region(THEIRS, c2.a, c2.na, c1.b - c1.a + c2.a, c2.na, c2.b, c2.nb))
             q += 1
             continue
-        same = (
+        if (
             c1.a == c2.a
             and c1.na == c2.na
             and c1.nb == c2.nb
             and ours[c1.b : c1.b + c1.nb] == theirs[c2.b : c2.b + c2.nb]
-        )
-        if not same:
+        ):
+            same.append(Region(BOTH, c1.a, c1.na, c1.b, c1.nb, c2.b, c2.nb))
+        else:
             off = c1.a - c2.a
             ffo = off + c1.na - c2.na
             i0, i1, i2 = c1.a, c1.b, c2.b
@@ -252,23 +140,20 @@ def merge(base: Lines, ours: Lines, theirs: Lines) -> list[Region]:
             else:
                 n2 += ffo
             _append(out, Region(CONFLICT, i0, n0, i1, n1, i2, n2))
-        else:
-            _append(out, Region(BOTH, c1.a, c1.na, c1.b, c1.nb, c2.b, c2.nb))
         e1 = c1.a + c1.na
         e2 = c2.a + c2.na
         if e1 >= e2:
             q += 1
         if e2 >= e1:
             p += 1
+    # Past the other side's last change, the sides' line numbers differ by its net growth.
     for c1 in x1[p:]:
-        last2 = x2[-1] if x2 else None
-        shift = 0 if last2 is None else last2.b + last2.nb - (last2.a + last2.na)
-        _append(out, Region(OURS, c1.a, c1.na, c1.b, c1.nb, c1.a + shift, c1.na))
+        i2 = c1.a + len(theirs) - n_base
+        _append(out, Region(OURS, c1.a, c1.na, c1.b, c1.nb, i2, c1.na))
     for c2 in x2[q:]:
-        last1 = x1[-1] if x1 else None
-        shift = 0 if last1 is None else last1.b + last1.nb - (last1.a + last1.na)
-        _append(out, Region(THEIRS, c2.a, c2.na, c2.a + shift, c2.na, c2.b, c2.nb))
-    return _simplify(_refine(out, ours, theirs))
+        i1 = c2.a + len(ours) - n_base
+        _append(out, Region(THEIRS, c2.a, c2.na, i1, c2.na, c2.b, c2.nb))
+    return out, same
 
 
 def _refine(regions: list[Region], ours: Lines, theirs: Lines) -> list[Region]:
@@ -289,13 +174,23 @@ def _refine(regions: list[Region], ours: Lines, theirs: Lines) -> list[Region]:
     return out
 
 
-def _simplify(regions: list[Region]) -> list[Region]:
-    """xdl_simplify_non_conflicts: two conflicts at most three lines apart become one."""
+def _has_alnum(line: bytes) -> bool:
+    # git's isalnum is its own ASCII-only table (git-compat-util.h), whatever the locale.
+    return any(48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 for c in line)
+
+
+def _simplify(regions: list[Region], ours: Lines, alnum: bool) -> list[Region]:
+    """xdl_simplify_non_conflicts: two conflicts at most three lines apart become one (with
+    `alnum`, also two conflicts apart by lines without a letter or digit)."""
     out: list[Region] = []
     for r in regions:
         if out:
             m = out[-1]
-            if m.kind == CONFLICT and r.kind == CONFLICT and r.i1 - (m.i1 + m.n1) <= 3:
+            begin, end = m.i1 + m.n1, r.i1
+            close = end - begin <= 3 or (
+                alnum and not any(_has_alnum(line) for line in ours[begin:end])
+            )
+            if m.kind == CONFLICT and r.kind == CONFLICT and close:
                 end0 = max(m.i0 + m.n0, r.i0 + r.n0)
                 out[-1] = Region(
                     CONFLICT,
@@ -325,4 +220,78 @@ def render(ours: Lines, theirs: Lines, regions: Sequence[Region], favor: int = 0
             out.extend(ours[r.i1 : r.i1 + r.n1])
         i = r.i1 + r.n1
     out.extend(ours[i:])
+    return out
+
+
+def _eol_crlf(lines: Lines, i: int) -> int:
+    """xdiff's is_eol_crlf: 1 if line i ends in CR LF (for a last line without LF, the one
+    before it), 0 if in LF only, -1 when it cannot tell."""
+    if i < len(lines) - 1:
+        return int(lines[i].endswith(b"\r\n"))
+    if not lines:
+        return -1
+    if lines[i].endswith(b"\n"):
+        return int(lines[i].endswith(b"\r\n"))
+    if i == 0:
+        return -1
+    return int(lines[i - 1].endswith(b"\r\n"))
+
+
+def with_markers(
+    base: Lines,
+    ours: Lines,
+    theirs: Lines,
+    regions: Sequence[Region],
+    names: tuple[str, str, str] = ("", "", ""),
+    diff3: bool = False,
+) -> bytes:
+    """The merged file with conflict markers, byte for byte as xdiff's
+    `xdl_fill_merge_buffer` writes it. `names` label ours, theirs and the base (an empty one
+    is no label); `diff3` adds the base section, for regions merged at the EAGER level (git
+    forces it for that style)."""
+    out: list[bytes] = []
+    i = 0
+    for r in regions:
+        out.extend(ours[i : r.i1])
+        if r.kind == THEIRS:
+            out.extend(theirs[r.i2 : r.i2 + r.n2])
+        elif r.kind != CONFLICT:
+            out.extend(ours[r.i1 : r.i1 + r.n1])
+        else:
+            out.extend(_conflict(base, ours, theirs, r, names, diff3))
+        i = r.i1 + r.n1
+    out.extend(ours[i:])
+    return b"".join(out)
+
+
+def _conflict(
+    base: Lines,
+    ours: Lines,
+    theirs: Lines,
+    r: Region,
+    names: tuple[str, str, str],
+    diff3: bool,
+) -> list[bytes]:
+    """fill_conflict_hunk. Markers take the sides' line ending: that of the line before the
+    conflict in ours, then in theirs, then of the base's first line (is_cr_needed)."""
+    cr = _eol_crlf(ours, r.i1 - 1 if r.i1 else 0)
+    if cr:
+        cr = _eol_crlf(theirs, r.i2 - 1 if r.i2 else 0)
+    if cr:
+        cr = _eol_crlf(base, 0)
+    eol = b"\r\n" if cr > 0 else b"\n"
+
+    def marker(char: bytes, name: str) -> bytes:
+        return char * MARKER_SIZE + (b" " + name.encode() if name else b"") + eol
+
+    def section(lines: Lines) -> list[bytes]:
+        # A side's last line gets the line ending it lacks.
+        if lines and not lines[-1].endswith(b"\n"):
+            return [*lines[:-1], lines[-1] + eol]
+        return list(lines)
+
+    out = [marker(b"<", names[0]), *section(ours[r.i1 : r.i1 + r.n1])]
+    if diff3:
+        out += [marker(b"|", names[2]), *section(base[r.i0 : r.i0 + r.n0])]
+    out += [marker(b"=", ""), *section(theirs[r.i2 : r.i2 + r.n2]), marker(b">", names[1])]
     return out
