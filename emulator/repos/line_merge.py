@@ -26,9 +26,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from emulator.repos.xdiff import Change, Lines, diff
+from emulator.repos.xdiff import HISTOGRAM, MYERS, Change, Lines, diff
 
-__all__ = ["Change", "Lines", "Region", "diff", "lines_of", "merge", "render", "with_markers"]
+__all__ = [
+    "HISTOGRAM",
+    "MYERS",
+    "Change",
+    "Lines",
+    "Region",
+    "diff",
+    "lines_of",
+    "merge",
+    "render",
+    "with_markers",
+]
 
 # Region kinds (xdiff's merge modes).
 CONFLICT, OURS, THEIRS, BOTH = 0, 1, 2, 3
@@ -82,11 +93,21 @@ def _append(out: list[Region], r: Region) -> None:
     out.append(r)
 
 
-def merge(base: Lines, ours: Lines, theirs: Lines, level: int = ZEALOUS) -> list[Region]:
-    """The changed regions of a three-way merge, in order (see the module's docstring)."""
-    regions, same = _walk(diff(base, ours), diff(base, theirs), len(base), ours, theirs)
+def merge(
+    base: Lines,
+    ours: Lines,
+    theirs: Lines,
+    level: int = ZEALOUS,
+    algorithm: int = HISTOGRAM,
+) -> list[Region]:
+    """The changed regions of a three-way merge, in order (see the module's docstring). The
+    defaults are `git merge`'s; `git merge-file` merges at ZEALOUS_ALNUM with MYERS."""
+    x1 = diff(base, ours, algorithm)
+    x2 = diff(base, theirs, algorithm)
+    regions, same = _walk(x1, x2, len(base), ours, theirs)
     if level >= ZEALOUS:
-        regions = _simplify(_refine(regions, ours, theirs), ours, alnum=level == ZEALOUS_ALNUM)
+        regions = _refine(regions, ours, theirs, algorithm)
+        regions = _simplify(regions, ours, alnum=level == ZEALOUS_ALNUM)
     # xdiff forgets a change both sides made alike; we keep it as a BOTH region (it is a hunk
     # to describe), unless a conflict swallowed it.
     kept = [s for s in same if not any(_covers(r, s) for r in regions if r.kind == CONFLICT)]
@@ -156,7 +177,7 @@ def _walk(
     return out, same
 
 
-def _refine(regions: list[Region], ours: Lines, theirs: Lines) -> list[Region]:
+def _refine(regions: list[Region], ours: Lines, theirs: Lines, algorithm: int) -> list[Region]:
     """xdl_refine_conflicts: within a conflict, only the lines where the sides differ conflict.
     Pieces of a split conflict keep the whole conflict's base range (xdiff does not track it
     either)."""
@@ -165,7 +186,7 @@ def _refine(regions: list[Region], ours: Lines, theirs: Lines) -> list[Region]:
         if r.kind != CONFLICT or r.n1 == 0 or r.n2 == 0:
             out.append(r)
             continue
-        changes = diff(ours[r.i1 : r.i1 + r.n1], theirs[r.i2 : r.i2 + r.n2])
+        changes = diff(ours[r.i1 : r.i1 + r.n1], theirs[r.i2 : r.i2 + r.n2], algorithm)
         if not changes:
             out.append(replace(r, kind=BOTH))
             continue

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 Lines = Sequence[bytes]
@@ -34,6 +34,11 @@ XDL_HEUR_MIN_COST = 256
 XDL_SNAKE_CNT = 20
 XDL_K_HEUR = 4
 XDL_LINE_MAX = sys.maxsize
+HISTOGRAM_MAX_CHAIN = 64  # a line more frequent than this does not anchor a histogram diff
+
+# Algorithms: `git merge-file` diffs with Myers (no flags); merge-ort, so `git merge` and
+# `git merge-tree`, hardcodes the histogram diff (merge_start: DIFF_WITH_ALG(HISTOGRAM_DIFF)).
+MYERS, HISTOGRAM = 0, 1
 
 
 @dataclass(frozen=True)
@@ -71,11 +76,17 @@ class _File:
         self.dend = self.n - 1
 
 
-def _prepare(a: Lines, b: Lines) -> tuple[_File, _File]:
-    """xdl_prepare_env with xdl_optimize_ctxs."""
-    classes: dict[bytes, int] = {}
+def _classify(a: Sequence[Hashable], b: Sequence[Hashable]) -> tuple[_File, _File]:
+    """xdl_prepare_env's numbering of the lines (xdl_classify_record)."""
+    classes: dict[Hashable, int] = {}
     f1 = _File([classes.setdefault(line, len(classes)) for line in a])
     f2 = _File([classes.setdefault(line, len(classes)) for line in b])
+    return f1, f2
+
+
+def _prepare(a: Sequence[Hashable], b: Sequence[Hashable]) -> tuple[_File, _File]:
+    """xdl_prepare_env for the Myers diff, with xdl_optimize_ctxs."""
+    f1, f2 = _classify(a, b)
     _trim_ends(f1, f2)
     _cleanup_records(f1, f2)
     return f1, f2
@@ -459,10 +470,117 @@ def _script(f1: _File, f2: _File) -> list[Change]:
     return out
 
 
-def diff(a: Lines, b: Lines) -> list[Change]:
+def diff(a: Lines, b: Lines, algorithm: int = MYERS) -> list[Change]:
     """The changes from `a` to `b`, as git's xdiff finds them (see the module's docstring)."""
-    f1, f2 = _prepare(a, b)
-    _Search(f1, f2).run(need_min=False)
+    if algorithm == HISTOGRAM:
+        f1, f2 = _classify(a, b)
+        _histogram(f1, f2)
+    else:
+        f1, f2 = _prepare(a, b)
+        _Search(f1, f2).run(need_min=False)
     _change_compact(f1, f2)
     _change_compact(f2, f1)
     return _script(f1, f2)
+
+
+# -- the histogram diff (xdiff/xhistogram.c) ----------------------------------------------------
+
+
+def _histogram(f1: _File, f2: _File) -> None:
+    """xdl_do_histogram_diff: on the whole files (xdl_prepare_env neither trims nor sets lines
+    aside for it). A range is split around its longest common run of lines that are rarest
+    in the old side; a range where every common line is too frequent is diffed with Myers.
+    Ranges are kept 1-based as xdiff does; a stack replaces the recursion (each range marks
+    its own lines, so the order does not matter)."""
+    stack = [(1, f1.n, 1, f2.n)]
+    while stack:
+        line1, count1, line2, count2 = stack.pop()
+        if count1 <= 0 and count2 <= 0:
+            continue
+        if count1 == 0 or count2 == 0:
+            for i in range(line1 - 1, line1 - 1 + count1):
+                f1.changed[i] = True
+            for i in range(line2 - 1, line2 - 1 + count2):
+                f2.changed[i] = True
+            continue
+        lcs = _find_lcs(f1.ids, f2.ids, line1, count1, line2, count2)
+        if lcs is None:
+            _fall_back_diff(f1, f2, line1, count1, line2, count2)
+        elif lcs == (0, 0, 0, 0):  # nothing in common
+            for i in range(line1 - 1, line1 - 1 + count1):
+                f1.changed[i] = True
+            for i in range(line2 - 1, line2 - 1 + count2):
+                f2.changed[i] = True
+        else:
+            begin1, end1, begin2, end2 = lcs
+            stack.append((end1 + 1, line1 + count1 - 1 - end1, end2 + 1, line2 + count2 - 1 - end2))
+            stack.append((line1, begin1 - line1, line2, begin2 - line2))
+
+
+def _find_lcs(
+    ids1: list[int], ids2: list[int], line1: int, count1: int, line2: int, count2: int
+) -> tuple[int, int, int, int] | None:
+    """find_lcs with scanA and try_lcs: the run (begin1, end1, begin2, end2), inclusive and
+    1-based, or all zeros when there is none, or None to fall back to Myers. (xdiff's table
+    also gives up when 64 distinct lines share one hash bucket, which its table size makes
+    practically impossible; this one has no buckets.)"""
+    end_1, end_2 = line1 + count1 - 1, line2 + count2 - 1
+    first: dict[int, int] = {}  # a line's first occurrence in the range
+    count: dict[int, int] = {}  # and how many there are
+    next_ptr: dict[int, int] = {}  # the next occurrence after a line, or 0
+    for ptr in range(end_1, line1 - 1, -1):
+        c = ids1[ptr - 1]
+        next_ptr[ptr] = first.get(c, 0)
+        first[c] = ptr
+        count[c] = count.get(c, 0) + 1
+    cnt = HISTOGRAM_MAX_CHAIN + 1
+    has_common = False
+    lcs = (0, 0, 0, 0)
+    b_ptr = line2
+    while b_ptr <= end_2:
+        b_next = b_ptr + 1
+        c = ids2[b_ptr - 1]
+        if c in first:
+            has_common = True
+            if count[c] <= cnt:
+                a_s = first[c]
+                while True:
+                    np = next_ptr[a_s]
+                    b_s = b_ptr
+                    a_e, b_e = a_s, b_s
+                    rc = count[c]
+                    while line1 < a_s and line2 < b_s and ids1[a_s - 2] == ids2[b_s - 2]:
+                        a_s -= 1
+                        b_s -= 1
+                        if rc > 1:
+                            rc = min(rc, count[ids1[a_s - 1]])
+                    while a_e < end_1 and b_e < end_2 and ids1[a_e] == ids2[b_e]:
+                        a_e += 1
+                        b_e += 1
+                        if rc > 1:
+                            rc = min(rc, count[ids1[a_e - 1]])
+                    if b_next <= b_e:
+                        b_next = b_e + 1
+                    if lcs[1] - lcs[0] < a_e - a_s or rc < cnt:
+                        lcs = (a_s, a_e, b_s, b_e)
+                        cnt = rc
+                    # On to the next occurrence past this run.
+                    while np != 0 and np <= a_e:
+                        np = next_ptr[np]
+                    if np == 0:
+                        break
+                    a_s = np
+        b_ptr = b_next
+    if has_common and cnt > HISTOGRAM_MAX_CHAIN:
+        return None
+    return lcs
+
+
+def _fall_back_diff(f1: _File, f2: _File, line1: int, count1: int, line2: int, count2: int) -> None:
+    """xdl_fall_back_diff: the whole Myers diff (prepared afresh) of the two ranges."""
+    s1 = slice(line1 - 1, line1 - 1 + count1)
+    s2 = slice(line2 - 1, line2 - 1 + count2)
+    g1, g2 = _prepare(f1.ids[s1], f2.ids[s2])
+    _Search(g1, g2).run(need_min=False)
+    f1.changed[s1] = g1.changed[:count1]
+    f2.changed[s2] = g2.changed[:count2]
