@@ -197,3 +197,34 @@ def test_merge_into_a_protected_branch_is_denied(
     )
     assert _tip(cc, repo_name, "main") == before
     theirs.merge_branches_by_fast_forward(**kw, destinationCommitSpecifier="feature")
+
+
+def test_keep_empty_folders_keeps_a_folder_the_merge_emptied(
+    server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
+) -> None:
+    work = tmp_path / "w"
+    cc = _repo(server, git_env, repo_name, work)
+    git(git_env, "checkout", "-q", "-b", "cleanup", "main", cwd=work)
+    (work / "docs").mkdir()
+    (work / "docs" / "only.md").write_text("x\n")
+    git(git_env, "add", "-A", cwd=work)
+    git(git_env, "commit", "-q", "-m", "docs", cwd=work)
+    git(git_env, "push", "-q", server.git_url(repo_name), "cleanup:keep", "cleanup:drop", cwd=work)
+    git(git_env, "rm", "-q", "docs/only.md", cwd=work)
+    git(git_env, "commit", "-q", "-m", "no docs", cwd=work)
+    (work / "c.txt").write_text("c\n")
+    git(git_env, "add", "-A", cwd=work)
+    git(git_env, "commit", "-q", "-m", "c", cwd=work)
+    git(git_env, "push", "-q", server.git_url(repo_name), "cleanup", cwd=work)
+    for target, keep in (("keep", True), ("drop", False)):
+        cc.merge_branches_by_squash(
+            repositoryName=repo_name,
+            sourceCommitSpecifier="cleanup",
+            destinationCommitSpecifier=target,
+            keepEmptyFolders=keep,
+        )
+        root = cc.get_folder(repositoryName=repo_name, commitSpecifier=target, folderPath="/")
+        folders = [f["relativePath"] for f in root["subFolders"]]
+        assert ("docs" in folders) == keep
+    kept = cc.get_file(repositoryName=repo_name, commitSpecifier="keep", filePath="docs/.gitkeep")
+    assert kept["fileContent"] == b""

@@ -111,7 +111,7 @@ def test_deleting_a_folders_last_file_removes_the_folder_unless_kept(
     (work / "docs" / "only.md").unlink()
     assert gone == git_tree(git_env, work)
     kept = apply(work, deletes=["docs/only.md"], keep_empty_folders=True)
-    (work / "docs" / "..gitkeep").write_text("")
+    (work / "docs" / ".gitkeep").write_text("")
     assert kept == git_tree(git_env, work)
     fsck(git_env, work)
 

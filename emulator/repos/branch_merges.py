@@ -16,6 +16,8 @@ meanwhile is CodeCommit's `ConcurrentReferenceUpdateException`.
   content with the base's, the source's, the destination's or new content, optionally with a
   file mode; delete a file); a merge with conflicts left is `ManualMergeRequiredException`.
 - The target branch is `targetBranch`, else the branch the destination specifier names.
+- `keepEmptyFolders` keeps each folder of the destination the merge leaves empty, with a
+  `.gitkeep` file in it, as CreateCommit does.
 - An unreferenced merge commit is stored with no ref pointing at it: it can be read by its id
   until the background collector removes what no ref reaches (after the repository's next
   maintenance pass).
@@ -43,7 +45,7 @@ from emulator.repos.merge import (
 from emulator.repos.model import RefUpdate, Repository
 from emulator.repos.pack_reader import PackCache
 from emulator.repos.service import RepositoryService
-from emulator.repos.tree_edit import FILE_MODES, MAX_FILE_SIZE, check_identity
+from emulator.repos.tree_edit import FILE_MODES, MAX_FILE_SIZE, check_identity, keep_emptied
 from emulator.repos.write_path import publish_pack, stage_objects, write_refs
 
 FAST_FORWARD, SQUASH, THREE_WAY = "FAST_FORWARD_MERGE", "SQUASH_MERGE", "THREE_WAY_MERGE"
@@ -61,6 +63,7 @@ class Author:
     name: str | None
     email: str | None
     message: str | None
+    keep_empty_folders: bool = False  # a `.gitkeep` in each folder the merge left empty
 
 
 def merge_branches(
@@ -188,8 +191,25 @@ def _merge_commit(
         result = merge_commits(reader, source, destination, level, strategy, resolutions)
     if not result.mergeable or result.tree_id is None:
         raise error("ManualMergeRequiredException")
+    objects: list[ShaFile] = [*result.objects, *extra]
+    tree_id = result.tree_id.encode()
+    if author.keep_empty_folders:
+        # the folders of the destination that the merge emptied
+        destination_tree = reader.commit_tree(destination).encode()
+        known: dict[bytes, ShaFile] = {bytes(obj.id): obj for obj in objects}
+
+        def get(sha: bytes) -> ShaFile:
+            found = known.get(sha)
+            if found is not None:
+                return found
+            stored = reader.get(sha.decode())
+            assert stored is not None
+            obj: ShaFile = ShaFile.from_raw_string(stored[0], stored[1])
+            return obj
+
+        tree_id = keep_emptied(get, destination_tree, objects, tree_id)
     commit = Commit()
-    commit.tree = ObjectID(result.tree_id.encode())
+    commit.tree = ObjectID(tree_id)
     parents = [destination] if option == SQUASH else [destination, source]
     commit.parents = [ObjectID(p.encode()) for p in parents]
     who = f"{author.name or actor} <{author.email or ''}>".encode()
@@ -197,7 +217,7 @@ def _merge_commit(
     commit.author_time = commit.commit_time = int(time.time())
     commit.author_timezone = commit.commit_timezone = 0
     commit.message = (author.message or "").encode()
-    return commit, [*result.objects, *extra, commit]
+    return commit, [*objects, commit]
 
 
 def _resolutions(

@@ -13,7 +13,9 @@ Where CodeCommit's rules are documented (the service model's error shapes), they
 written: a file of at most 6 MB and 7 MB of content in all, at most 100 changed files, no empty
 file through PutFile, a path may not name or cross a file, folder or submodule it conflicts
 with, and a commit that changes nothing is refused. An emptied folder disappears, or keeps a
-`..gitkeep` file when `keep_empty_folders` asks for it (the model's CreateCommit documentation).
+`.gitkeep` file when `keep_empty_folders` asks for it (the model's documentation of
+`keepEmptyFolders` for the merges and RestrictedSourceFileException; CreateCommit's says
+`..gitkeep`, which reads as a slip).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ MAX_FILE_ENTRIES = 100  # files changed by one API commit (CodeCommit's quotas)
 MAX_MESSAGE = 256 * 1024  # "Commit messages are limited to 256 KB"
 MAX_NAME = 1024
 MAX_EMAIL = 1024
-KEEP_FILE = "..gitkeep"
+KEEP_FILE = ".gitkeep"
 
 FILE_MODES = {"NORMAL": 0o100644, "EXECUTABLE": 0o100755, "SYMLINK": 0o120000}
 MODE_NAMES = {mode: name for name, mode in FILE_MODES.items()}
@@ -237,7 +239,7 @@ def build_commit(
             raise error("FileContentAndSourceFileSpecifiedException")
         if put.source is not None:
             source = normalize_path(put.source)
-            if source[-1] in (KEEP_FILE, ".gitkeep"):
+            if source[-1] in (KEEP_FILE, "..gitkeep"):
                 raise error("RestrictedSourceFileException")
             src_mode, blob_id = _lookup(get, base_tree, source)
             mode = file_mode(put.mode) if put.mode is not None else src_mode
@@ -296,7 +298,7 @@ def build_commit(
         out.append(empty)
         tree_id = empty.id
     if keep_empty_folders:
-        tree_id = _keep_emptied(get, base_tree, out, tree_id)
+        tree_id = keep_emptied(get, base_tree, out, tree_id)
     if base_tree is not None and tree_id == base_tree:
         raise error("SameFileContentException" if refuse_same_content else "NoChangeException")
     commit = Commit()
@@ -321,10 +323,10 @@ def build_commit(
     )
 
 
-def _keep_emptied(
+def keep_emptied(
     get: GetObject, base_tree: bytes | None, out: list[ShaFile], tree_id: bytes
 ) -> bytes:
-    """The tree with a `..gitkeep` in every folder of the parent the changes left empty."""
+    """The tree with a `.gitkeep` in every folder of the parent the changes left empty."""
     if base_tree is None:
         return tree_id
     new_objects: dict[bytes, ShaFile] = {obj.id: obj for obj in out}

@@ -437,6 +437,7 @@ def _merge_writing(
     author_name: str | None,
     email: str | None,
     commit_message: str | None,
+    keep_empty_folders: bool,
     conflict_resolution: dict[str, Any] | None,
 ) -> Output:
     merged = merge_branches(
@@ -451,7 +452,7 @@ def _merge_writing(
         level=conflict_detail_level,
         strategy=conflict_resolution_strategy,
         resolution=conflict_resolution,
-        author=Author(author_name, email, commit_message),
+        author=Author(author_name, email, commit_message, keep_empty_folders),
     )
     return {"commitId": merged.commit_id, "treeId": merged.tree_id}
 
@@ -467,7 +468,7 @@ def merge_branches_by_squash(
     author_name: str | None = None,
     email: str | None = None,
     commit_message: str | None = None,
-    keep_empty_folders: bool = False,  # a merged tree keeps what both sides keep
+    keep_empty_folders: bool = False,
     conflict_resolution: dict[str, Any] | None = None,
 ) -> Output:
     return _merge_writing(
@@ -482,6 +483,7 @@ def merge_branches_by_squash(
         author_name,
         email,
         commit_message,
+        keep_empty_folders,
         conflict_resolution,
     )
 
@@ -497,7 +499,7 @@ def merge_branches_by_three_way(
     author_name: str | None = None,
     email: str | None = None,
     commit_message: str | None = None,
-    keep_empty_folders: bool = False,  # a merged tree keeps what both sides keep
+    keep_empty_folders: bool = False,
     conflict_resolution: dict[str, Any] | None = None,
 ) -> Output:
     return _merge_writing(
@@ -512,6 +514,7 @@ def merge_branches_by_three_way(
         author_name,
         email,
         commit_message,
+        keep_empty_folders,
         conflict_resolution,
     )
 
@@ -527,7 +530,7 @@ def create_unreferenced_merge_commit(
     author_name: str | None = None,
     email: str | None = None,
     commit_message: str | None = None,
-    keep_empty_folders: bool = False,  # a merged tree keeps what both sides keep
+    keep_empty_folders: bool = False,
     conflict_resolution: dict[str, Any] | None = None,
 ) -> Output:
     merged = unreferenced_merge_commit(
@@ -541,7 +544,7 @@ def create_unreferenced_merge_commit(
         level=conflict_detail_level,
         strategy=conflict_resolution_strategy,
         resolution=conflict_resolution,
-        author=Author(author_name, email, commit_message),
+        author=Author(author_name, email, commit_message, keep_empty_folders),
     )
     return {"commitId": merged.commit_id, "treeId": merged.tree_id}
 
