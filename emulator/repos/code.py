@@ -27,6 +27,7 @@ from emulator.repos.pack_reader import (
     PackCache,
     PackFormatError,
     PackReader,
+    find_tree_entry,
     iter_tree,
     parse_entry_header,
     tag_target,
@@ -40,6 +41,7 @@ TAGS = "refs/tags/"
 MAX_FILE_SIZE = 6 * 1024 * 1024
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}")
 _TAG_CHAIN = 100
+_MAX_STEPS = 200_000  # (tree, name) lookups one request remembers
 
 # Tree entry modes (as git writes them, octal text) and what CodeCommit calls them.
 MODE_TREE = 0o040000
@@ -169,6 +171,7 @@ class CodeReader:
         self.repo = repo
         store = repos.object_store(repo)
         self.reader = PackReader(store.files, store.pack_names(), cache)
+        self._steps: dict[tuple[bytes, bytes], tuple[int, bytes] | None] = {}
 
     def __enter__(self) -> CodeReader:
         return self
@@ -220,13 +223,17 @@ class CodeReader:
             sha = tag_target(obj[1]).hex()
         raise PackFormatError("tag chain too long")
 
-    def tree(self, sha: str) -> list[TreeEntry]:
-        obj = self.get(sha)
+    def raw_tree(self, sha: bytes) -> bytes:
+        """A tree's stored form (binary id), for scanning without building entries."""
+        obj = self.reader.get(sha)
         if obj is None or obj[0] != OBJ_TREE:
-            raise PackFormatError(f"tree {sha} is missing")
+            raise PackFormatError(f"tree {sha.hex()} is missing")
+        return obj[1]
+
+    def tree(self, sha: str) -> list[TreeEntry]:
         return [
             TreeEntry(name, int(mode, 8), bin_sha.hex())
-            for mode, name, bin_sha in iter_tree(obj[1])
+            for mode, name, bin_sha in iter_tree(self.raw_tree(bytes.fromhex(sha)))
         ]
 
     def commit(self, sha: str) -> CommitInfo:
@@ -296,16 +303,28 @@ class CodeReader:
 
     def lookup(self, tree_id: str, parts: tuple[bytes, ...]) -> tuple[int, str] | None:
         """(mode, id) of the entry at `parts` under tree `tree_id`; the tree itself for ()."""
-        mode, sha = MODE_TREE, tree_id
+        found = self.lookup_bin(bytes.fromhex(tree_id), parts)
+        return None if found is None else (found[0], found[1].hex())
+
+    def lookup_bin(self, tree: bytes, parts: tuple[bytes, ...]) -> tuple[int, bytes] | None:
+        """`lookup` with binary ids. Each (tree, name) step is remembered for the request: a
+        history walk asks for the same subfolders of many commits."""
+        mode, sha = MODE_TREE, tree
+        steps = self._steps
         for part in parts:
             if not is_tree(mode):
                 return None
-            for entry in self.tree(sha):
-                if entry.name == part:
-                    mode, sha = entry.mode, entry.sha
-                    break
+            key = (sha, part)
+            if key in steps:
+                found = steps[key]
             else:
+                found = find_tree_entry(self.raw_tree(sha), part)
+                if len(steps) >= _MAX_STEPS:
+                    steps.clear()
+                steps[key] = found
+            if found is None:
                 return None
+            mode, sha = found
         return mode, sha
 
     def file(self, spec: str | None, path: str | None) -> FileContent:

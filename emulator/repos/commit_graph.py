@@ -132,6 +132,46 @@ def load_graph(reader: PackReader) -> Graph:
     return merged
 
 
+def generations(graph: Graph) -> dict[bytes, int]:
+    """Each commit's generation: 1 for a root, else one more than its highest parent (parents
+    missing from the graph are left out). A commit's descendants all have higher numbers."""
+    gen: dict[bytes, int] = {}
+    for c in graph:
+        if c in gen:
+            continue
+        stack = [c]
+        while stack:
+            x = stack[-1]
+            if x in gen:
+                stack.pop()
+                continue
+            top = 0
+            missing = False
+            for p in graph[x][1]:
+                g = gen.get(p)
+                if g is None:
+                    if p in graph:
+                        stack.append(p)
+                        missing = True
+                elif g > top:
+                    top = g
+            if not missing:
+                gen[x] = top + 1
+                stack.pop()
+    return gen
+
+
+def load_generations(reader: PackReader, graph: Graph) -> dict[bytes, int]:
+    """`generations` of the reader's commit graph (`load_graph`), from the cache when possible."""
+
+    def build() -> tuple[object, int]:
+        return generations(graph), len(graph) + 1
+
+    gen = reader.cache.get_or_build(("generations", reader.key), build)
+    assert isinstance(gen, dict)
+    return gen
+
+
 # -- walks ---------------------------------------------------------------------------------
 
 
