@@ -149,6 +149,7 @@ class FileHistory:
         self.entries: dict[bytes, BinEntry | None] = {}  # root tree -> the path's entry
         self.shown: list[bytes] = []
         self.blobs: dict[bytes, BinEntry | None] = {}
+        self.commits: dict[bytes, CommitInfo] = {}  # shown commits read for a page
         self.simplified: dict[bytes, tuple[bytes, ...]] = {}  # walked commit -> followed parents
         self.nearest: dict[bytes, bytes | None] = {}  # settled parent rewrites
         # git's revision walk without --topo-order: newest commit date first, ties in the
@@ -284,9 +285,12 @@ def file_history(
     versions = []
     for sha in shas:
         entry = walk.blobs[sha]
+        info = walk.commits.get(sha)
+        if info is None:
+            info = walk.commits[sha] = reader.commit(sha.hex())
         versions.append(
             FileVersion(
-                commit=reader.commit(sha.hex()),
+                commit=info,
                 blob_id=None if entry is None else entry[1].hex(),
                 path=shown_path,
                 children=tuple(c.hex() for c in children.get(sha, ())),
