@@ -246,6 +246,16 @@ class CodeReader:
     def commit_tree(self, sha: str) -> str:
         return self.commit(sha).tree_id
 
+    def tree_of(self, sha: str) -> bytes:
+        """A commit's tree (binary id), read off its first line."""
+        obj = self.get(sha)
+        if obj is None or obj[0] != OBJ_COMMIT:
+            raise PackFormatError(f"commit {sha} is missing")
+        head = obj[1][:46]
+        if head.startswith(b"tree ") and head.endswith(b"\n") and _HEX_ID.fullmatch(head[5:45]):
+            return bytes.fromhex(head[5:45].decode())
+        return bytes.fromhex(self.commit(sha).tree_id)
+
     # -- commit specifiers -----------------------------------------------------------------
 
     def resolve(self, spec: str | None, *, required: bool = False) -> str:

@@ -6,20 +6,21 @@ from __future__ import annotations
 
 import heapq
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from emulator.codecommit_errors import error
 from emulator.repos.code import (
     CodeReader,
     CommitInfo,
-    TreeEntry,
     is_tree,
     join_path,
     parse_path,
 )
 from emulator.repos.commit_graph import Graph, load_generations, load_graph
+from emulator.repos.pack_reader import iter_tree
 
-Entry = tuple[int, str]  # (mode, id) of a tree entry
+BinEntry = tuple[int, bytes]  # (mode, binary id) of a tree entry
 
 
 @dataclass(frozen=True)
@@ -44,41 +45,55 @@ def differences(
     after_spec: str | None,
     before_path: str | None,
     after_path: str | None,
-) -> list[Difference]:
+) -> Sequence[Difference]:
     """The changes from `before_spec` to `after_spec`, in git's path order. Without a before
     commit, every path of the after commit is an addition (`git show --root`). `before_path`
     and `after_path` limit the comparison to a file or folder; given both, they may differ
     (a renamed folder), and a path given alone applies to both commits. Renames are not
-    detected: a moved file is a deletion and an addition, unless the two paths say where."""
+    detected: a moved file is a deletion and an addition, unless the two paths say where.
+
+    The answer is kept in the emulator's `PackCache` (under the repository, its packs, the
+    two commits and the paths): the next page of the same comparison computes nothing."""
     after_id = reader.resolve(after_spec, required=True)
     before_id = None if not before_spec else reader.resolve(before_spec, required=True)
     limited = bool(before_path) or bool(after_path)
     before_parts = parse_path(before_path or after_path or "", folder=True)
     after_parts = parse_path(after_path or before_path or "", folder=True)
-    before = None
-    if before_id is not None:
-        before = reader.lookup(reader.commit_tree(before_id), before_parts)
-    after = reader.lookup(reader.commit_tree(after_id), after_parts)
-    if limited and before is None and after is None:
-        raise error("PathDoesNotExistException")
-    out: list[Difference] = []
-    _compare(reader, before, after, before_parts, after_parts, out)
+
+    def build() -> tuple[object, int]:
+        before = None
+        if before_id is not None:
+            before = reader.lookup_bin(reader.tree_of(before_id), before_parts)
+        after = reader.lookup_bin(reader.tree_of(after_id), after_parts)
+        if limited and before is None and after is None:
+            raise error("PathDoesNotExistException")
+        out: list[Difference] = []
+        _compare(reader, before, after, before_parts, after_parts, out)
+        return tuple(out), len(out) + 1
+
+    key = ("differences", reader.repo.id, reader.reader.key, before_id, after_id)
+    found = reader.reader.cache.get_or_build((*key, before_parts, after_parts), build)
+    assert isinstance(found, tuple)
+    return found
+
+
+def _side(entry: BinEntry, parts: tuple[bytes, ...]) -> BlobSide:
+    return BlobSide(entry[1].hex(), join_path(parts), entry[0])
+
+
+def _entries(reader: CodeReader, tree: bytes) -> dict[bytes, tuple[bytes, BinEntry]]:
+    """A tree's entries by git's sort key (a tree sorts as if its name ended in "/")."""
+    out = {}
+    for mode_text, name, sha in iter_tree(reader.raw_tree(tree)):
+        mode = int(mode_text, 8)
+        out[name + b"/" if is_tree(mode) else name] = (name, (mode, sha))
     return out
-
-
-def _sort_key(entry: TreeEntry) -> bytes:
-    # git's tree order: a tree sorts as if its name ended in "/".
-    return entry.name + b"/" if is_tree(entry.mode) else entry.name
-
-
-def _side(entry: Entry, parts: tuple[bytes, ...]) -> BlobSide:
-    return BlobSide(entry[1], join_path(parts), entry[0])
 
 
 def _compare(
     reader: CodeReader,
-    old: Entry | None,
-    new: Entry | None,
+    old: BinEntry | None,
+    new: BinEntry | None,
     old_parts: tuple[bytes, ...],
     new_parts: tuple[bytes, ...],
     out: list[Difference],
@@ -97,19 +112,19 @@ def _compare(
         out.append(Difference("A", None, _side(new_leaf, new_parts)))
     if not (old_tree or new_tree):
         return
-    old_entries = reader.tree(old[1]) if old is not None and old_tree else []
-    new_entries = reader.tree(new[1]) if new is not None and new_tree else []
-    olds = {_sort_key(e): e for e in old_entries}
-    news = {_sort_key(e): e for e in new_entries}
+    olds = _entries(reader, old[1]) if old is not None and old_tree else {}
+    news = _entries(reader, new[1]) if new is not None and new_tree else {}
     for key in sorted(olds.keys() | news.keys()):
         o = olds.get(key)
         n = news.get(key)
+        if o is not None and n is not None and o[1] == n[1]:
+            continue  # the same blob or subtree: nothing below it changed
         _compare(
             reader,
-            None if o is None else (o.mode, o.sha),
-            None if n is None else (n.mode, n.sha),
-            (*old_parts, o.name) if o is not None else old_parts,
-            (*new_parts, n.name) if n is not None else new_parts,
+            None if o is None else o[1],
+            None if n is None else n[1],
+            (*old_parts, o[0]) if o is not None else old_parts,
+            (*new_parts, n[0]) if n is not None else new_parts,
             out,
         )
 
@@ -123,9 +138,6 @@ class FileVersion:
     blob_id: str | None  # None in a commit that deleted the file
     path: str
     children: tuple[str, ...]  # newer versions whose history continues from this one
-
-
-BinEntry = tuple[int, bytes]  # (mode, binary id)
 
 
 class FileHistory:
