@@ -12,6 +12,7 @@ import re
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from dulwich.objects import Commit, ShaFile
 from dulwich.refs import Ref, check_ref_format
@@ -42,7 +43,7 @@ MAX_FILE_SIZE = 6 * 1024 * 1024
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}")
 _HEX_ID = re.compile(rb"[0-9a-fA-F]{40}")
 _TAG_CHAIN = 100
-_MAX_STEPS = 200_000  # (tree, name) lookups one request remembers
+_MEMO_ENTRIES = 300_000  # per table of a RepoMemo; past it the table starts afresh
 
 # Tree entry modes (as git writes them, octal text) and what CodeCommit calls them.
 MODE_TREE = 0o040000
@@ -163,6 +164,30 @@ def format_date(date: datetime) -> str:
     return f"{int(date.timestamp())} {date.strftime('%z')}"
 
 
+class RepoMemo:
+    """What stays true of a repository's objects, since they are named by their content: the
+    entry a tree holds under a name, a commit as the API shows it, a commit's generation
+    (`commit_graph.generations`). Kept in the emulator's `PackCache` per repository, so a
+    history walked again after a push reads only the new commits and trees. Each table is
+    bounded; one that fills up is emptied."""
+
+    def __init__(self) -> None:
+        self.steps: dict[tuple[bytes, bytes], tuple[int, bytes] | None] = {}
+        self.commits: dict[str, CommitInfo] = {}
+        self.generations: dict[bytes, int] = {}
+
+    @staticmethod
+    def of(repo: Repository, cache: PackCache) -> RepoMemo:
+        memo = cache.get_or_build(("memo", repo.id), lambda: (RepoMemo(), _MEMO_ENTRIES))
+        assert isinstance(memo, RepoMemo)
+        return memo
+
+    @staticmethod
+    def make_room(table: dict[Any, Any]) -> None:
+        if len(table) >= _MEMO_ENTRIES:
+            table.clear()
+
+
 class CodeReader:
     """One request's read access to one repository's objects and refs. Not thread-safe; use it
     as a context manager."""
@@ -172,7 +197,7 @@ class CodeReader:
         self.repo = repo
         store = repos.object_store(repo)
         self.reader = PackReader(store.files, store.pack_names(), cache)
-        self._steps: dict[tuple[bytes, bytes], tuple[int, bytes] | None] = {}
+        self.memo = RepoMemo.of(repo, cache)
 
     def __enter__(self) -> CodeReader:
         return self
@@ -238,10 +263,16 @@ class CodeReader:
         ]
 
     def commit(self, sha: str) -> CommitInfo:
+        known = self.memo.commits.get(sha)
+        if known is not None:
+            return known
         obj = self.get(sha)
         if obj is None or obj[0] != OBJ_COMMIT:
             raise PackFormatError(f"commit {sha} is missing")
-        return _plain_commit(sha, obj[1]) or _dulwich_commit(sha, obj[1])
+        info = _plain_commit(sha, obj[1]) or _dulwich_commit(sha, obj[1])
+        RepoMemo.make_room(self.memo.commits)
+        self.memo.commits[sha] = info
+        return info
 
     def commit_tree(self, sha: str) -> str:
         return self.commit(sha).tree_id
@@ -309,10 +340,10 @@ class CodeReader:
         return None if found is None else (found[0], found[1].hex())
 
     def lookup_bin(self, tree: bytes, parts: tuple[bytes, ...]) -> tuple[int, bytes] | None:
-        """`lookup` with binary ids. Each (tree, name) step is remembered for the request: a
+        """`lookup` with binary ids. Each (tree, name) step is remembered (`RepoMemo`): a
         history walk asks for the same subfolders of many commits."""
         mode, sha = MODE_TREE, tree
-        steps = self._steps
+        steps = self.memo.steps
         for part in parts:
             if not is_tree(mode):
                 return None
@@ -321,8 +352,7 @@ class CodeReader:
                 found = steps[key]
             else:
                 found = find_tree_entry(self.raw_tree(sha), part)
-                if len(steps) >= _MAX_STEPS:
-                    steps.clear()
+                RepoMemo.make_room(steps)
                 steps[key] = found
             if found is None:
                 return None

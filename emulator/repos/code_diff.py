@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import heapq
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from emulator.codecommit_errors import error
@@ -154,14 +154,13 @@ class FileHistory:
     start commit and the path, so the next page resumes where this one stopped. Use
     `file_history` to get one."""
 
-    def __init__(self, graph: Graph, generations: dict[bytes, int], start: bytes) -> None:
+    def __init__(self, graph: Graph, generations: Mapping[bytes, int], start: bytes) -> None:
         self.lock = threading.Lock()
         self.graph = graph
         self.generations = generations
         self.entries: dict[bytes, BinEntry | None] = {}  # root tree -> the path's entry
         self.shown: list[bytes] = []
         self.blobs: dict[bytes, BinEntry | None] = {}
-        self.commits: dict[bytes, CommitInfo] = {}  # shown commits read for a page
         self.simplified: dict[bytes, tuple[bytes, ...]] = {}  # walked commit -> followed parents
         self.nearest: dict[bytes, bytes | None] = {}  # settled parent rewrites
         # git's revision walk without --topo-order: newest commit date first, ties in the
@@ -284,7 +283,7 @@ def file_history(
     `commit_id` (see `FileHistory`)."""
     head = bytes.fromhex(commit_id)
     graph = load_graph(reader.reader)
-    generations = load_generations(reader.reader, graph)
+    generations = load_generations(reader.reader, graph, reader.memo.generations)
 
     def build() -> tuple[object, int]:
         return FileHistory(graph, generations, head), len(graph) + 1
@@ -297,12 +296,9 @@ def file_history(
     versions = []
     for sha in shas:
         entry = walk.blobs[sha]
-        info = walk.commits.get(sha)
-        if info is None:
-            info = walk.commits[sha] = reader.commit(sha.hex())
         versions.append(
             FileVersion(
-                commit=info,
+                commit=reader.commit(sha.hex()),
                 blob_id=None if entry is None else entry[1].hex(),
                 path=shown_path,
                 children=tuple(c.hex() for c in children.get(sha, ())),
