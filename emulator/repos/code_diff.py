@@ -52,8 +52,8 @@ def differences(
     (a renamed folder), and a path given alone applies to both commits. Renames are not
     detected: a moved file is a deletion and an addition, unless the two paths say where.
 
-    The answer is kept in the emulator's `PackCache` (under the repository, its packs, the
-    two commits and the paths): the next page of the same comparison computes nothing."""
+    The answer is kept in the emulator's `PackCache` (under the repository, the two commits
+    and the paths): the next page of the same comparison computes nothing."""
     after_id = reader.resolve(after_spec, required=True)
     before_id = None if not before_spec else reader.resolve(before_spec, required=True)
     limited = bool(before_path) or bool(after_path)
@@ -71,7 +71,8 @@ def differences(
         _compare(reader, before, after, before_parts, after_parts, out)
         return tuple(out), len(out) + 1
 
-    key = ("differences", reader.repo.id, reader.reader.key, before_id, after_id)
+    # The two commits fix the answer: a push to another branch leaves it standing.
+    key = ("differences", reader.repo.id, before_id, after_id)
     found = reader.reader.cache.get_or_build((*key, before_parts, after_parts), build)
     assert isinstance(found, tuple)
     return found
@@ -150,8 +151,8 @@ class FileHistory:
     need: a page is complete once one more version than it holds has been found (or the
     history has ended), and once every commit still to walk is older in generation than the
     page's oldest version, so that none of them can be a child of a version on the page. The
-    walk's state is kept in the emulator's `PackCache` under the repository, its packs, the
-    start commit and the path, so the next page resumes where this one stopped. Use
+    walk's state is kept in the emulator's `PackCache` under the repository, the start commit
+    and the path, so the next page resumes where this one stopped. Use
     `file_history` to get one."""
 
     def __init__(self, graph: Graph, generations: Mapping[bytes, int], start: bytes) -> None:
@@ -288,7 +289,8 @@ def file_history(
     def build() -> tuple[object, int]:
         return FileHistory(graph, generations, head), len(graph) + 1
 
-    key = ("file-history", reader.repo.id, reader.reader.key, head, parts)
+    # The start commit fixes the history (its ancestors are in every later set of packs).
+    key = ("file-history", reader.repo.id, head, parts)
     walk = reader.reader.cache.get_or_build(key, build)
     assert isinstance(walk, FileHistory)
     shas, children, more = walk.page(reader, parts, start, size)
