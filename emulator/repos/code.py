@@ -161,7 +161,11 @@ def _person(raw: bytes, when: int, offset: int) -> Person:
 def format_date(date: datetime) -> str:
     """CodeCommit's `UserInfo.date`: git's own form, epoch seconds and the offset
     (`1484167798 -0800`)."""
-    return f"{int(date.timestamp())} {date.strftime('%z')}"
+    offset = date.utcoffset()
+    seconds = 0 if offset is None else int(offset.total_seconds())
+    sign = "-" if seconds < 0 else "+"
+    minutes = abs(seconds) // 60
+    return f"{int(date.timestamp())} {sign}{minutes // 60:02d}{minutes % 60:02d}"
 
 
 class RepoMemo:
