@@ -37,6 +37,16 @@ def _decode(token: str, listing: str) -> int:
     return offset
 
 
+def offset_of(token: str | None, listing: str) -> int:
+    """Where the page a token asks for starts (0 without one)."""
+    return 0 if token is None else _decode(token, listing)
+
+
+def token_at(offset: int, listing: str) -> str:
+    """The token for the page starting at `offset`."""
+    return _encode(offset, listing)
+
+
 def page(
     items: Sequence[T], token: str | None, size: int, listing: str
 ) -> tuple[Sequence[T], str | None]:

@@ -12,6 +12,7 @@ import re
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from dulwich.objects import Commit, ShaFile
 from dulwich.refs import Ref, check_ref_format
@@ -27,6 +28,7 @@ from emulator.repos.pack_reader import (
     PackCache,
     PackFormatError,
     PackReader,
+    find_tree_entry,
     iter_tree,
     parse_entry_header,
     tag_target,
@@ -39,7 +41,9 @@ TAGS = "refs/tags/"
 # console, APIs, or the AWS CLI" (the model's FileContent shape: at most 6,291,456 bytes).
 MAX_FILE_SIZE = 6 * 1024 * 1024
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}")
+_HEX_ID = re.compile(rb"[0-9a-fA-F]{40}")
 _TAG_CHAIN = 100
+_MEMO_ENTRIES = 300_000  # per table of a RepoMemo; past it the table starts afresh
 
 # Tree entry modes (as git writes them, octal text) and what CodeCommit calls them.
 MODE_TREE = 0o040000
@@ -157,7 +161,35 @@ def _person(raw: bytes, when: int, offset: int) -> Person:
 def format_date(date: datetime) -> str:
     """CodeCommit's `UserInfo.date`: git's own form, epoch seconds and the offset
     (`1484167798 -0800`)."""
-    return f"{int(date.timestamp())} {date.strftime('%z')}"
+    offset = date.utcoffset()
+    seconds = 0 if offset is None else int(offset.total_seconds())
+    sign = "-" if seconds < 0 else "+"
+    minutes = abs(seconds) // 60
+    return f"{int(date.timestamp())} {sign}{minutes // 60:02d}{minutes % 60:02d}"
+
+
+class RepoMemo:
+    """What stays true of a repository's objects, since they are named by their content: the
+    entry a tree holds under a name, a commit as the API shows it, a commit's generation
+    (`commit_graph.generations`). Kept in the emulator's `PackCache` per repository, so a
+    history walked again after a push reads only the new commits and trees. Each table is
+    bounded; one that fills up is emptied."""
+
+    def __init__(self) -> None:
+        self.steps: dict[tuple[bytes, bytes], tuple[int, bytes] | None] = {}
+        self.commits: dict[str, CommitInfo] = {}
+        self.generations: dict[bytes, int] = {}
+
+    @staticmethod
+    def of(repo: Repository, cache: PackCache) -> RepoMemo:
+        memo = cache.get_or_build(("memo", repo.id), lambda: (RepoMemo(), _MEMO_ENTRIES))
+        assert isinstance(memo, RepoMemo)
+        return memo
+
+    @staticmethod
+    def make_room(table: dict[Any, Any]) -> None:
+        if len(table) >= _MEMO_ENTRIES:
+            table.clear()
 
 
 class CodeReader:
@@ -169,6 +201,7 @@ class CodeReader:
         self.repo = repo
         store = repos.object_store(repo)
         self.reader = PackReader(store.files, store.pack_names(), cache)
+        self.memo = RepoMemo.of(repo, cache)
 
     def __enter__(self) -> CodeReader:
         return self
@@ -220,32 +253,43 @@ class CodeReader:
             sha = tag_target(obj[1]).hex()
         raise PackFormatError("tag chain too long")
 
-    def tree(self, sha: str) -> list[TreeEntry]:
-        obj = self.get(sha)
+    def raw_tree(self, sha: bytes) -> bytes:
+        """A tree's stored form (binary id), for scanning without building entries."""
+        obj = self.reader.get(sha)
         if obj is None or obj[0] != OBJ_TREE:
-            raise PackFormatError(f"tree {sha} is missing")
+            raise PackFormatError(f"tree {sha.hex()} is missing")
+        return obj[1]
+
+    def tree(self, sha: str) -> list[TreeEntry]:
         return [
             TreeEntry(name, int(mode, 8), bin_sha.hex())
-            for mode, name, bin_sha in iter_tree(obj[1])
+            for mode, name, bin_sha in iter_tree(self.raw_tree(bytes.fromhex(sha)))
         ]
 
     def commit(self, sha: str) -> CommitInfo:
+        known = self.memo.commits.get(sha)
+        if known is not None:
+            return known
         obj = self.get(sha)
         if obj is None or obj[0] != OBJ_COMMIT:
             raise PackFormatError(f"commit {sha} is missing")
-        c = ShaFile.from_raw_string(OBJ_COMMIT, obj[1])
-        assert isinstance(c, Commit)
-        return CommitInfo(
-            commit_id=sha,
-            tree_id=c.tree.decode(),
-            parents=tuple(p.decode() for p in c.parents),
-            message=text(c.message),
-            author=_person(c.author, c.author_time, c.author_timezone),
-            committer=_person(c.committer, c.commit_time, c.commit_timezone),
-        )
+        info = _plain_commit(sha, obj[1]) or _dulwich_commit(sha, obj[1])
+        RepoMemo.make_room(self.memo.commits)
+        self.memo.commits[sha] = info
+        return info
 
     def commit_tree(self, sha: str) -> str:
         return self.commit(sha).tree_id
+
+    def tree_of(self, sha: str) -> bytes:
+        """A commit's tree (binary id), read off its first line."""
+        obj = self.get(sha)
+        if obj is None or obj[0] != OBJ_COMMIT:
+            raise PackFormatError(f"commit {sha} is missing")
+        head = obj[1][:46]
+        if head.startswith(b"tree ") and head.endswith(b"\n") and _HEX_ID.fullmatch(head[5:45]):
+            return bytes.fromhex(head[5:45].decode())
+        return bytes.fromhex(self.commit(sha).tree_id)
 
     # -- commit specifiers -----------------------------------------------------------------
 
@@ -296,16 +340,27 @@ class CodeReader:
 
     def lookup(self, tree_id: str, parts: tuple[bytes, ...]) -> tuple[int, str] | None:
         """(mode, id) of the entry at `parts` under tree `tree_id`; the tree itself for ()."""
-        mode, sha = MODE_TREE, tree_id
+        found = self.lookup_bin(bytes.fromhex(tree_id), parts)
+        return None if found is None else (found[0], found[1].hex())
+
+    def lookup_bin(self, tree: bytes, parts: tuple[bytes, ...]) -> tuple[int, bytes] | None:
+        """`lookup` with binary ids. Each (tree, name) step is remembered (`RepoMemo`): a
+        history walk asks for the same subfolders of many commits."""
+        mode, sha = MODE_TREE, tree
+        steps = self.memo.steps
         for part in parts:
             if not is_tree(mode):
                 return None
-            for entry in self.tree(sha):
-                if entry.name == part:
-                    mode, sha = entry.mode, entry.sha
-                    break
+            key = (sha, part)
+            if key in steps:
+                found = steps[key]
             else:
+                found = find_tree_entry(self.raw_tree(sha), part)
+                RepoMemo.make_room(steps)
+                steps[key] = found
+            if found is None:
                 return None
+            mode, sha = found
         return mode, sha
 
     def file(self, spec: str | None, path: str | None) -> FileContent:
@@ -345,6 +400,80 @@ class CodeReader:
                 )
             )
         return Folder(commit_id, join_path(parts), found[1], tuple(entries))
+
+
+def _dulwich_commit(sha: str, data: bytes) -> CommitInfo:
+    c = ShaFile.from_raw_string(OBJ_COMMIT, data)
+    assert isinstance(c, Commit)
+    return CommitInfo(
+        commit_id=sha,
+        tree_id=c.tree.decode(),
+        parents=tuple(p.decode() for p in c.parents),
+        message=text(c.message),
+        author=_person(c.author, c.author_time, c.author_timezone),
+        committer=_person(c.committer, c.commit_time, c.commit_timezone),
+    )
+
+
+def _plain_commit(sha: str, data: bytes) -> CommitInfo | None:
+    """The commit as `_dulwich_commit` reads it, for the usual shape (tree, parents, one-line
+    author and committer, a blank line): several times faster, which a page of history
+    notices. None for anything else, which dulwich then reads (or refuses) as it always did."""
+    end = data.find(b"\n\n")
+    if end < 0 or not data.startswith(b"tree "):
+        return None
+    lines = data[:end].split(b"\n")
+    tree = lines[0][5:]
+    parents = []
+    i = 1
+    while i < len(lines) and lines[i].startswith(b"parent "):
+        parents.append(lines[i][7:])
+        i += 1
+    author = committer = None
+    for j in range(i, len(lines)):
+        line = lines[j]
+        if b" " not in line:
+            return None  # dulwich refuses a header without a value
+        if j + 1 < len(lines) and lines[j + 1].startswith(b" "):
+            if line.startswith((b"author ", b"committer ")):
+                return None  # a folded header: dulwich joins its lines
+            continue
+        if author is None and line.startswith(b"author "):
+            author = _plain_person(line[7:])
+            if author is None:
+                return None
+        elif committer is None and line.startswith(b"committer "):
+            committer = _plain_person(line[10:])
+            if committer is None:
+                return None
+    if author is None or committer is None:
+        return None
+    for h in (tree, *parents):
+        if not _HEX_ID.fullmatch(h):
+            return None
+    return CommitInfo(
+        commit_id=sha,
+        tree_id=tree.decode(),
+        parents=tuple(p.decode() for p in parents),
+        message=text(data[end + 2 :]),
+        author=author,
+        committer=committer,
+    )
+
+
+def _plain_person(value: bytes) -> Person | None:
+    """dulwich's parse_time_entry and parse_timezone, for a well-formed identity line."""
+    sep = value.rfind(b"> ")
+    if sep < 0:
+        return None
+    when, _, zone = value[sep + 2 :].rpartition(b" ")
+    if not when.isdigit() or len(zone) < 2 or zone[:1] not in b"+-" or not zone[1:].isdigit():
+        return None
+    offset = int(zone[1:])
+    seconds = (offset // 100) * 3600 + (offset % 100) * 60
+    if zone[:1] == b"-":
+        seconds = -seconds
+    return _person(value[: sep + 1], int(when), seconds)
 
 
 def _delta_target_size(raw: bytes, data_start: int) -> int:

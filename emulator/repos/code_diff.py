@@ -5,21 +5,22 @@ and ListFileCommitHistory report them, computed the way git does (`git diff --ra
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from emulator.codecommit_errors import error
 from emulator.repos.code import (
     CodeReader,
     CommitInfo,
-    TreeEntry,
     is_tree,
     join_path,
     parse_path,
 )
-from emulator.repos.commit_graph import load_graph
+from emulator.repos.commit_graph import Graph, load_generations, load_graph
+from emulator.repos.pack_reader import iter_tree
 
-Entry = tuple[int, str]  # (mode, id) of a tree entry
+BinEntry = tuple[int, bytes]  # (mode, binary id) of a tree entry
 
 
 @dataclass(frozen=True)
@@ -44,41 +45,56 @@ def differences(
     after_spec: str | None,
     before_path: str | None,
     after_path: str | None,
-) -> list[Difference]:
+) -> Sequence[Difference]:
     """The changes from `before_spec` to `after_spec`, in git's path order. Without a before
     commit, every path of the after commit is an addition (`git show --root`). `before_path`
     and `after_path` limit the comparison to a file or folder; given both, they may differ
     (a renamed folder), and a path given alone applies to both commits. Renames are not
-    detected: a moved file is a deletion and an addition, unless the two paths say where."""
+    detected: a moved file is a deletion and an addition, unless the two paths say where.
+
+    The answer is kept in the emulator's `PackCache` (under the repository, the two commits
+    and the paths): the next page of the same comparison computes nothing."""
     after_id = reader.resolve(after_spec, required=True)
     before_id = None if not before_spec else reader.resolve(before_spec, required=True)
     limited = bool(before_path) or bool(after_path)
     before_parts = parse_path(before_path or after_path or "", folder=True)
     after_parts = parse_path(after_path or before_path or "", folder=True)
-    before = None
-    if before_id is not None:
-        before = reader.lookup(reader.commit_tree(before_id), before_parts)
-    after = reader.lookup(reader.commit_tree(after_id), after_parts)
-    if limited and before is None and after is None:
-        raise error("PathDoesNotExistException")
-    out: list[Difference] = []
-    _compare(reader, before, after, before_parts, after_parts, out)
+
+    def build() -> tuple[object, int]:
+        before = None
+        if before_id is not None:
+            before = reader.lookup_bin(reader.tree_of(before_id), before_parts)
+        after = reader.lookup_bin(reader.tree_of(after_id), after_parts)
+        if limited and before is None and after is None:
+            raise error("PathDoesNotExistException")
+        out: list[Difference] = []
+        _compare(reader, before, after, before_parts, after_parts, out)
+        return tuple(out), len(out) + 1
+
+    # The two commits fix the answer: a push to another branch leaves it standing.
+    key = ("differences", reader.repo.id, before_id, after_id)
+    found = reader.reader.cache.get_or_build((*key, before_parts, after_parts), build)
+    assert isinstance(found, tuple)
+    return found
+
+
+def _side(entry: BinEntry, parts: tuple[bytes, ...]) -> BlobSide:
+    return BlobSide(entry[1].hex(), join_path(parts), entry[0])
+
+
+def _entries(reader: CodeReader, tree: bytes) -> dict[bytes, tuple[bytes, BinEntry]]:
+    """A tree's entries by git's sort key (a tree sorts as if its name ended in "/")."""
+    out = {}
+    for mode_text, name, sha in iter_tree(reader.raw_tree(tree)):
+        mode = int(mode_text, 8)
+        out[name + b"/" if is_tree(mode) else name] = (name, (mode, sha))
     return out
-
-
-def _sort_key(entry: TreeEntry) -> bytes:
-    # git's tree order: a tree sorts as if its name ended in "/".
-    return entry.name + b"/" if is_tree(entry.mode) else entry.name
-
-
-def _side(entry: Entry, parts: tuple[bytes, ...]) -> BlobSide:
-    return BlobSide(entry[1], join_path(parts), entry[0])
 
 
 def _compare(
     reader: CodeReader,
-    old: Entry | None,
-    new: Entry | None,
+    old: BinEntry | None,
+    new: BinEntry | None,
     old_parts: tuple[bytes, ...],
     new_parts: tuple[bytes, ...],
     out: list[Difference],
@@ -97,19 +113,19 @@ def _compare(
         out.append(Difference("A", None, _side(new_leaf, new_parts)))
     if not (old_tree or new_tree):
         return
-    old_entries = reader.tree(old[1]) if old is not None and old_tree else []
-    new_entries = reader.tree(new[1]) if new is not None and new_tree else []
-    olds = {_sort_key(e): e for e in old_entries}
-    news = {_sort_key(e): e for e in new_entries}
+    olds = _entries(reader, old[1]) if old is not None and old_tree else {}
+    news = _entries(reader, new[1]) if new is not None and new_tree else {}
     for key in sorted(olds.keys() | news.keys()):
         o = olds.get(key)
         n = news.get(key)
+        if o is not None and n is not None and o[1] == n[1]:
+            continue  # the same blob or subtree: nothing below it changed
         _compare(
             reader,
-            None if o is None else (o.mode, o.sha),
-            None if n is None else (n.mode, n.sha),
-            (*old_parts, o.name) if o is not None else old_parts,
-            (*new_parts, n.name) if n is not None else new_parts,
+            None if o is None else o[1],
+            None if n is None else n[1],
+            (*old_parts, o[0]) if o is not None else old_parts,
+            (*new_parts, n[0]) if n is not None else new_parts,
             out,
         )
 
@@ -129,95 +145,165 @@ class FileHistory:
     """The commits that changed one path, newest first, as `git log -- <path>` lists them
     (default history simplification: a commit that leaves the path as one of its parents had
     it is left out, and a merge is followed only through the first such parent), with each
-    version's children in the simplified graph (`git log --parents -- <path>`)."""
+    version's children in the simplified graph (`git log --parents -- <path>`).
 
-    def __init__(self, reader: CodeReader, spec: str | None, path: str | None) -> None:
-        self.reader = reader
-        self.parts = parse_path(path)
-        self.path = join_path(self.parts)
-        self.start = reader.resolve(spec)
-        self._entries: dict[bytes, Entry | None] = {}
+    The walk is git's (newest commit date first) and goes only as far as the pages asked for
+    need: a page is complete once one more version than it holds has been found (or the
+    history has ended), and once every commit still to walk is older in generation than the
+    page's oldest version, so that none of them can be a child of a version on the page. The
+    walk's state is kept in the emulator's `PackCache` under the repository, the start commit
+    and the path, so the next page resumes where this one stopped. Use
+    `file_history` to get one."""
+
+    def __init__(self, graph: Graph, generations: Mapping[bytes, int], start: bytes) -> None:
+        self.lock = threading.Lock()
+        self.graph = graph
+        self.generations = generations
+        self.entries: dict[bytes, BinEntry | None] = {}  # root tree -> the path's entry
         self.shown: list[bytes] = []
-        self.blobs: dict[bytes, Entry | None] = {}
-        self.children: dict[bytes, list[bytes]] = {}
-        self._walk()
-
-    def _entry(self, tree: bytes) -> Entry | None:
-        if tree not in self._entries:
-            self._entries[tree] = self.reader.lookup(tree.hex(), self.parts)
-        return self._entries[tree]
-
-    def _walk(self) -> None:
-        graph = load_graph(self.reader.reader)
-        start = bytes.fromhex(self.start)
-        simplified: dict[bytes, tuple[bytes, ...]] = {}
-        shown: set[bytes] = set()
+        self.blobs: dict[bytes, BinEntry | None] = {}
+        self.simplified: dict[bytes, tuple[bytes, ...]] = {}  # walked commit -> followed parents
+        self.nearest: dict[bytes, bytes | None] = {}  # settled parent rewrites
         # git's revision walk without --topo-order: newest commit date first, ties in the
         # order the commits were queued (commit_list_insert_by_date).
-        counter = 0
-        heap: list[tuple[int, int, bytes]] = [(-graph[start][2], counter, start)]
-        queued = {start}
-        while heap:
-            _, _, sha = heapq.heappop(heap)
-            tree, parents, _ = graph[sha]
-            parents = tuple(p for p in parents if p in graph)
-            mine = self._entry(tree)
-            if not parents:
-                same = mine is None
-                follow: tuple[bytes, ...] = ()
-            else:
-                treesame = [p for p in parents if self._entry(graph[p][0]) == mine]
-                same = bool(treesame)
-                follow = (treesame[0],) if treesame else parents
-            simplified[sha] = follow
-            if not same:
-                shown.add(sha)
-                self.shown.append(sha)
-                self.blobs[sha] = mine
-            for p in follow:
-                if p not in queued:
-                    queued.add(p)
-                    counter += 1
-                    heapq.heappush(heap, (-graph[p][2], counter, p))
-        # Each shown commit's parents rewritten to the nearest shown ancestors (git's
-        # rewrite_parents): its children in the file's history are the inverse.
-        nearest: dict[bytes, bytes | None] = {}
+        self.counter = 0
+        self.heap: list[tuple[int, int, bytes]] = [(-graph[start][2], 0, start)]
+        self.queued = {start}
 
-        def rewrite(c: bytes) -> bytes | None:
-            path: list[bytes] = []
-            found: bytes | None = None
-            while True:
-                if c in nearest:
-                    found = nearest[c]
+    def _entry(self, reader: CodeReader, parts: tuple[bytes, ...], tree: bytes) -> BinEntry | None:
+        entries = self.entries
+        if tree in entries:
+            return entries[tree]
+        found = entries[tree] = reader.lookup_bin(tree, parts)
+        return found
+
+    def _step(self, reader: CodeReader, parts: tuple[bytes, ...]) -> tuple[bytes, list[bytes]]:
+        """Walk one commit: (it, the parents it queued)."""
+        graph = self.graph
+        _, _, sha = heapq.heappop(self.heap)
+        tree, parents, _ = graph[sha]
+        parents = tuple(p for p in parents if p in graph)
+        mine = self._entry(reader, parts, tree)
+        if not parents:
+            same = mine is None
+            follow: tuple[bytes, ...] = ()
+        else:
+            follow = ()
+            for p in parents:
+                if self._entry(reader, parts, graph[p][0]) == mine:
+                    follow = (p,)
                     break
-                if c in shown:
-                    found = c
-                    break
-                path.append(c)
-                nxt = simplified.get(c, ())
-                if not nxt:
-                    break
-                c = nxt[0]
+            same = bool(follow)
+            if not same:
+                follow = parents
+        self.simplified[sha] = follow
+        if not same:
+            self.shown.append(sha)
+            self.blobs[sha] = mine
+        pushed = []
+        for p in follow:
+            if p not in self.queued:
+                self.queued.add(p)
+                self.counter += 1
+                heapq.heappush(self.heap, (-graph[p][2], self.counter, p))
+                pushed.append(p)
+        return sha, pushed
+
+    def page(
+        self, reader: CodeReader, parts: tuple[bytes, ...], start: int, size: int
+    ) -> tuple[list[bytes], dict[bytes, list[bytes]], bool]:
+        """The versions `start` to `start + size` (binary ids), their children, and whether
+        more versions follow."""
+        with self.lock:
+            end = start + size
+            while self.heap and len(self.shown) <= end:
+                self._step(reader, parts)
+            shas = self.shown[start:end]
+            if shas and self.heap:
+                gen = self.generations
+                oldest = min(gen[c] for c in shas)
+                above = sum(1 for _, _, c in self.heap if gen[c] > oldest)
+                while above and self.heap:
+                    popped, pushed = self._step(reader, parts)
+                    above -= gen[popped] > oldest
+                    above += sum(1 for c in pushed if gen[c] > oldest)
+            return shas, self._children(set(shas)), len(self.shown) > end
+
+    def _rewrite(self, c: bytes) -> bytes | None:
+        """The nearest shown commit down the followed parents from `c` (git's rewrite_parents),
+        None if there is none or it is not known yet (the walk has not got there)."""
+        path: list[bytes] = []
+        nearest = self.nearest
+        settled = True
+        found: bytes | None = None
+        shown = self.blobs
+        while True:
+            if c in nearest:
+                found = nearest[c]
+                break
+            if c in shown:
+                found = c
+                break
+            nxt = self.simplified.get(c)
+            if nxt is None:
+                settled = False  # not walked yet
+                break
+            path.append(c)
+            if not nxt:
+                break
+            c = nxt[0]
+        if settled:
             for p in path:
                 nearest[p] = found
-            return found
+        return found
 
+    def _children(self, targets: set[bytes]) -> dict[bytes, list[bytes]]:
+        children: dict[bytes, list[bytes]] = {}
         for sha in self.shown:
-            for p in dict.fromkeys(simplified[sha]):
-                target = rewrite(p)
-                if target is not None and sha not in self.children.setdefault(target, []):
-                    self.children[target].append(sha)
+            for p in dict.fromkeys(self.simplified[sha]):
+                target = self._rewrite(p)
+                if target in targets:
+                    assert target is not None
+                    kids = children.setdefault(target, [])
+                    if sha not in kids:
+                        kids.append(sha)
+        return children
 
-    def versions(self, shas: Sequence[bytes]) -> list[FileVersion]:
-        out = []
-        for sha in shas:
-            entry = self.blobs[sha]
-            out.append(
-                FileVersion(
-                    commit=self.reader.commit(sha.hex()),
-                    blob_id=None if entry is None else entry[1],
-                    path=self.path,
-                    children=tuple(c.hex() for c in self.children.get(sha, ())),
-                )
+
+@dataclass(frozen=True)
+class HistoryPage:
+    path: str
+    versions: list[FileVersion]
+    more: bool
+
+
+def file_history(
+    reader: CodeReader, commit_id: str, parts: tuple[bytes, ...], start: int, size: int
+) -> HistoryPage:
+    """Versions `start` to `start + size` of the history of the path `parts` from commit
+    `commit_id` (see `FileHistory`)."""
+    head = bytes.fromhex(commit_id)
+    graph = load_graph(reader.reader)
+    generations = load_generations(reader.reader, graph, reader.memo.generations)
+
+    def build() -> tuple[object, int]:
+        return FileHistory(graph, generations, head), len(graph) + 1
+
+    # The start commit fixes the history (its ancestors are in every later set of packs).
+    key = ("file-history", reader.repo.id, head, parts)
+    walk = reader.reader.cache.get_or_build(key, build)
+    assert isinstance(walk, FileHistory)
+    shas, children, more = walk.page(reader, parts, start, size)
+    shown_path = join_path(parts)
+    versions = []
+    for sha in shas:
+        entry = walk.blobs[sha]
+        versions.append(
+            FileVersion(
+                commit=reader.commit(sha.hex()),
+                blob_id=None if entry is None else entry[1].hex(),
+                path=shown_path,
+                children=tuple(c.hex() for c in children.get(sha, ())),
             )
-        return out
+        )
+    return HistoryPage(shown_path, versions, more)

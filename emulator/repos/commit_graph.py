@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import heapq
 import zlib
-from collections.abc import Iterable
+from collections import ChainMap
+from collections.abc import Iterable, Mapping
 
 from emulator.repos.pack_reader import (
     OBJ_COMMIT,
@@ -130,6 +131,60 @@ def load_graph(reader: PackReader) -> Graph:
     merged = reader.cache.get_or_build(("graph", reader.key), merge)
     assert isinstance(merged, dict)
     return merged
+
+
+def generations(graph: Graph, known: dict[bytes, int] | None = None) -> Mapping[bytes, int]:
+    """Each commit's generation: 1 for a root, else one more than its highest parent (parents
+    missing from the graph are left out). A commit's descendants all have higher numbers.
+
+    `known` holds generations computed before (for other sets of packs of the same repository)
+    and receives the new ones: a commit's generation depends only on its ancestors, which its
+    id fixes, as long as they are all in the graph. A commit with an ancestor missing gets a
+    number for this graph only, kept out of `known`."""
+    gen = {} if known is None else known
+    local: dict[bytes, int] = {}
+    for c in graph:
+        if c in gen or c in local:
+            continue
+        stack = [c]
+        while stack:
+            x = stack[-1]
+            if x in gen or x in local:
+                stack.pop()
+                continue
+            top = 0
+            waiting = partial = False
+            for p in graph[x][1]:
+                if p not in graph:
+                    partial = True
+                    continue
+                g = gen.get(p)
+                if g is None:
+                    g = local.get(p)
+                    if g is None:
+                        stack.append(p)
+                        waiting = True
+                        continue
+                    partial = True
+                if g > top:
+                    top = g
+            if not waiting:
+                (local if partial else gen)[x] = top + 1
+                stack.pop()
+    return ChainMap(local, gen) if local else gen
+
+
+def load_generations(
+    reader: PackReader, graph: Graph, known: dict[bytes, int] | None = None
+) -> Mapping[bytes, int]:
+    """`generations` of the reader's commit graph (`load_graph`), from the cache when possible."""
+
+    def build() -> tuple[object, int]:
+        return generations(graph, known), len(graph) + 1
+
+    gen = reader.cache.get_or_build(("generations", reader.key), build)
+    assert isinstance(gen, Mapping)
+    return gen
 
 
 # -- walks ---------------------------------------------------------------------------------

@@ -140,6 +140,9 @@ class EncryptedRepoFiles:
     def mtime(self, relpath: str) -> float:
         return self.inner.mtime(relpath)
 
+    def identity(self, relpath: str) -> tuple[str, int, int, int]:
+        return self.inner.identity(relpath)
+
     def publish(self, relpath: str, source: Path) -> None:
         """Encrypt `source` (plain, or a scratch file of this store) into `relpath`; the
         source is removed whatever happens."""

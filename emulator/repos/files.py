@@ -103,6 +103,13 @@ class ScratchFile:
         self.close()
 
 
+def _checked_parts(relpath: str) -> list[str]:
+    parts = relpath.split("/")
+    if relpath.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"invalid repository file path: {relpath!r}")
+    return parts
+
+
 class RepoFiles(Protocol):
     def list(self, directory: str) -> list[str]: ...
 
@@ -111,6 +118,11 @@ class RepoFiles(Protocol):
     def size(self, relpath: str) -> int: ...
 
     def mtime(self, relpath: str) -> float: ...
+
+    def identity(self, relpath: str) -> tuple[str, int, int, int]:
+        """(path, inode, stored size, modification time in ns): a publish, which replaces the
+        file, changes it."""
+        ...
 
     def publish(self, relpath: str, source: Path) -> None:
         """Move `source` (a finished local file) to `relpath`, atomically and durably."""
@@ -147,10 +159,7 @@ class LocalRepoFiles:
         self.root = root
 
     def path(self, relpath: str) -> Path:
-        parts = relpath.split("/")
-        if relpath.startswith("/") or any(p in ("", ".", "..") for p in parts):
-            raise ValueError(f"invalid repository file path: {relpath!r}")
-        return self.root.joinpath(*parts)
+        return self.root.joinpath(*_checked_parts(relpath))
 
     def list(self, directory: str) -> list[str]:
         path = self.path(directory)
@@ -167,6 +176,12 @@ class LocalRepoFiles:
 
     def mtime(self, relpath: str) -> float:
         return self.path(relpath).stat().st_mtime
+
+    def identity(self, relpath: str) -> tuple[str, int, int, int]:
+        _checked_parts(relpath)
+        path = os.path.join(self.root, relpath)
+        st = os.stat(path)
+        return path, st.st_ino, st.st_size, st.st_mtime_ns
 
     def publish(self, relpath: str, source: Path) -> None:
         dest = self.path(relpath)

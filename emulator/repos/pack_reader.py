@@ -220,22 +220,35 @@ class PackReader:
 
     def _load_index(self, name: str) -> PackIndex:
         rel = f"{PACK_DIR}/{name}.idx"
-        size = self.files.size(rel)
-        pack_size = self.files.size(f"{PACK_DIR}/{name}.pack")
-        with self.files.open_read(rel) as f:
-            f.seek(max(0, size - 20))
-            idx_sum = f.read(20)
+        rel_pack = f"{PACK_DIR}/{name}.pack"
 
-            def build() -> tuple[object, int]:
-                f.seek(0)
+        def read_trailer() -> tuple[object, int]:
+            size = self.files.size(rel)
+            pack_size = self.files.size(rel_pack)
+            with self.files.open_read(rel) as f:
+                f.seek(max(0, size - 20))
+                return (f.read(20), pack_size), 1
+
+        # The index's checksum, read once per published version of the two files (their
+        # identity changes when they are replaced): an encrypted index is not opened on every
+        # request just to read its last 20 bytes.
+        stamp = ("idx-trailer", self.files.identity(rel), self.files.identity(rel_pack))
+        found = self.cache.get_or_build(stamp, read_trailer)
+        assert isinstance(found, tuple)
+        idx_sum, pack_size = found
+
+        def build() -> tuple[object, int]:
+            with self.files.open_read(rel) as f:
                 data = f.read()
-                ix = parse_index(name, data, pack_size)
-                return ix, ix.count + 1
+            ix = parse_index(name, data, pack_size)
+            if ix.key[1] != idx_sum:
+                raise PackFormatError(f"{name}.idx changed while it was read")
+            return ix, ix.count + 1
 
-            # The cache is shared by all repositories, and the same pack pushed to two of them
-            # has the same name and index: the pack's size is part of the key, so a damaged
-            # (truncated) copy in one repository never lends its extent to the other.
-            ix = self.cache.get_or_build(("idx", name, idx_sum, pack_size), build)
+        # The cache is shared by all repositories, and the same pack pushed to two of them
+        # has the same name and index: the pack's size is part of the key, so a damaged
+        # (truncated) copy in one repository never lends its extent to the other.
+        ix = self.cache.get_or_build(("idx", name, idx_sum, pack_size), build)
         assert isinstance(ix, PackIndex)
         return ix
 
@@ -404,3 +417,21 @@ def iter_tree(data: bytes) -> Iterator[tuple[bytes, bytes, bytes]]:
         nul = data.index(b"\0", sp)
         yield data[pos:sp], data[sp + 1 : nul], data[nul + 1 : nul + 21]
         pos = nul + 21
+
+
+def find_tree_entry(data: bytes, name: bytes) -> tuple[int, bytes] | None:
+    """(mode, binary sha) of the entry called `name` in a raw tree, found without building an
+    object per entry: a tree holding it contains ` name\\0`, so most misses cost one search in
+    C; a hit is confirmed by stepping over the entries before it."""
+    if data.find(b" " + name + b"\0") < 0:
+        return None
+    n = len(name)
+    pos = 0
+    end = len(data)
+    while pos < end:
+        sp = data.index(b" ", pos)
+        nul = data.index(b"\0", sp)
+        if nul - sp - 1 == n and data.startswith(name, sp + 1):
+            return int(data[pos:sp], 8), data[nul + 1 : nul + 21]
+        pos = nul + 21
+    return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.api.codecommit.common import repository
-from emulator.api.pagination import page
+from emulator.api.pagination import offset_of, page, token_at
 from emulator.api.service import RequestContext
 from emulator.codecommit_errors import error
 from emulator.errors import ClientError
@@ -26,9 +26,11 @@ from emulator.repos.code import (
     is_gitlink,
     is_symlink,
     is_tree,
+    join_path,
+    parse_path,
     read_commit,
 )
-from emulator.repos.code_diff import BlobSide, FileHistory, differences
+from emulator.repos.code_diff import BlobSide, differences, file_history
 from emulator.repos.model import Repository
 
 Output = dict[str, Any]
@@ -245,10 +247,13 @@ def list_file_commit_history(
     size = _page_size(max_results, HISTORY_PAGE)
     repo = _repo(ctx, repository_name)
     with CodeReader(ctx.emu.repos, repo, ctx.emu.pack_cache) as reader:
-        history = FileHistory(reader, commit_specifier, file_path)
-        listing = "\0".join(["history", repo.id, commit_specifier or "", history.path])
-        shas, token = page(history.shown, next_token, size, listing)
-        versions = history.versions(shas)
+        parts = parse_path(file_path)
+        commit_id = reader.resolve(commit_specifier)
+        listing = "\0".join(["history", repo.id, commit_specifier or "", join_path(parts)])
+        start = offset_of(next_token, listing)
+        found = file_history(reader, commit_id, parts, start, size)
+        versions = found.versions
+        token = token_at(start + size, listing) if found.more else None
     return {
         "revisionDag": [
             {
