@@ -530,3 +530,20 @@ def test_aws_cli_create_pull_request(
     out = json.loads(proc.stdout)["pullRequest"]
     got = cc.get_pull_request(pullRequestId=out["pullRequestId"])["pullRequest"]
     assert got["title"] == "cli" and got["revisionId"] == out["revisionId"]
+
+
+def test_pull_requests_go_with_their_repository_and_their_ids_are_not_reused(
+    server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
+) -> None:
+    cc = _repo(server, git_env, repo_name, tmp_path / "w")
+    gone = _create(cc, repo_name)["pullRequestId"]
+    cc.delete_repository(repositoryName=repo_name)
+    assert _code(cc.get_pull_request, pullRequestId=gone) == "PullRequestDoesNotExistException"
+    assert (
+        _code(cc.describe_pull_request_events, pullRequestId=gone)
+        == "PullRequestDoesNotExistException"
+    )
+    cc = _repo(server, git_env, repo_name, tmp_path / "again")
+    new = _create(cc, repo_name)["pullRequestId"]
+    assert int(new) > int(gone)
+    assert cc.list_pull_requests(repositoryName=repo_name)["pullRequestIds"] == [new]
