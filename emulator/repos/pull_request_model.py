@@ -10,9 +10,11 @@ later, approval rules, approvals and comments, which name a pull request and a r
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 OPEN, CLOSED = "OPEN", "CLOSED"
 
@@ -125,3 +127,45 @@ class Event:
     date: datetime
     # The event's own facts, named as the model's metadata members of its kind (snake_case).
     metadata: Mapping[str, object]
+
+
+# -- rows -----------------------------------------------------------------------------------------
+
+
+def now() -> float:
+    return datetime.now(UTC).timestamp()
+
+
+def add_revision(
+    conn: sqlite3.Connection,
+    key: str,
+    revision: str,
+    source: str,
+    destination: str,
+    base: str | None,
+    now: float,
+) -> None:
+    (seq,) = conn.execute(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM pull_request_revisions WHERE pull_request = ?",
+        (key,),
+    ).fetchone()
+    conn.execute(
+        "INSERT INTO pull_request_revisions"
+        " (id, pull_request, seq, source_commit, destination_commit, merge_base, created)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (revision, key, seq, source, destination, base, now),
+    )
+
+
+def add_event(
+    conn: sqlite3.Connection, key: str, kind: str, actor: str, now: float, **metadata: object
+) -> None:
+    (seq,) = conn.execute(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM pull_request_events WHERE pull_request = ?",
+        (key,),
+    ).fetchone()
+    conn.execute(
+        "INSERT INTO pull_request_events (pull_request, seq, kind, actor, date, metadata)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (key, seq, kind, actor, now, json.dumps({k: v for k, v in metadata.items() if v})),
+    )

@@ -16,12 +16,9 @@ CodeCommit's rules, as its API reference and service model state them:
 - Merging (fast-forward, squash, three-way) moves the destination branch and closes the pull
   request as merged, with who merged it, how and the resulting commit (`mergeMetadata`).
 
-The pull request lives with the repository: `on_ref_change` runs inside every ref transaction
-(a push, an API commit, a merge). A new tip of an open pull request's source branch makes a new
-revision (`revisionId`, `sourceCommit`, `mergeBase`) and a
-`PULL_REQUEST_SOURCE_REFERENCE_UPDATED` event; once the source tip is in the destination's
-history (someone merged and pushed it), the pull request is closed as merged, as CodeCommit
-does. Every change writes its `DescribePullRequestEvents` event in its own transaction.
+The pull request lives with the repository: `pull_request_follow` brings it up to every ref
+transaction (a push, an API commit, a merge): new revisions of its source branch, and a merge
+pushed by git. Every change writes its `DescribePullRequestEvents` event in its own transaction.
 """
 
 from __future__ import annotations
@@ -33,7 +30,6 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,21 +38,23 @@ from dulwich.refs import Ref, check_ref_format
 from emulator.codecommit_errors import error
 from emulator.repos.branch_merges import Author, merge_branches
 from emulator.repos.code import HEADS, CodeReader
-from emulator.repos.merge import find_merge_commit, merge_base
+from emulator.repos.merge import merge_base
 from emulator.repos.model import RefUpdate, Repository
 from emulator.repos.pack_reader import PackCache
+from emulator.repos.pull_request_follow import MergeIntent, follow_refs
 from emulator.repos.pull_request_model import (
     CLOSED,
     CREATED,
-    MERGE_STATE_CHANGED,
     OPEN,
     SCHEMA,
-    SOURCE_UPDATED,
     STATUS_CHANGED,
     Event,
     MergeState,
     PullRequest,
     Revision,
+    add_event,
+    add_revision,
+    now,
 )
 from emulator.repos.service import RepositoryService
 from emulator.state.db import Database
@@ -76,10 +74,6 @@ _PR_SELECT = (
     " JOIN repositories r ON r.id = p.repo_id"
     " JOIN pull_request_revisions v ON v.id = p.revision_id"
 )
-
-
-def _now() -> float:
-    return datetime.now(UTC).timestamp()
 
 
 def _date(value: object) -> datetime:
@@ -126,16 +120,6 @@ def parse_pull_request_id(value: str | None) -> int:
     if not value.isascii() or not value.isdigit() or len(value) > 18:
         raise error("InvalidPullRequestIdException")
     return int(value)
-
-
-@dataclass(frozen=True)
-class _Intent:
-    """A merge through the API under way on this thread: the ref listener closes this pull
-    request as merged in the transaction that moves its destination."""
-
-    key: str
-    option: str
-    source_commit: str
 
 
 class PullRequestService:
@@ -224,7 +208,7 @@ class PullRequestService:
         source_tip, destination_tip = self._tips(repo, source_ref, destination_ref)
         with CodeReader(self.repos, repo, self.cache) as reader:
             base = merge_base(reader, source_tip, destination_tip)
-        now = _now()
+        when = now()
         key, revision = str(uuid.uuid4()), str(uuid.uuid4())
         try:
             with self.db.transaction() as conn:
@@ -250,8 +234,8 @@ class PullRequestService:
                         description,
                         OPEN,
                         author,
-                        now,
-                        now,
+                        when,
+                        when,
                         client_token,
                         digest,
                         source_ref,
@@ -259,13 +243,13 @@ class PullRequestService:
                         revision,
                     ),
                 )
-                self._add_revision(conn, key, revision, source_tip, destination_tip, base, now)
-                self._event(
+                add_revision(conn, key, revision, source_tip, destination_tip, base, when)
+                add_event(
                     conn,
                     key,
                     CREATED,
                     author,
-                    now,
+                    when,
                     repository_name=repo.name,
                     source_commit_id=source_tip,
                     destination_commit_id=destination_tip,
@@ -359,7 +343,7 @@ class PullRequestService:
             cur = conn.execute(
                 f"UPDATE pull_requests SET {column} = ?, last_activity = ?"
                 " WHERE id = ? AND status = ?",
-                (value, _now(), pr.key, OPEN),
+                (value, now(), pr.key, OPEN),
             )
             if cur.rowcount != 1:
                 raise error("PullRequestAlreadyClosedException")
@@ -372,15 +356,15 @@ class PullRequestService:
             raise error("InvalidPullRequestStatusException")
         with self.db.transaction() as conn:
             # The only valid update is from OPEN to CLOSED.
-            now = _now()
+            when = now()
             cur = conn.execute(
                 "UPDATE pull_requests SET status = ?, last_activity = ?"
                 " WHERE id = ? AND status = ? AND ? = ?",
-                (status, now, pr.key, OPEN, status, CLOSED),
+                (status, when, pr.key, OPEN, status, CLOSED),
             )
             if cur.rowcount != 1:
                 raise error("InvalidPullRequestStatusUpdateException")
-            self._event(conn, pr.key, STATUS_CHANGED, actor, now, pull_request_status=status)
+            add_event(conn, pr.key, STATUS_CHANGED, actor, when, pull_request_status=status)
         return self.find(pr.account, pr.region, pr.id)
 
     # -- merging --------------------------------------------------------------------------
@@ -410,7 +394,7 @@ class PullRequestService:
         if source_commit is not None and source_commit.lower() != source_tip:
             raise error("TipOfSourceReferenceIsDifferentException")
         branch = pr.destination_ref[len(HEADS) :]
-        self._intent.value = _Intent(pr.key, option, source_tip)
+        self._intent.value = MergeIntent(pr.key, option, source_tip)
         try:
             merge_branches(
                 self.repos,
@@ -439,156 +423,6 @@ class PullRequestService:
         applied: Sequence[RefUpdate],
         actor: str | None,
     ) -> None:
-        """Inside the ref transaction: new revisions for open pull requests whose source moved,
-        and pull requests merged by this change closed as merged (see the module docstring).
-        Raising here rolls the ref update back."""
-        intent: _Intent | None = getattr(self._intent, "value", None)
-        moved = {u.name.decode("utf-8", "surrogatepass") for u in applied}
-        rows = conn.execute(
-            "SELECT p.id, p.source_ref, p.destination_ref, v.source_commit"
-            " FROM pull_requests p JOIN pull_request_revisions v ON v.id = p.revision_id"
-            " WHERE p.repo_id = ? AND p.status = ?",
-            (repo.id, OPEN),
-        ).fetchall()
-        affected = [r for r in rows if str(r[1]) in moved or str(r[2]) in moved]
-        handled = False
-        if affected:
-            who = actor or f"arn:aws:iam::{repo.account}:root"
-            with CodeReader(self.repos, repo, self.cache) as reader:
-                for key, source_ref, destination_ref, last_source in affected:
-                    src = _ref_in(conn, repo, str(source_ref))
-                    dst = _ref_in(conn, repo, str(destination_ref))
-                    if src is None or dst is None:
-                        continue  # a branch deleted under an open pull request
-                    if intent is not None and intent.key == key:
-                        if src != intent.source_commit:
-                            raise error("TipOfSourceReferenceIsDifferentException")
-                        merged = MergeState(True, who, dst, intent.option)
-                        self._close_merged(conn, repo, str(key), str(destination_ref), merged)
-                        handled = True
-                        continue
-                    base = merge_base(reader, src, dst)
-                    if src != last_source:
-                        self._new_revision(
-                            conn, repo, str(key), who, str(last_source), src, dst, base
-                        )
-                    if src == dst or base == src:
-                        commit = find_merge_commit(reader, src, dst) or src
-                        merged = MergeState(True, who, commit, None)
-                        self._close_merged(conn, repo, str(key), str(destination_ref), merged)
-        if intent is not None and not handled:
-            # The pull request was closed (or merged) while the merge was being made.
-            owned = conn.execute(
-                "SELECT 1 FROM pull_requests WHERE id = ? AND repo_id = ?", (intent.key, repo.id)
-            ).fetchone()
-            if owned is not None:
-                raise error("PullRequestAlreadyClosedException")
-
-    def _new_revision(
-        self,
-        conn: sqlite3.Connection,
-        repo: Repository,
-        key: str,
-        actor: str,
-        before: str,
-        after: str,
-        destination: str,
-        base: str | None,
-    ) -> None:
-        now = _now()
-        revision = str(uuid.uuid4())
-        found = base
-        self._add_revision(conn, key, revision, after, destination, found, now)
-        conn.execute(
-            "UPDATE pull_requests SET revision_id = ?, last_activity = ? WHERE id = ?",
-            (revision, now, key),
-        )
-        self._event(
-            conn,
-            key,
-            SOURCE_UPDATED,
-            actor,
-            now,
-            repository_name=repo.name,
-            before_commit_id=before,
-            after_commit_id=after,
-            merge_base=found,
-        )
-
-    def _close_merged(
-        self,
-        conn: sqlite3.Connection,
-        repo: Repository,
-        key: str,
-        destination_ref: str,
-        merged: MergeState,
-    ) -> None:
-        now = _now()
-        conn.execute(
-            "UPDATE pull_requests SET status = ?, merged = 1, merged_by = ?, merge_commit = ?,"
-            " merge_option = ?, last_activity = ? WHERE id = ?",
-            (CLOSED, merged.merged_by, merged.merge_commit, merged.merge_option, now, key),
-        )
-        assert merged.merged_by is not None
-        metadata = {
-            "is_merged": True,
-            "merged_by": merged.merged_by,
-            "merge_commit_id": merged.merge_commit,
-            "merge_option": merged.merge_option,
-        }
-        self._event(
-            conn,
-            key,
-            MERGE_STATE_CHANGED,
-            merged.merged_by,
-            now,
-            repository_name=repo.name,
-            destination_reference=destination_ref,
-            merge_metadata={k: v for k, v in metadata.items() if v is not None},
-        )
-        self._event(conn, key, STATUS_CHANGED, merged.merged_by, now, pull_request_status=CLOSED)
-
-    # -- rows -----------------------------------------------------------------------------
-
-    @staticmethod
-    def _add_revision(
-        conn: sqlite3.Connection,
-        key: str,
-        revision: str,
-        source: str,
-        destination: str,
-        base: str | None,
-        now: float,
-    ) -> None:
-        (seq,) = conn.execute(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM pull_request_revisions WHERE pull_request = ?",
-            (key,),
-        ).fetchone()
-        conn.execute(
-            "INSERT INTO pull_request_revisions"
-            " (id, pull_request, seq, source_commit, destination_commit, merge_base, created)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (revision, key, seq, source, destination, base, now),
-        )
-
-    @staticmethod
-    def _event(
-        conn: sqlite3.Connection, key: str, kind: str, actor: str, now: float, **metadata: object
-    ) -> None:
-        (seq,) = conn.execute(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM pull_request_events WHERE pull_request = ?",
-            (key,),
-        ).fetchone()
-        conn.execute(
-            "INSERT INTO pull_request_events (pull_request, seq, kind, actor, date, metadata)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (key, seq, kind, actor, now, json.dumps({k: v for k, v in metadata.items() if v})),
-        )
-
-
-def _ref_in(conn: sqlite3.Connection, repo: Repository, name: str) -> str | None:
-    row = conn.execute(
-        "SELECT sha FROM refs WHERE repo_id = ? AND name = ?",
-        (repo.id, name.encode("utf-8", "surrogatepass")),
-    ).fetchone()
-    return None if row is None else bytes(row[0]).decode()
+        """Inside the ref transaction: see `pull_request_follow.follow_refs`."""
+        intent: MergeIntent | None = getattr(self._intent, "value", None)
+        follow_refs(conn, self.repos, self.cache, repo, applied, actor, intent)
