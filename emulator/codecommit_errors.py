@@ -459,6 +459,147 @@ _MESSAGES: tuple[Message, ...] = (
         SERVICE_MODEL,
         variant="merge",
     ),
+    # -- pull requests (emulator/repos/pull_requests.py, emulator/api/codecommit/pull_requests.py)
+    _model(
+        "PullRequestDoesNotExistException",
+        "The pull request ID could not be found. Make sure that you have specified the "
+        "correct repository name and pull request ID, and then try again.",
+    ),
+    _model(
+        "InvalidPullRequestIdException",
+        "The pull request ID is not valid. Make sure that you have provided the full ID "
+        "and that the pull request is in the specified repository, and then try again.",
+    ),
+    _model(
+        "PullRequestIdRequiredException",
+        "A pull request ID is required, but none was provided.",
+    ),
+    _model(
+        "ClientRequestTokenRequiredException",
+        "A client request token is required. A client request token is an unique, client-"
+        "generated idempotency token that, when provided in a request, ensures the "
+        "request cannot be repeated with a changed parameter. If a request is received "
+        "with the same parameters and a token is included, the request returns "
+        "information about the initial request that used that token.",
+    ),
+    _model(
+        "InvalidClientRequestTokenException",
+        "The client request token is not valid.",
+    ),
+    _model(
+        "IdempotencyParameterMismatchException",
+        "The client request token is not valid. Either the token is not in a valid "
+        "format, or the token has been used in a previous request and cannot be reused.",
+    ),
+    _model(
+        "ReferenceNameRequiredException",
+        "A reference name is required, but none was provided.",
+    ),
+    _model(
+        "InvalidReferenceNameException",
+        "The specified reference name format is not valid. Reference names must conform "
+        "to the Git references format (for example, refs/heads/main). For more "
+        "information, see Git Internals - Git References or consult your Git "
+        "documentation.",
+    ),
+    _model(
+        "ReferenceDoesNotExistException",
+        "The specified reference does not exist. You must provide a full commit ID.",
+    ),
+    _model(
+        "ReferenceTypeNotSupportedException",
+        "The specified reference is not a supported type.",
+    ),
+    _model(
+        "TitleRequiredException",
+        "A pull request title is required. It cannot be empty or null.",
+    ),
+    _model(
+        "InvalidTitleException",
+        "The title of the pull request is not valid. Pull request titles cannot exceed "
+        "100 characters in length.",
+    ),
+    _model(
+        "InvalidDescriptionException",
+        "The pull request description is not valid. Descriptions cannot be more than "
+        "1,000 characters.",
+    ),
+    _model(
+        "TargetsRequiredException",
+        "An array of target objects is required. It cannot be empty or null.",
+    ),
+    _model(
+        "InvalidTargetsException",
+        "The targets for the pull request is not valid or not in a valid format. Targets "
+        "are a list of target objects. Each target object must contain the full values "
+        "for the repository name, source branch, and destination branch for a pull "
+        "request.",
+    ),
+    _model(
+        "InvalidTargetException",
+        "The target for the pull request is not valid. A target must contain the full "
+        "values for the repository name, source branch, and destination branch for the "
+        "pull request.",
+    ),
+    _model(
+        "MultipleRepositoriesInPullRequestException",
+        "You cannot include more than one repository in a pull request. Make sure you "
+        "have specified only one repository name in your request, and then try again.",
+    ),
+    _model(
+        "MaximumOpenPullRequestsExceededException",
+        "You cannot create the pull request because the repository has too many open pull"
+        " requests. The maximum number of open pull requests for a repository is 1,000. "
+        "Close one or more open pull requests, and then try again.",
+    ),
+    _model(
+        "SourceAndDestinationAreSameException",
+        "The source branch and destination branch for the pull request are the same. You "
+        "must specify different branches for the source and destination.",
+    ),
+    _model(
+        "InvalidPullRequestStatusException",
+        "The pull request status is not valid. The only valid values are OPEN and CLOSED.",
+    ),
+    _model(
+        "InvalidPullRequestStatusUpdateException",
+        "The pull request status update is not valid. The only valid update is from OPEN "
+        "to CLOSED.",
+    ),
+    _model(
+        "PullRequestStatusRequiredException",
+        "A pull request status is required, but none was provided.",
+    ),
+    _model(
+        "PullRequestAlreadyClosedException",
+        "The pull request status cannot be updated because it is already closed.",
+    ),
+    _model(
+        "InvalidAuthorArnException",
+        "The Amazon Resource Name (ARN) is not valid. Make sure that you have provided "
+        "the full ARN for the author of the pull request, and then try again.",
+    ),
+    _model(
+        "InvalidPullRequestEventTypeException",
+        "The pull request event type is not valid.",
+    ),
+    _model(
+        "InvalidActorArnException",
+        "The Amazon Resource Name (ARN) is not valid. Make sure that you have provided "
+        "the full ARN for the user who initiated the change for the pull request, and "
+        "then try again.",
+    ),
+    _model(
+        "TipOfSourceReferenceIsDifferentException",
+        "The tip of the source branch in the destination repository does not match the "
+        "tip of the source branch specified in your request. The pull request might have "
+        "been updated. Make sure that you have the latest changes.",
+    ),
+    _model(
+        "RepositoryNotAssociatedWithPullRequestException",
+        "The repository does not contain any pull requests with that pull request ID. Use"
+        " GetPullRequest to verify the correct repository name for the pull request ID.",
+    ),
     # -- ccemu's own, no AWS text known -----------------------------------------------------
     Message(
         "ConcurrentReferenceUpdateException",

@@ -24,6 +24,7 @@ from emulator.repos.data_keys import RepositoryDataKeys
 from emulator.repos.git_session import GitGate
 from emulator.repos.maintenance import Maintenance
 from emulator.repos.model import Repository
+from emulator.repos.pull_requests import PullRequestService
 from emulator.repos.service import RepositoryService
 from emulator.state.db import Database
 from emulator.trust import HostKey
@@ -112,6 +113,9 @@ class Emulator:
         )
         # Events are written in the transaction of the ref update that causes them.
         self.repos.ref_listeners.append(self.events.on_ref_change)
+        # Pull requests follow their branches in the same transaction (new revisions, merges).
+        self.pull_requests = PullRequestService(self.db, self.repos, self.pack_cache)
+        self.repos.ref_listeners.append(self.pull_requests.on_ref_change)
         # Any ref change (git or API) may leave objects unreachable.
         self.repos.ref_listeners.append(
             lambda _conn, repo, _applied, _actor: self.maintenance.schedule(repo.id)

@@ -48,6 +48,8 @@ CODECOMMIT_PATH = [
     "emulator/repos/tree_edit.py",
     "emulator/repos/commits.py",
     "emulator/repos/branch_merges.py",
+    "emulator/repos/pull_requests.py",
+    "emulator/repos/pull_request_follow.py",
     "emulator/repos/merge.py",
     "emulator/kms/segmented.py",
 ]

@@ -131,9 +131,25 @@ class AnyResource:
 
 
 @dataclass(frozen=True)
+class PullRequestRepository:
+    """The repository a pull request belongs to, found by the pull request's id in the
+    caller's account and region (an id that names none is answered as not found)."""
+
+    member: str = "pullRequestId"
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return (self.member,)
+
+    def arns(self, ctx: RequestContext, params: Params) -> Sequence[str]:
+        pr = ctx.emu.pull_requests.find(ctx.account, ctx.region, params.get(self.member))
+        return [repository_arn(ctx, pr.repository_name)]
+
+
+@dataclass(frozen=True)
 class RepositoryOf:
-    """The repository a pull request or comment belongs to: known only by looking it up, which
-    ccemu cannot do until it stores pull requests and comments. Until then a handler for such
+    """The repository a comment belongs to: known only by looking it up, which ccemu cannot do
+    until it stores comments. Until then a handler for such
     an operation is refused here rather than served unauthorized."""
 
     what: str
@@ -197,8 +213,8 @@ class CommitSpecifier:
 
 @dataclass(frozen=True)
 class PullRequestDestination:
-    """`codecommit:References` = the destination reference of the pull request being merged,
-    known only by looking the pull request up (see `RepositoryOf`)."""
+    """`codecommit:References` = the destination reference of the pull request being merged
+    (`refs/heads/<branch>`), as AWS's branch protection for merges of pull requests expects."""
 
     member: str = "pullRequestId"
     key: str = REFERENCES
@@ -208,16 +224,15 @@ class PullRequestDestination:
         return (self.member,)
 
     def values(self, ctx: RequestContext, params: Params) -> Sequence[str]:
-        raise NotImplementedOperation(
-            f"ccemu cannot yet find the destination of a pull request to authorize {ctx.operation}"
-        )
+        pr = ctx.emu.pull_requests.find(ctx.account, ctx.region, params.get(self.member))
+        return [pr.destination_ref]
 
 
 # -- the table --------------------------------------------------------------------------------
 
 _REPO = Repository()
 _ANY = AnyResource()
-_PULL_REQUEST = RepositoryOf("pull request", "pullRequestId")
+_PULL_REQUEST = PullRequestRepository()
 _COMMENT = RepositoryOf("comment", "commentId")
 _REPLY = RepositoryOf("comment", "inReplyTo")
 

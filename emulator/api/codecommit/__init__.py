@@ -29,14 +29,32 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
 
-from emulator.api.codecommit import branches, code, commits, merges, repositories, tags, triggers
+from emulator.api.codecommit import (
+    branches,
+    code,
+    commits,
+    merges,
+    pull_requests,
+    repositories,
+    tags,
+    triggers,
+)
 from emulator.api.codecommit_access import ACCESS
 from emulator.api.service import Handler, ServiceSpec, collect_handlers
 from emulator.api.shapes import Invalid, validation_message
 from emulator.codecommit_errors import MESSAGES, error
 from emulator.errors import ServiceError, client_error
 
-AREAS: tuple[ModuleType, ...] = (branches, code, commits, merges, repositories, tags, triggers)
+AREAS: tuple[ModuleType, ...] = (
+    branches,
+    code,
+    commits,
+    merges,
+    pull_requests,
+    repositories,
+    tags,
+    triggers,
+)
 """Every area module of the package, whose handlers are served (`common` is no area)."""
 
 StructuredError = Callable[[list[Invalid]], ServiceError]

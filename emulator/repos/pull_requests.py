@@ -1,0 +1,428 @@
+"""Pull requests: created on a source and a destination branch of one repository, updated,
+closed, merged through the merge engine of the code API, and kept in step with the repository.
+
+CodeCommit's rules, as its API reference and service model state them:
+
+- A pull request has one target (`MultipleRepositoriesInPullRequestException` otherwise): a
+  source branch and a destination branch (the repository's default branch when none is given),
+  both existing branches (`refs/heads/...`; a tag or other reference is
+  `ReferenceTypeNotSupportedException`), and not the same branch.
+- `clientRequestToken` makes a create idempotent: the same token with the same request gives the
+  pull request the first call made; with another request it is
+  `IdempotencyParameterMismatchException`.
+- A repository holds at most 1,000 open pull requests.
+- The status only goes from OPEN to CLOSED (`InvalidPullRequestStatusUpdateException`); the
+  title and description of a closed pull request cannot change.
+- Merging (fast-forward, squash, three-way) moves the destination branch and closes the pull
+  request as merged, with who merged it, how and the resulting commit (`mergeMetadata`).
+
+The pull request lives with the repository: `pull_request_follow` brings it up to every ref
+transaction (a push, an API commit, a merge): new revisions of its source branch, and a merge
+pushed by git. Every change writes its `DescribePullRequestEvents` event in its own transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from dulwich.refs import Ref, check_ref_format
+
+from emulator.codecommit_errors import error
+from emulator.repos.branch_merges import Author, merge_branches
+from emulator.repos.code import HEADS, CodeReader
+from emulator.repos.merge import merge_base
+from emulator.repos.model import RefUpdate, Repository
+from emulator.repos.pack_reader import PackCache
+from emulator.repos.pull_request_follow import MergeIntent, follow_refs
+from emulator.repos.pull_request_model import (
+    CLOSED,
+    CREATED,
+    OPEN,
+    SCHEMA,
+    STATUS_CHANGED,
+    Event,
+    MergeState,
+    PullRequest,
+    Revision,
+    add_event,
+    add_revision,
+    now,
+)
+from emulator.repos.service import RepositoryService
+from emulator.state.db import Database
+
+MAX_OPEN_PER_REPOSITORY = 1000
+_FULL_SHA = re.compile(r"[0-9a-fA-F]{40}")
+_TAGS = "refs/tags/"
+
+_PR_COLUMNS = (
+    "p.id, p.number, p.account, p.region, p.repo_id, r.name, p.title, p.description, p.status,"
+    " p.author, p.created, p.last_activity, p.client_token, p.source_ref, p.destination_ref,"
+    " p.revision_id, v.source_commit, v.destination_commit, v.merge_base, p.merged,"
+    " p.merged_by, p.merge_commit, p.merge_option"
+)
+_PR_SELECT = (
+    f"SELECT {_PR_COLUMNS} FROM pull_requests p"
+    " JOIN repositories r ON r.id = p.repo_id"
+    " JOIN pull_request_revisions v ON v.id = p.revision_id"
+)
+
+
+def _date(value: object) -> datetime:
+    return datetime.fromtimestamp(float(value), UTC)  # type: ignore[arg-type]
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _row(row: Sequence[object]) -> PullRequest:
+    (key, number, account, region, repo_id, repo_name, title, description, status, author) = row[
+        :10
+    ]
+    created, activity, token, source_ref, destination_ref, revision_id = row[10:16]
+    source_commit, destination_commit, base, merged, merged_by, merge_commit, option = row[16:]
+    return PullRequest(
+        key=str(key),
+        number=int(number),  # type: ignore[call-overload]
+        account=str(account),
+        region=str(region),
+        repo_id=str(repo_id),
+        repository_name=str(repo_name),
+        title=str(title),
+        description=_opt(description),
+        status=str(status),
+        author=str(author),
+        created=_date(created),
+        last_activity=_date(activity),
+        client_token=_opt(token),
+        source_ref=str(source_ref),
+        destination_ref=str(destination_ref),
+        revision=Revision(
+            str(revision_id), str(source_commit), str(destination_commit), _opt(base)
+        ),
+        merge=MergeState(bool(merged), _opt(merged_by), _opt(merge_commit), _opt(option)),
+    )
+
+
+def parse_pull_request_id(value: str | None) -> int:
+    """The number a `pullRequestId` names, or CodeCommit's error for it."""
+    if value is None or value == "":
+        raise error("PullRequestIdRequiredException")
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise error("InvalidPullRequestIdException")
+    return int(value)
+
+
+class PullRequestService:
+    def __init__(self, db: Database, repos: RepositoryService, cache: PackCache) -> None:
+        self.db = db
+        self.repos = repos
+        self.cache = cache
+        db.ensure_schema(SCHEMA)
+        self._intent = threading.local()
+
+    # -- reading --------------------------------------------------------------------------
+
+    def find(self, account: str, region: str, pull_request_id: str | None) -> PullRequest:
+        number = parse_pull_request_id(pull_request_id)
+        row = (
+            self.db.read()
+            .execute(
+                f"{_PR_SELECT} WHERE p.account = ? AND p.region = ? AND p.number = ?",
+                (account, region, number),
+            )
+            .fetchone()
+        )
+        if row is None:
+            raise error("PullRequestDoesNotExistException")
+        return _row(row)
+
+    def list_ids(
+        self, repo: Repository, author: str | None = None, status: str | None = None
+    ) -> list[str]:
+        """The ids of a repository's pull requests, newest first."""
+        sql = "SELECT number FROM pull_requests WHERE repo_id = ?"
+        args: list[object] = [repo.id]
+        if author is not None:
+            sql += " AND author = ?"
+            args.append(author)
+        if status is not None:
+            sql += " AND status = ?"
+            args.append(status)
+        rows = self.db.read().execute(sql + " ORDER BY number DESC", args).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def events(
+        self, pr: PullRequest, kind: str | None = None, actor: str | None = None
+    ) -> list[Event]:
+        sql = "SELECT kind, actor, date, metadata FROM pull_request_events WHERE pull_request = ?"
+        args: list[object] = [pr.key]
+        if kind is not None:
+            sql += " AND kind = ?"
+            args.append(kind)
+        if actor is not None:
+            sql += " AND actor = ?"
+            args.append(actor)
+        rows = self.db.read().execute(sql + " ORDER BY seq", args).fetchall()
+        return [Event(pr.id, str(k), str(a), _date(d), json.loads(str(m))) for k, a, d, m in rows]
+
+    # -- creating -------------------------------------------------------------------------
+
+    def create(
+        self,
+        repo: Repository,
+        *,
+        title: str | None,
+        description: str | None,
+        source: str | None,
+        destination: str | None,
+        client_token: str | None,
+        author: str,
+    ) -> PullRequest:
+        if title is None or not title.strip():
+            raise error("TitleRequiredException")
+        source_ref = self._branch_ref(repo, source)
+        if destination is None or destination == "":
+            current = self.repos.get_by_id(repo.id) or repo
+            if current.default_branch is None:
+                raise error("ReferenceNameRequiredException")
+            destination = current.default_branch
+        destination_ref = self._branch_ref(repo, destination)
+        if source_ref == destination_ref:
+            raise error("SourceAndDestinationAreSameException")
+        request = [repo.id, title, description, source_ref, destination_ref]
+        digest = hashlib.sha256(json.dumps(request).encode()).hexdigest()
+        if client_token is not None:
+            earlier = self._by_token(repo.account, repo.region, client_token)
+            if earlier is not None:
+                return self._replay(earlier, digest)
+        source_tip, destination_tip = self._tips(repo, source_ref, destination_ref)
+        with CodeReader(self.repos, repo, self.cache) as reader:
+            base = merge_base(reader, source_tip, destination_tip)
+        when = now()
+        key, revision = str(uuid.uuid4()), str(uuid.uuid4())
+        try:
+            with self.db.transaction() as conn:
+                (open_count,) = conn.execute(
+                    "SELECT COUNT(*) FROM pull_requests WHERE repo_id = ? AND status = ?",
+                    (repo.id, OPEN),
+                ).fetchone()
+                if open_count >= MAX_OPEN_PER_REPOSITORY:
+                    raise error("MaximumOpenPullRequestsExceededException")
+                number = self._next_number(conn, repo.account, repo.region)
+                conn.execute(
+                    "INSERT INTO pull_requests (id, account, region, number, repo_id, title,"
+                    " description, status, author, created, last_activity, client_token,"
+                    " request_digest, source_ref, destination_ref, revision_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        key,
+                        repo.account,
+                        repo.region,
+                        number,
+                        repo.id,
+                        title,
+                        description,
+                        OPEN,
+                        author,
+                        when,
+                        when,
+                        client_token,
+                        digest,
+                        source_ref,
+                        destination_ref,
+                        revision,
+                    ),
+                )
+                add_revision(conn, key, revision, source_tip, destination_tip, base, when)
+                add_event(
+                    conn,
+                    key,
+                    CREATED,
+                    author,
+                    when,
+                    repository_name=repo.name,
+                    source_commit_id=source_tip,
+                    destination_commit_id=destination_tip,
+                    merge_base=base,
+                )
+        except sqlite3.IntegrityError:
+            # The same token, used by a concurrent create that committed first.
+            if client_token is None:
+                raise
+            earlier = self._by_token(repo.account, repo.region, client_token)
+            if earlier is None:
+                raise
+            return self._replay(earlier, digest)
+        return self.find(repo.account, repo.region, str(number))
+
+    def _replay(self, earlier: tuple[str, str, str], digest: str) -> PullRequest:
+        account, region, number = earlier[0].split("\0")
+        if earlier[1] != digest:
+            raise error("IdempotencyParameterMismatchException")
+        return self.find(account, region, number)
+
+    def _by_token(self, account: str, region: str, token: str) -> tuple[str, str, str] | None:
+        row = (
+            self.db.read()
+            .execute(
+                "SELECT number, request_digest FROM pull_requests"
+                " WHERE account = ? AND region = ? AND client_token = ?",
+                (account, region, token),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return f"{account}\0{region}\0{row[0]}", str(row[1]), token
+
+    def _branch_ref(self, repo: Repository, name: str | None) -> str:
+        """The full name of the branch a reference names (`main` or `refs/heads/main`)."""
+        if name is None or name == "":
+            raise error("ReferenceNameRequiredException")
+        full = name if name.startswith("refs/") else HEADS + name
+        encoded = full.encode("utf-8", "surrogatepass")
+        if b"\x7f" in encoded or not check_ref_format(Ref(encoded)):
+            raise error("InvalidReferenceNameException")
+        if not full.startswith(HEADS):
+            if self.repos.ref(repo, encoded) is not None:
+                raise error("ReferenceTypeNotSupportedException")
+            raise error("ReferenceDoesNotExistException")
+        if self.repos.ref(repo, encoded) is None:
+            tag = (_TAGS + name).encode("utf-8", "surrogatepass")
+            if not name.startswith("refs/") and self.repos.ref(repo, tag) is not None:
+                raise error("ReferenceTypeNotSupportedException")
+            raise error("ReferenceDoesNotExistException")
+        return full
+
+    def _tips(self, repo: Repository, source_ref: str, destination_ref: str) -> tuple[str, str]:
+        tips = []
+        for ref in (source_ref, destination_ref):
+            sha = self.repos.ref(repo, ref.encode("utf-8", "surrogatepass"))
+            if sha is None:
+                raise error("ReferenceDoesNotExistException")
+            tips.append(sha.decode())
+        return tips[0], tips[1]
+
+    @staticmethod
+    def _next_number(conn: sqlite3.Connection, account: str, region: str) -> int:
+        conn.execute(
+            "INSERT INTO pull_request_numbers (account, region, last) VALUES (?, ?, 1)"
+            " ON CONFLICT (account, region) DO UPDATE SET last = last + 1",
+            (account, region),
+        )
+        (number,) = conn.execute(
+            "SELECT last FROM pull_request_numbers WHERE account = ? AND region = ?",
+            (account, region),
+        ).fetchone()
+        return int(number)
+
+    # -- updating -------------------------------------------------------------------------
+
+    def update_title(self, pr: PullRequest, title: str | None, actor: str) -> PullRequest:
+        if title is None or not title.strip():
+            raise error("TitleRequiredException")
+        return self._update_open(pr, "title", title)
+
+    def update_description(
+        self, pr: PullRequest, description: str | None, actor: str
+    ) -> PullRequest:
+        return self._update_open(pr, "description", description or "")
+
+    def _update_open(self, pr: PullRequest, column: str, value: str) -> PullRequest:
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                f"UPDATE pull_requests SET {column} = ?, last_activity = ?"
+                " WHERE id = ? AND status = ?",
+                (value, now(), pr.key, OPEN),
+            )
+            if cur.rowcount != 1:
+                raise error("PullRequestAlreadyClosedException")
+        return self.find(pr.account, pr.region, pr.id)
+
+    def update_status(self, pr: PullRequest, status: str | None, actor: str) -> PullRequest:
+        if status is None or status == "":
+            raise error("PullRequestStatusRequiredException")
+        if status not in (OPEN, CLOSED):
+            raise error("InvalidPullRequestStatusException")
+        with self.db.transaction() as conn:
+            # The only valid update is from OPEN to CLOSED.
+            when = now()
+            cur = conn.execute(
+                "UPDATE pull_requests SET status = ?, last_activity = ?"
+                " WHERE id = ? AND status = ? AND ? = ?",
+                (status, when, pr.key, OPEN, status, CLOSED),
+            )
+            if cur.rowcount != 1:
+                raise error("InvalidPullRequestStatusUpdateException")
+            add_event(conn, pr.key, STATUS_CHANGED, actor, when, pull_request_status=status)
+        return self.find(pr.account, pr.region, pr.id)
+
+    # -- merging --------------------------------------------------------------------------
+
+    def merge(
+        self,
+        pr: PullRequest,
+        repo: Repository,
+        option: str,
+        *,
+        actor: str,
+        source_commit: str | None = None,
+        level: str | None = None,
+        strategy: str | None = None,
+        resolution: Mapping[str, Any] | None = None,
+        author: Author | None = None,
+    ) -> PullRequest:
+        """Merge the pull request's source into its destination by `option` and close it as
+        merged, in the transaction that moves the destination branch."""
+        if source_commit is not None and not _FULL_SHA.fullmatch(source_commit):
+            raise error("InvalidCommitIdException")
+        if pr.repo_id != repo.id:
+            raise error("RepositoryNotAssociatedWithPullRequestException")
+        if pr.status != OPEN:
+            raise error("PullRequestAlreadyClosedException")
+        source_tip, _ = self._tips(repo, pr.source_ref, pr.destination_ref)
+        if source_commit is not None and source_commit.lower() != source_tip:
+            raise error("TipOfSourceReferenceIsDifferentException")
+        branch = pr.destination_ref[len(HEADS) :]
+        self._intent.value = MergeIntent(pr.key, option, source_tip)
+        try:
+            merge_branches(
+                self.repos,
+                repo,
+                self.cache,
+                source_tip,
+                pr.destination_ref,
+                option,
+                actor=actor,
+                target_branch=branch,
+                level=level,
+                strategy=strategy,
+                resolution=resolution,
+                author=author or Author(None, None, None),
+            )
+        finally:
+            self._intent.value = None
+        return self.find(pr.account, pr.region, pr.id)
+
+    # -- the repository's refs move -------------------------------------------------------
+
+    def on_ref_change(
+        self,
+        conn: sqlite3.Connection,
+        repo: Repository,
+        applied: Sequence[RefUpdate],
+        actor: str | None,
+    ) -> None:
+        """Inside the ref transaction: see `pull_request_follow.follow_refs`."""
+        intent: MergeIntent | None = getattr(self._intent, "value", None)
+        follow_refs(conn, self.repos, self.cache, repo, applied, actor, intent)
