@@ -18,6 +18,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from conftest import ACCOUNT, REGION, GitUser, MakeGitUser, Server, git, make_commits
+from maintenance import run_maintenance
 from test_git_http import EMPTY_PACK, ZERO, create_repo, http_auth, parse_pkts, pkt, stored_files
 from test_git_scenarios import TRANSPORTS
 
@@ -40,6 +41,7 @@ class Pushed:
         self.work = work
         self.shas = make_commits(env, work, 2)
         git(env, "push", "-q", server.git_url(self.name), "main", cwd=work)
+        run_maintenance(server)  # settle what earlier pushes scheduled
         self.files = stored_files(server, self.name)
 
     def refs(self) -> dict[str, str]:

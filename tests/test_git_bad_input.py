@@ -61,6 +61,7 @@ class Pushed:
         git(env, "remote", "add", "origin", self.url, cwd=work)
         git(env, "push", "origin", "main", cwd=work)
         self.refs = remote_refs(env, self.url)
+        run_maintenance(server)  # settle what earlier pushes scheduled
         self.files = stored_files(server, name)
 
     def assert_unchanged(self) -> None:

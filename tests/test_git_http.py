@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import Server, git, make_commits, start_server
+from maintenance import run_maintenance
 
 ZERO = "0" * 40
 EMPTY_PACK = b"PACK" + struct.pack(">II", 2, 0)
@@ -157,6 +158,7 @@ def test_branches_and_tags(
     shas = make_commits(git_env, work, 2)
     git(git_env, "remote", "add", "origin", url, cwd=work)
     git(git_env, "push", "origin", "main", cwd=work)
+    run_maintenance(server)  # settle what earlier pushes scheduled
     packs_before = stored_files(server, repo_name)
 
     git(git_env, "branch", "feature", shas[0], cwd=work)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import GitUser, MakeGitUser, Server, git, make_commits, needs_openssh
+from maintenance import run_maintenance
 
 TRANSPORTS = ["http", pytest.param("ssh", marks=needs_openssh)]
 
@@ -322,6 +323,7 @@ def test_branch_protection_by_references(
     work = tmp_path / "w"
     [sha] = make_commits(owner.env, work, 1)
     git(owner.env, "push", owner.url(repo_name), "main", cwd=work)
+    run_maintenance(server)  # settle what earlier pushes scheduled
     before = stored_files(server, repo_name)
 
     clone = tmp_path / "clone"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import GitUser, MakeGitUser, Server, git
+from maintenance import run_maintenance
 from test_git_http import ZERO, raw_receive, report_lines, stored_files
 from test_git_scenarios import TRANSPORTS
 
@@ -350,6 +351,7 @@ def test_push_needing_a_shallow_commit_the_repository_lacks_is_refused_like_git(
         git(side.env, "push", "-q", side.url, "--delete", "lonely")
         _same_commit(side, clone, "after-delete")
         clones.append(clone)
+    run_maintenance(server)  # settle what the deletes scheduled
     before = stored_files(server, name)
     results = [_push(ours, clones[0], "lonely"), _push(oracle, clones[1], "lonely")]
     assert results[0].returncode == results[1].returncode != 0
