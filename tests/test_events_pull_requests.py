@@ -324,3 +324,49 @@ def test_refused_status_change_sends_no_event(
     assert len(_notifications(subscriber)) == 2
     # and the server still serves the next request
     assert cc.get_pull_request(pullRequestId=pr_id)["pullRequest"]["pullRequestStatus"] == "CLOSED"
+
+
+def _change(kind: str, **metadata: object) -> Any:
+    from datetime import UTC, datetime
+
+    from emulator.repos.model import Repository
+    from emulator.repos.pull_request_model import (
+        OPEN,
+        PullRequest,
+        PullRequestChange,
+        Revision,
+    )
+
+    when = datetime(2020, 12, 5, 15, 7, 4, tzinfo=UTC)
+    repo = Repository("rid", ACCOUNT, REGION, "demo", None, "main", None, when, when)
+    pr = PullRequest(
+        "key", 7, ACCOUNT, REGION, "rid", "demo", "T", None, OPEN, "arn:a", when, when, None,
+        "refs/heads/f", "refs/heads/main", Revision("rev", "s" * 40, "d" * 40, None),
+    )  # fmt: skip
+    return PullRequestChange(kind, pr, repo, "arn:b", when, metadata)
+
+
+def test_approval_events_map_to_aws_shape_for_the_approvals_producer() -> None:
+    from emulator.events.pull_request_events import event_type_id, state_change
+
+    change = _change("PULL_REQUEST_APPROVAL_STATE_CHANGED", approval_status="APPROVE")
+    doc = state_change(change)
+    assert doc is not None and event_type_id(change) == (
+        "codecommit-repository-approvals-status-changed"
+    )
+    detail: Any = doc["detail"]
+    assert (detail["event"], detail["approvalStatus"]) == (
+        "pullRequestApprovalStateChanged",
+        "APPROVE",
+    )
+    assert detail["creationDate"] == "Sat Dec 05 15:07:04 UTC 2020"
+    assert "State change: APPROVE." in detail["notificationBody"]
+    change = _change("PULL_REQUEST_APPROVAL_RULE_OVERRIDDEN", override_status="REVOKE")
+    detail = state_change(change)["detail"]  # type: ignore[index]
+    assert (detail["event"], detail["overrideStatus"]) == (
+        "pullRequestApprovalRuleOverridden",
+        "REVOKE",
+    )
+    assert event_type_id(change) == "codecommit-repository-approvals-rule-override"
+    # a kind with no entry sends nothing
+    assert state_change(_change("PULL_REQUEST_APPROVAL_RULE_CREATED")) is None

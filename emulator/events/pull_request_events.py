@@ -17,11 +17,12 @@ A merge records two events, as `DescribePullRequestEvents` shows them: the merge
 (`pullRequestMergeStatusUpdated`, event type `...-pull-request-merged`) and the status change to
 CLOSED (`pullRequestStatusChanged` with `isMerged` "True").
 
-Approval events (`PULL_REQUEST_APPROVAL_STATE_CHANGED`, `..._APPROVAL_RULE_OVERRIDDEN`) reach
-this module the same way once they are recorded through `PullRequestService.record`: add an
-entry to `PULL_REQUEST_EVENTS` (the event name, its notification event type, and the detail
-members its metadata adds, e.g. `approvalStatus` / `overrideStatus`). Events that are not pull
-request events (comments) go through `EventService.publish` with their own detail type.
+Approval events have their entries too (`pullRequestApprovalStateChanged` with `approvalStatus`,
+event type `...-approvals-status-changed`; `pullRequestApprovalRuleOverridden` with
+`overrideStatus`, `...-approvals-rule-override`): they are sent once their producer records
+them through `PullRequestService.record` with the metadata `approval_status` /
+`override_status`. Another kind is one more entry in `PULL_REQUEST_EVENTS`. Events that are not
+pull request events (comments) go through `EventService.publish` with their own detail type.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ from emulator.repos.pull_request_model import (
 )
 
 DETAIL_TYPE = "CodeCommit Pull Request State Change"
+# PullRequestEventType values written by the approval rules' code.
+APPROVAL_STATE_CHANGED = "PULL_REQUEST_APPROVAL_STATE_CHANGED"
+APPROVAL_RULE_OVERRIDDEN = "PULL_REQUEST_APPROVAL_RULE_OVERRIDDEN"
 SOURCE = "aws.codecommit"
 
 
@@ -97,6 +101,25 @@ def _merged(change: PullRequestChange, link: str) -> str:
     )
 
 
+def _approval(change: PullRequestChange, link: str) -> str:
+    return (
+        f"{_head(change)} User: {change.actor}. Event: Updated. Pull request name:"
+        f" {change.pull_request.id}. Additional information: A user has changed their approval"
+        f" state for the pull request. State change: {change.metadata.get('approval_status')}."
+        f" For more information, go to the AWS CodeCommit console {link}"
+    )
+
+
+def _override(change: PullRequestChange, link: str) -> str:
+    return (
+        f"{_head(change)} User: {change.actor}. Event: Updated. Pull request name:"
+        f" {change.pull_request.id}. Additional information: An override event has occurred for"
+        " the approval rules for this pull request. Override status:"
+        f" {change.metadata.get('override_status')}. For more information, go to the AWS"
+        f" CodeCommit console {link}"
+    )
+
+
 def _merge_option(change: PullRequestChange) -> Mapping[str, object]:
     option = change.pull_request.merge.merge_option
     return {} if option is None else {"mergeOption": option}
@@ -119,6 +142,18 @@ PULL_REQUEST_EVENTS: dict[str, Kind] = {
         "codecommit-repository-pull-request-merged",
         _merged,
         _merge_option,
+    ),
+    APPROVAL_STATE_CHANGED: Kind(
+        "pullRequestApprovalStateChanged",
+        "codecommit-repository-approvals-status-changed",
+        _approval,
+        lambda change: {"approvalStatus": change.metadata.get("approval_status")},
+    ),
+    APPROVAL_RULE_OVERRIDDEN: Kind(
+        "pullRequestApprovalRuleOverridden",
+        "codecommit-repository-approvals-rule-override",
+        _override,
+        lambda change: {"overrideStatus": change.metadata.get("override_status")},
     ),
 }
 
