@@ -116,6 +116,8 @@ class Emulator:
         # Pull requests follow their branches in the same transaction (new revisions, merges).
         self.pull_requests = PullRequestService(self.db, self.repos, self.pack_cache)
         self.repos.ref_listeners.append(self.pull_requests.on_ref_change)
+        # Their events reach notification rules and webhooks in the transaction of the change.
+        self.pull_requests.listeners.append(self.events.on_pull_request_change)
         # Any ref change (git or API) may leave objects unreachable.
         self.repos.ref_listeners.append(
             lambda _conn, repo, _applied, _actor: self.maintenance.schedule(repo.id)

@@ -13,8 +13,13 @@ notifications):
 
 With `DetailType` FULL, `detail` also carries `notificationBody`, the human-readable sentence AWS
 adds for FULL notifications (its wording follows AWS's pull-request notification bodies; ccemu
-has no console link to offer). The pull-request and comment event types are listed and accepted,
-as AWS lists them, but nothing in ccemu fires them yet.
+has no console link to offer).
+
+Other events (pull requests: `codecommit-repository-pull-request-*`) come as a whole
+EventBridge-style event with their event type id (`EventService.publish`); `notification` wraps
+such an event for a rule the same way, its detail as it is (it carries its own
+`notificationBody`, with BASIC and FULL alike). The comment and approval event types are listed
+and accepted, as AWS lists them; they fire once their producers publish them.
 
 Targets are an account's own list too (ListTargets, DeleteTarget): a target is added when a rule
 first names it, and stays until DeleteTarget removes it.
@@ -505,6 +510,25 @@ class NotificationService:
             (repo.arn, repo.account, ENABLED),
         )
         return [_rule(r) for r in rows]
+
+
+def wants(rule: NotificationRule, event_type_id: str) -> bool:
+    return event_type_id in rule.event_type_ids
+
+
+def notification(rule: NotificationRule, event: Mapping[str, Any]) -> dict[str, object]:
+    """The notification a rule sends for an EventBridge-style event (see the module doc)."""
+    return {
+        "account": event["account"],
+        "detailType": event["detail-type"],
+        "region": event["region"],
+        "source": event["source"],
+        "time": event["time"],
+        "notificationRuleArn": rule.arn,
+        "detail": dict(event["detail"]),
+        "resources": list(event["resources"]),
+        "additionalAttributes": {},
+    }
 
 
 def matches(rule: NotificationRule, update: RefUpdate) -> bool:

@@ -7,6 +7,14 @@ with the ref update or not at all. The worker delivers them after the commit.
 
 Notification rules (CodeStar Notifications) are one more producer here: each matching ENABLED
 rule publishes to its SNS topics through `SnsService.fanout`, in the same listener.
+
+Events other than ref changes go through `publish`: one EventBridge-style event (to the
+webhooks) with the notification event type it fires (to the rules), written in the caller's
+transaction. `on_pull_request_change` is registered as a listener of the pull request service
+and publishes "CodeCommit Pull Request State Change" events (`pull_request_events`); comment
+events ("CodeCommit Comment on Pull Request" / "... on Commit", event types
+`codecommit-repository-comments-on-*`) are meant to be published the same way by their producer,
+inside the transaction that stores the comment.
 """
 
 from __future__ import annotations
@@ -20,11 +28,13 @@ from pathlib import Path
 
 from emulator.events.eventbridge import WebhookStore, state_change
 from emulator.events.lambdas import LAMBDA_ARN, LambdaMap
-from emulator.events.notifications import NotificationService
+from emulator.events.notifications import NotificationService, notification, wants
 from emulator.events.notifications import matches as rule_matches
 from emulator.events.notifications import message as rule_message
 from emulator.events.outbox import LAMBDA, SNS_TOPIC, WEBHOOK, NewDelivery, NewEvent, Outbox
 from emulator.events.policy import DEFAULT_POLICY
+from emulator.events.pull_request_events import event_type_id
+from emulator.events.pull_request_events import state_change as pr_state_change
 from emulator.events.sns import SnsService, topic_arn_parts
 from emulator.events.sns_signing import Signer
 from emulator.events.triggers import (
@@ -37,6 +47,7 @@ from emulator.events.triggers import (
 )
 from emulator.events.worker import DeliveryWorker
 from emulator.repos.model import RefUpdate, Repository
+from emulator.repos.pull_request_model import PullRequestChange
 from emulator.state.db import Database
 
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -220,27 +231,10 @@ class EventService:
                         conn, target.address, text, order_scope=repo.id, source=rule.arn
                     )
                     deliveries.extend(published.deliveries)
-        hooks = self.webhooks.all(conn)
-        if hooks:
-            for update in updates:
-                doc = state_change(repo, update, who, now)
-                if doc is None:
-                    continue
-                body = json.dumps(doc).encode()
-                for hook in hooks:
-                    deliveries.append(
-                        NewDelivery(
-                            kind=WEBHOOK,
-                            destination=hook.url,
-                            url=hook.url,
-                            body=body,
-                            headers=JSON_HEADERS,
-                            policy=DEFAULT_POLICY,
-                            message_id=str(doc["id"]),
-                            source=hook.id,
-                            order_key=f"{hook.url}|{repo.id}",
-                        )
-                    )
+        for update in updates:
+            doc = state_change(repo, update, who, now)
+            if doc is not None:
+                deliveries.extend(self._webhook_deliveries(conn, repo, doc))
         self.outbox.enqueue(
             conn,
             NewEvent(
@@ -262,4 +256,85 @@ class EventService:
                 },
             ),
             deliveries,
+        )
+
+    def _webhook_deliveries(
+        self, conn: sqlite3.Connection, repo: Repository, doc: dict[str, object]
+    ) -> list[NewDelivery]:
+        body = json.dumps(doc).encode()
+        return [
+            NewDelivery(
+                kind=WEBHOOK,
+                destination=hook.url,
+                url=hook.url,
+                body=body,
+                headers=JSON_HEADERS,
+                policy=DEFAULT_POLICY,
+                message_id=str(doc["id"]),
+                source=hook.id,
+                order_key=f"{hook.url}|{repo.id}",
+            )
+            for hook in self.webhooks.all(conn)
+        ]
+
+    # -- other events -----------------------------------------------------------------------
+
+    def publish(
+        self,
+        conn: sqlite3.Connection,
+        repo: Repository,
+        doc: dict[str, object],
+        event_type: str | None,
+        *,
+        kind: str,
+        actor: str,
+        summary: dict[str, object],
+    ) -> None:
+        """Write one EventBridge-style event `doc` about `repo` and its deliveries in the
+        caller's transaction: to every webhook, and to the SNS targets of every ENABLED
+        notification rule of the repository that wants `event_type` (a
+        `codecommit-repository-*` id; None: rules get nothing). `kind` and `summary` are what
+        the event log (`/_ccemu/events`) shows of it."""
+        deliveries: list[NewDelivery] = []
+        if event_type is not None:
+            for rule in self.notifications.enabled_rules(conn, repo):
+                if not wants(rule, event_type):
+                    continue
+                text = json.dumps(notification(rule, doc))
+                for target in rule.targets:
+                    published = self.sns.fanout(
+                        conn, target.address, text, order_scope=repo.id, source=rule.arn
+                    )
+                    deliveries.extend(published.deliveries)
+        deliveries.extend(self._webhook_deliveries(conn, repo, doc))
+        self.outbox.enqueue(
+            conn,
+            NewEvent(
+                kind=kind,
+                account=repo.account,
+                region=repo.region,
+                repository=repo.name,
+                repo_id=repo.id,
+                actor=actor,
+                detail=summary,
+            ),
+            deliveries,
+        )
+
+    def on_pull_request_change(self, conn: sqlite3.Connection, change: PullRequestChange) -> None:
+        """The pull request service's listener: publish the event of one pull request event,
+        in the transaction that records it."""
+        doc = pr_state_change(change)
+        if doc is None:
+            return
+        detail = doc["detail"]
+        assert isinstance(detail, dict)
+        self.publish(
+            conn,
+            change.repository,
+            doc,
+            event_type_id(change),
+            kind="pull-request",
+            actor=change.actor,
+            summary={"pullRequestId": change.pull_request.id, "event": detail["event"]},
         )

@@ -9,7 +9,8 @@ API commit, a merge), so what they record commits or rolls back with the ref upd
   as merged with its option; if the pull request was closed or its source moved meanwhile, the
   ref update is refused and rolled back.
 
-A branch deleted under an open pull request leaves it as it was.
+A branch deleted under an open pull request leaves it as it was. Events are written through
+`record` (`add_event`, or the service's recorder that also tells its listeners).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from emulator.repos.pull_request_model import (
     SOURCE_UPDATED,
     STATUS_CHANGED,
     MergeState,
+    Record,
     add_event,
     add_revision,
     now,
@@ -56,6 +58,7 @@ def follow_refs(
     applied: Sequence[RefUpdate],
     actor: str | None,
     intent: MergeIntent | None,
+    record: Record = add_event,
 ) -> None:
     """Bring the repository's open pull requests up to these ref updates (see above). Raising
     here rolls the ref update back."""
@@ -80,16 +83,18 @@ def follow_refs(
                     if src != intent.source_commit:
                         raise error("TipOfSourceReferenceIsDifferentException")
                     merged = MergeState(True, who, dst, intent.option)
-                    _close_merged(conn, repo, str(key), str(destination_ref), merged)
+                    _close_merged(conn, record, repo, str(key), str(destination_ref), merged)
                     handled = True
                     continue
                 base = merge_base(reader, src, dst)
                 if src != last_source:
-                    _new_revision(conn, repo, str(key), who, str(last_source), src, dst, base)
+                    _new_revision(
+                        conn, record, repo, str(key), who, str(last_source), src, dst, base
+                    )
                 if src == dst or base == src:
                     commit = find_merge_commit(reader, src, dst) or src
                     merged = MergeState(True, who, commit, None)
-                    _close_merged(conn, repo, str(key), str(destination_ref), merged)
+                    _close_merged(conn, record, repo, str(key), str(destination_ref), merged)
     if intent is not None and not handled:
         # The pull request was closed (or merged) while the merge was being made.
         owned = conn.execute(
@@ -101,6 +106,7 @@ def follow_refs(
 
 def _new_revision(
     conn: sqlite3.Connection,
+    record: Record,
     repo: Repository,
     key: str,
     actor: str,
@@ -117,7 +123,7 @@ def _new_revision(
         "UPDATE pull_requests SET revision_id = ?, last_activity = ? WHERE id = ?",
         (revision, when, key),
     )
-    add_event(
+    record(
         conn,
         key,
         SOURCE_UPDATED,
@@ -132,6 +138,7 @@ def _new_revision(
 
 def _close_merged(
     conn: sqlite3.Connection,
+    record: Record,
     repo: Repository,
     key: str,
     destination_ref: str,
@@ -150,7 +157,7 @@ def _close_merged(
         "merge_commit_id": merged.merge_commit,
         "merge_option": merged.merge_option,
     }
-    add_event(
+    record(
         conn,
         key,
         MERGE_STATE_CHANGED,
@@ -160,7 +167,7 @@ def _close_merged(
         destination_reference=destination_ref,
         merge_metadata={k: v for k, v in metadata.items() if v is not None},
     )
-    add_event(conn, key, STATUS_CHANGED, merged.merged_by, when, pull_request_status=CLOSED)
+    record(conn, key, STATUS_CHANGED, merged.merged_by, when, pull_request_status=CLOSED)
 
 
 def _ref_in(conn: sqlite3.Connection, repo: Repository, name: str) -> str | None:

@@ -6,15 +6,23 @@ as AWS gives it). Inside ccemu every row that hangs off a pull request names its
 (`pull_requests.id`): revisions (one per source tip the pull request has seen), events
 (`DescribePullRequestEvents`, written in the transaction of the change they record) and,
 later, approval rules, approvals and comments, which name a pull request and a revision.
+
+Every event goes to the pull request's listeners too (`PullRequestListener`, registered on
+`PullRequestService.listeners`), inside the transaction that writes it: that is how the events
+service turns them into notifications and EventBridge-style events that commit or roll back with
+the change. A writer that has a listener list records through `PullRequestService.record`
+(or the `Record` it hands out) rather than `add_event`.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from emulator.repos.model import Repository
 
 OPEN, CLOSED = "OPEN", "CLOSED"
 
@@ -127,6 +135,24 @@ class Event:
     date: datetime
     # The event's own facts, named as the model's metadata members of its kind (snake_case).
     metadata: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class PullRequestChange:
+    """One event of a pull request as its listeners see it, in the transaction that wrote it."""
+
+    kind: str  # a PullRequestEventType
+    pull_request: PullRequest  # as it stands with this event written
+    repository: Repository
+    actor: str
+    date: datetime
+    metadata: Mapping[str, object]  # as `Event.metadata`
+
+
+# Called inside the transaction of the change; raising rolls the change back.
+PullRequestListener = Callable[[sqlite3.Connection, PullRequestChange], None]
+# `add_event`'s signature: what writes an event (and tells the listeners).
+Record = Callable[..., None]
 
 
 # -- rows -----------------------------------------------------------------------------------------

@@ -18,7 +18,9 @@ CodeCommit's rules, as its API reference and service model state them:
 
 The pull request lives with the repository: `pull_request_follow` brings it up to every ref
 transaction (a push, an API commit, a merge): new revisions of its source branch, and a merge
-pushed by git. Every change writes its `DescribePullRequestEvents` event in its own transaction.
+pushed by git. Every change writes its `DescribePullRequestEvents` event in its own transaction,
+through `record`, which also hands it to `listeners` (the events service: notification rules and
+EventBridge-style events) in that transaction.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ from emulator.repos.pull_request_model import (
     Event,
     MergeState,
     PullRequest,
+    PullRequestChange,
+    PullRequestListener,
+    Record,
     Revision,
     add_event,
     add_revision,
@@ -129,6 +134,45 @@ class PullRequestService:
         self.cache = cache
         db.ensure_schema(SCHEMA)
         self._intent = threading.local()
+        # Told of every pull request event, inside the transaction that writes it.
+        self.listeners: list[PullRequestListener] = []
+
+    # -- events ---------------------------------------------------------------------------
+
+    def record(
+        self,
+        conn: sqlite3.Connection,
+        repo: Repository,
+        key: str,
+        kind: str,
+        actor: str,
+        when: float,
+        **metadata: object,
+    ) -> None:
+        """Write a pull request event (`add_event`) and hand it, with the pull request as it
+        now stands, to every listener, all in the caller's transaction."""
+        add_event(conn, key, kind, actor, when, **metadata)
+        if not self.listeners:
+            return
+        pr = _row(conn.execute(f"{_PR_SELECT} WHERE p.id = ?", (key,)).fetchone())
+        change = PullRequestChange(kind, pr, repo, actor, _date(when), metadata)
+        for listener in self.listeners:
+            listener(conn, change)
+
+    def recorder(self, repo: Repository) -> Record:
+        """`record` for one repository, with `add_event`'s signature."""
+
+        def record(
+            conn: sqlite3.Connection,
+            key: str,
+            kind: str,
+            actor: str,
+            when: float,
+            **metadata: object,
+        ) -> None:
+            self.record(conn, repo, key, kind, actor, when, **metadata)
+
+        return record
 
     # -- reading --------------------------------------------------------------------------
 
@@ -244,8 +288,9 @@ class PullRequestService:
                     ),
                 )
                 add_revision(conn, key, revision, source_tip, destination_tip, base, when)
-                add_event(
+                self.record(
                     conn,
+                    repo,
                     key,
                     CREATED,
                     author,
@@ -354,6 +399,9 @@ class PullRequestService:
             raise error("PullRequestStatusRequiredException")
         if status not in (OPEN, CLOSED):
             raise error("InvalidPullRequestStatusException")
+        repo = self.repos.get_by_id(pr.repo_id)
+        if repo is None:  # deleted since the pull request was read: it went with it
+            raise error("PullRequestDoesNotExistException")
         with self.db.transaction() as conn:
             # The only valid update is from OPEN to CLOSED.
             when = now()
@@ -364,7 +412,7 @@ class PullRequestService:
             )
             if cur.rowcount != 1:
                 raise error("InvalidPullRequestStatusUpdateException")
-            add_event(conn, pr.key, STATUS_CHANGED, actor, when, pull_request_status=status)
+            self.record(conn, repo, pr.key, STATUS_CHANGED, actor, when, pull_request_status=status)
         return self.find(pr.account, pr.region, pr.id)
 
     # -- merging --------------------------------------------------------------------------
@@ -425,4 +473,4 @@ class PullRequestService:
     ) -> None:
         """Inside the ref transaction: see `pull_request_follow.follow_refs`."""
         intent: MergeIntent | None = getattr(self._intent, "value", None)
-        follow_refs(conn, self.repos, self.cache, repo, applied, actor, intent)
+        follow_refs(conn, self.repos, self.cache, repo, applied, actor, intent, self.recorder(repo))
