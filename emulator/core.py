@@ -19,6 +19,7 @@ from emulator.iam.sts import STS
 from emulator.kms.master import open_master_key
 from emulator.kms.secrets import SecretBox
 from emulator.kms.service import KmsService
+from emulator.repos.approval_rules import ApprovalRuleService
 from emulator.repos.clone_urls import aws_clone_url_http, aws_clone_url_ssh
 from emulator.repos.data_keys import RepositoryDataKeys
 from emulator.repos.git_session import GitGate
@@ -116,6 +117,8 @@ class Emulator:
         # Pull requests follow their branches in the same transaction (new revisions, merges).
         self.pull_requests = PullRequestService(self.db, self.repos, self.pack_cache)
         self.repos.ref_listeners.append(self.pull_requests.on_ref_change)
+        self.approval_rules = ApprovalRuleService(self.db)
+        self.pull_requests.merge_checks.append(self.approval_rules.require_mergeable)
         # Any ref change (git or API) may leave objects unreachable.
         self.repos.ref_listeners.append(
             lambda _conn, repo, _applied, _actor: self.maintenance.schedule(repo.id)

@@ -29,7 +29,7 @@ import re
 import sqlite3
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -129,6 +129,8 @@ class PullRequestService:
         self.cache = cache
         db.ensure_schema(SCHEMA)
         self._intent = threading.local()
+        # What a merge must pass first (approval rules), each raising CodeCommit's error.
+        self.merge_checks: list[Callable[[PullRequest], None]] = []
 
     # -- reading --------------------------------------------------------------------------
 
@@ -393,6 +395,8 @@ class PullRequestService:
         source_tip, _ = self._tips(repo, pr.source_ref, pr.destination_ref)
         if source_commit is not None and source_commit.lower() != source_tip:
             raise error("TipOfSourceReferenceIsDifferentException")
+        for check in self.merge_checks:
+            check(pr)
         branch = pr.destination_ref[len(HEADS) :]
         self._intent.value = MergeIntent(pr.key, option, source_tip)
         try:

@@ -30,6 +30,7 @@ from typing import Any
 from botocore.model import OperationModel, ServiceModel
 
 from emulator.api.codecommit import (
+    approvals,
     branches,
     code,
     commits,
@@ -46,6 +47,7 @@ from emulator.codecommit_errors import MESSAGES, error
 from emulator.errors import ServiceError, client_error
 
 AREAS: tuple[ModuleType, ...] = (
+    approvals,
     branches,
     code,
     commits,
