@@ -171,6 +171,12 @@ def test_merge_waits_for_the_approval_pool_and_a_push_resets_approvals(
         client.update_pull_request_approval_state(
             pullRequestId=pr_id, revisionId=rev1, approvalState="APPROVE"
         )
+    # approving again changes nothing and records nothing
+    before = _state(author, pr_id)
+    reviewer.update_pull_request_approval_state(
+        pullRequestId=pr_id, revisionId=rev1, approvalState="APPROVE"
+    )
+    assert _state(author, pr_id) == before
     states = author.get_pull_request_approval_states(pullRequestId=pr_id, revisionId=rev1)
     assert states["approvals"] == [
         {"userArn": reviewer_arn, "approvalState": "APPROVE"},
