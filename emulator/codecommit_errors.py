@@ -696,6 +696,61 @@ _MESSAGES: tuple[Message, ...] = (
         "The pull request cannot be merged because one or more approval rules applied to "
         "the pull request have conditions that have not been met.",
     ),
+    # -- approval rule templates (emulator/repos/approval_templates.py, its API area)
+    _model(
+        "ApprovalRuleTemplateNameRequiredException",
+        "An approval rule template name is required, but was not specified.",
+    ),
+    _model(
+        "InvalidApprovalRuleTemplateNameException",
+        "The name of the approval rule template is not valid. Template names must be "
+        "between 1 and 100 valid characters in length. For more information about limits "
+        "in CodeCommit, see Quotas in the CodeCommit User Guide.",
+    ),
+    _model(
+        "ApprovalRuleTemplateNameAlreadyExistsException",
+        "You cannot create an approval rule template with that name because a template "
+        "with that name already exists in this Amazon Web Services Region for your Amazon"
+        " Web Services account. Approval rule template names must be unique.",
+    ),
+    _model(
+        "ApprovalRuleTemplateContentRequiredException",
+        "The content for the approval rule template is empty. You must provide some "
+        "content for an approval rule template. The content cannot be null.",
+    ),
+    _model(
+        "InvalidApprovalRuleTemplateContentException",
+        "The content of the approval rule template is not valid.",
+    ),
+    _model(
+        "InvalidApprovalRuleTemplateDescriptionException",
+        "The description for the approval rule template is not valid because it exceeds "
+        "the maximum characters allowed for a description. For more information about "
+        "limits in CodeCommit, see Quotas in the CodeCommit User Guide.",
+    ),
+    _model(
+        "NumberOfRuleTemplatesExceededException",
+        "The maximum number of approval rule templates has been exceeded for this Amazon "
+        "Web Services Region.",
+    ),
+    _model(
+        "ApprovalRuleTemplateDoesNotExistException",
+        "The specified approval rule template does not exist. Verify that the name is "
+        "correct and that you are signed in to the Amazon Web Services Region where the "
+        "template was created, and then try again.",
+    ),
+    _model(
+        "ApprovalRuleTemplateInUseException",
+        "The approval rule template is associated with one or more repositories. You "
+        "cannot delete a template that is associated with a repository. Remove all "
+        "associations, and then try again.",
+    ),
+    _model(
+        "MaximumRuleTemplatesAssociatedWithRepositoryException",
+        "The maximum number of approval rule templates for a repository has been "
+        "exceeded. You cannot associate more than 25 approval rule templates with a "
+        "repository.",
+    ),
     # -- ccemu's own, no AWS text known -----------------------------------------------------
     Message(
         "ConcurrentReferenceUpdateException",

@@ -20,6 +20,7 @@ from emulator.kms.master import open_master_key
 from emulator.kms.secrets import SecretBox
 from emulator.kms.service import KmsService
 from emulator.repos.approval_rules import ApprovalRuleService
+from emulator.repos.approval_templates import ApprovalTemplateService
 from emulator.repos.clone_urls import aws_clone_url_http, aws_clone_url_ssh
 from emulator.repos.data_keys import RepositoryDataKeys
 from emulator.repos.git_session import GitGate
@@ -119,6 +120,8 @@ class Emulator:
         self.repos.ref_listeners.append(self.pull_requests.on_ref_change)
         self.approval_rules = ApprovalRuleService(self.db)
         self.pull_requests.merge_checks.append(self.approval_rules.require_mergeable)
+        self.approval_templates = ApprovalTemplateService(self.db, self.approval_rules)
+        self.pull_requests.create_hooks.append(self.approval_templates.on_pull_request_created)
         # Any ref change (git or API) may leave objects unreachable.
         self.repos.ref_listeners.append(
             lambda _conn, repo, _applied, _actor: self.maintenance.schedule(repo.id)

@@ -51,6 +51,7 @@ CODECOMMIT_PATH = [
     "emulator/repos/pull_requests.py",
     "emulator/repos/pull_request_follow.py",
     "emulator/repos/approval_rules.py",
+    "emulator/repos/approval_templates.py",
     "emulator/repos/merge.py",
     "emulator/kms/segmented.py",
 ]

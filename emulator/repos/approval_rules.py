@@ -276,10 +276,10 @@ class ApprovalRuleService:
         )
         return [_rule(r) for r in rows]
 
-    def _rule_named(self, conn: sqlite3.Connection, pr: PullRequest, name: str) -> ApprovalRule:
+    def _rule_named(self, conn: sqlite3.Connection, key: str, name: str) -> ApprovalRule:
         row = conn.execute(
             f"SELECT {_RULE_COLUMNS} FROM approval_rules WHERE pull_request = ? AND name = ?",
-            (pr.key, name),
+            (key, name),
         ).fetchone()
         if row is None:
             raise error("ApprovalRuleDoesNotExistException")
@@ -297,7 +297,7 @@ class ApprovalRuleService:
         assert content is not None
         with self.db.transaction() as conn:
             self._require_open(conn, pr)
-            rule = self.insert_rule(conn, pr, name, content, actor)
+            rule = self.insert_rule(conn, pr.key, name, content, actor)
             if rule is None:
                 raise error("ApprovalRuleNameAlreadyExistsException")
         return rule
@@ -305,7 +305,7 @@ class ApprovalRuleService:
     def insert_rule(
         self,
         conn: sqlite3.Connection,
-        pr: PullRequest,
+        pr_key: str,
         name: str,
         content: str,
         actor: str,
@@ -314,12 +314,12 @@ class ApprovalRuleService:
         """Add a rule to the pull request, with its event; None when the name is taken."""
         (count, last) = conn.execute(
             "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM approval_rules WHERE pull_request = ?",
-            (pr.key,),
+            (pr_key,),
         ).fetchone()
         if count >= MAX_RULES:
             raise error("NumberOfRulesExceededException")
         taken = conn.execute(
-            "SELECT 1 FROM approval_rules WHERE pull_request = ? AND name = ?", (pr.key, name)
+            "SELECT 1 FROM approval_rules WHERE pull_request = ? AND name = ?", (pr_key, name)
         ).fetchone()
         if taken is not None:
             return None
@@ -330,7 +330,7 @@ class ApprovalRuleService:
             f"INSERT INTO approval_rules (pull_request, seq, {_RULE_COLUMNS})"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                pr.key,
+                pr_key,
                 int(last) + 1,
                 key,
                 name,
@@ -343,8 +343,8 @@ class ApprovalRuleService:
                 template_name,
             ),
         )
-        self._event(conn, pr, RULE_CREATED, actor, when, key, name, content)
-        return self._rule_named(conn, pr, name)
+        self._event(conn, pr_key, RULE_CREATED, actor, when, key, name, content)
+        return self._rule_named(conn, pr_key, name)
 
     def update_rule(
         self,
@@ -363,7 +363,7 @@ class ApprovalRuleService:
         assert content is not None
         with self.db.transaction() as conn:
             self._require_open(conn, pr)
-            rule = self._rule_named(conn, pr, name)
+            rule = self._rule_named(conn, pr.key, name)
             if rule.template_id is not None:
                 raise error("CannotModifyApprovalRuleFromTemplateException")
             if expected_sha256 is not None and expected_sha256 != rule.sha256:
@@ -374,8 +374,8 @@ class ApprovalRuleService:
                 " modified_by = ? WHERE id = ?",
                 (content, content_sha256(content), when, actor, rule.id),
             )
-            self._event(conn, pr, RULE_UPDATED, actor, when, rule.id, name, content)
-            return self._rule_named(conn, pr, name)
+            self._event(conn, pr.key, RULE_UPDATED, actor, when, rule.id, name, content)
+            return self._rule_named(conn, pr.key, name)
 
     def delete_rule(self, pr: PullRequest, name: str | None, actor: str) -> str:
         """The id of the deleted rule; "" when there was none (AWS answers 200 then)."""
@@ -394,7 +394,7 @@ class ApprovalRuleService:
             if rule.template_id is not None:
                 raise error("CannotDeleteApprovalRuleFromTemplateException")
             conn.execute("DELETE FROM approval_rules WHERE id = ?", (rule.id,))
-            self._event(conn, pr, RULE_DELETED, actor, now(), rule.id, name, rule.content)
+            self._event(conn, pr.key, RULE_DELETED, actor, now(), rule.id, name, rule.content)
         return rule.id
 
     # -- approvals ------------------------------------------------------------------------
@@ -579,7 +579,7 @@ class ApprovalRuleService:
     @staticmethod
     def _event(
         conn: sqlite3.Connection,
-        pr: PullRequest,
+        pr_key: str,
         kind: str,
         actor: str,
         when: float,
@@ -589,7 +589,7 @@ class ApprovalRuleService:
     ) -> None:
         add_event(
             conn,
-            pr.key,
+            pr_key,
             kind,
             actor,
             when,

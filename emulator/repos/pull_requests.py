@@ -131,6 +131,10 @@ class PullRequestService:
         self._intent = threading.local()
         # What a merge must pass first (approval rules), each raising CodeCommit's error.
         self.merge_checks: list[Callable[[PullRequest], None]] = []
+        # What a new pull request gets in its creating transaction (rules from templates).
+        self.create_hooks: list[
+            Callable[[sqlite3.Connection, str, Repository, str, str], None]
+        ] = []
 
     # -- reading --------------------------------------------------------------------------
 
@@ -257,6 +261,8 @@ class PullRequestService:
                     destination_commit_id=destination_tip,
                     merge_base=base,
                 )
+                for hook in self.create_hooks:
+                    hook(conn, key, repo, destination_ref, author)
         except sqlite3.IntegrityError:
             # The same token, used by a concurrent create that committed first.
             if client_token is None:

@@ -30,6 +30,7 @@ from typing import Any
 from botocore.model import OperationModel, ServiceModel
 
 from emulator.api.codecommit import (
+    approval_templates,
     approvals,
     branches,
     code,
@@ -47,6 +48,7 @@ from emulator.codecommit_errors import MESSAGES, error
 from emulator.errors import ServiceError, client_error
 
 AREAS: tuple[ModuleType, ...] = (
+    approval_templates,
     approvals,
     branches,
     code,
