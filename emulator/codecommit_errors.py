@@ -600,6 +600,157 @@ _MESSAGES: tuple[Message, ...] = (
         "The repository does not contain any pull requests with that pull request ID. Use"
         " GetPullRequest to verify the correct repository name for the pull request ID.",
     ),
+    # -- approval rules (emulator/repos/approval_rules.py, emulator/api/codecommit/approvals.py)
+    _model(
+        "ApprovalRuleNameRequiredException",
+        "An approval rule name is required, but was not specified.",
+    ),
+    _model(
+        "InvalidApprovalRuleNameException",
+        "The name for the approval rule is not valid.",
+    ),
+    _model(
+        "ApprovalRuleNameAlreadyExistsException",
+        "An approval rule with that name already exists. Approval rule names must be "
+        "unique within the scope of a pull request.",
+    ),
+    _model(
+        "ApprovalRuleContentRequiredException",
+        "The content for the approval rule is empty. You must provide some content for an"
+        " approval rule. The content cannot be null.",
+    ),
+    _model(
+        "InvalidApprovalRuleContentException",
+        "The content for the approval rule is not valid.",
+    ),
+    _model(
+        "NumberOfRulesExceededException",
+        "The approval rule cannot be added. The pull request has the maximum number of "
+        "approval rules associated with it.",
+    ),
+    _model(
+        "ApprovalRuleDoesNotExistException",
+        "The specified approval rule does not exist.",
+    ),
+    _model(
+        "InvalidRuleContentSha256Exception",
+        "The SHA-256 hash signature for the rule content is not valid.",
+    ),
+    _model(
+        "CannotModifyApprovalRuleFromTemplateException",
+        "The approval rule cannot be modified for the pull request because it was created"
+        " by an approval rule template and applied to the pull request automatically.",
+    ),
+    _model(
+        "CannotDeleteApprovalRuleFromTemplateException",
+        "The approval rule cannot be deleted from the pull request because it was created"
+        " by an approval rule template and applied to the pull request automatically.",
+    ),
+    _model(
+        "InvalidRevisionIdException",
+        "The revision ID is not valid. Use GetPullRequest to determine the value.",
+    ),
+    _model(
+        "RevisionIdRequiredException",
+        "A revision ID is required, but was not provided.",
+    ),
+    _model(
+        "InvalidApprovalStateException",
+        "The state for the approval is not valid. Valid values include APPROVE and REVOKE.",
+    ),
+    _model(
+        "ApprovalStateRequiredException",
+        "An approval state is required, but was not specified.",
+    ),
+    _model(
+        "PullRequestCannotBeApprovedByAuthorException",
+        "The approval cannot be applied because the user approving the pull request "
+        "matches the user who created the pull request. You cannot approve a pull request"
+        " that you created.",
+    ),
+    _model(
+        "RevisionNotCurrentException",
+        "The revision ID provided in the request does not match the current revision ID. "
+        "Use GetPullRequest to retrieve the current revision ID.",
+    ),
+    _model(
+        "MaximumNumberOfApprovalsExceededException",
+        "The number of approvals required for the approval rule exceeds the maximum "
+        "number allowed.",
+    ),
+    _model(
+        "InvalidOverrideStatusException",
+        "The override status is not valid. Valid statuses are OVERRIDE and REVOKE.",
+    ),
+    _model(
+        "OverrideStatusRequiredException",
+        "An override status is required, but no value was provided. Valid values include "
+        "OVERRIDE and REVOKE.",
+    ),
+    _model(
+        "OverrideAlreadySetException",
+        "The pull request has already had its approval rules set to override.",
+    ),
+    _model(
+        "PullRequestApprovalRulesNotSatisfiedException",
+        "The pull request cannot be merged because one or more approval rules applied to "
+        "the pull request have conditions that have not been met.",
+    ),
+    # -- approval rule templates (emulator/repos/approval_templates.py, its API area)
+    _model(
+        "ApprovalRuleTemplateNameRequiredException",
+        "An approval rule template name is required, but was not specified.",
+    ),
+    _model(
+        "InvalidApprovalRuleTemplateNameException",
+        "The name of the approval rule template is not valid. Template names must be "
+        "between 1 and 100 valid characters in length. For more information about limits "
+        "in CodeCommit, see Quotas in the CodeCommit User Guide.",
+    ),
+    _model(
+        "ApprovalRuleTemplateNameAlreadyExistsException",
+        "You cannot create an approval rule template with that name because a template "
+        "with that name already exists in this Amazon Web Services Region for your Amazon"
+        " Web Services account. Approval rule template names must be unique.",
+    ),
+    _model(
+        "ApprovalRuleTemplateContentRequiredException",
+        "The content for the approval rule template is empty. You must provide some "
+        "content for an approval rule template. The content cannot be null.",
+    ),
+    _model(
+        "InvalidApprovalRuleTemplateContentException",
+        "The content of the approval rule template is not valid.",
+    ),
+    _model(
+        "InvalidApprovalRuleTemplateDescriptionException",
+        "The description for the approval rule template is not valid because it exceeds "
+        "the maximum characters allowed for a description. For more information about "
+        "limits in CodeCommit, see Quotas in the CodeCommit User Guide.",
+    ),
+    _model(
+        "NumberOfRuleTemplatesExceededException",
+        "The maximum number of approval rule templates has been exceeded for this Amazon "
+        "Web Services Region.",
+    ),
+    _model(
+        "ApprovalRuleTemplateDoesNotExistException",
+        "The specified approval rule template does not exist. Verify that the name is "
+        "correct and that you are signed in to the Amazon Web Services Region where the "
+        "template was created, and then try again.",
+    ),
+    _model(
+        "ApprovalRuleTemplateInUseException",
+        "The approval rule template is associated with one or more repositories. You "
+        "cannot delete a template that is associated with a repository. Remove all "
+        "associations, and then try again.",
+    ),
+    _model(
+        "MaximumRuleTemplatesAssociatedWithRepositoryException",
+        "The maximum number of approval rule templates for a repository has been "
+        "exceeded. You cannot associate more than 25 approval rule templates with a "
+        "repository.",
+    ),
     # -- ccemu's own, no AWS text known -----------------------------------------------------
     Message(
         "ConcurrentReferenceUpdateException",

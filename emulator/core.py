@@ -19,11 +19,14 @@ from emulator.iam.sts import STS
 from emulator.kms.master import open_master_key
 from emulator.kms.secrets import SecretBox
 from emulator.kms.service import KmsService
+from emulator.repos.approval_rules import ApprovalRuleService
+from emulator.repos.approval_templates import ApprovalTemplateService
 from emulator.repos.clone_urls import aws_clone_url_http, aws_clone_url_ssh
 from emulator.repos.data_keys import RepositoryDataKeys
 from emulator.repos.git_session import GitGate
 from emulator.repos.maintenance import Maintenance
 from emulator.repos.model import Repository
+from emulator.repos.pull_request_model import PullRequest, Record, add_event
 from emulator.repos.pull_requests import PullRequestService
 from emulator.repos.service import RepositoryService
 from emulator.state.db import Database
@@ -118,6 +121,11 @@ class Emulator:
         self.repos.ref_listeners.append(self.pull_requests.on_ref_change)
         # Their events reach notification rules and webhooks in the transaction of the change.
         self.pull_requests.listeners.append(self.events.on_pull_request_change)
+        self.approval_rules = ApprovalRuleService(self.db)
+        self.pull_requests.merge_checks.append(self.approval_rules.require_mergeable)
+        self.approval_rules.events_for = self._pull_request_recorder
+        self.approval_templates = ApprovalTemplateService(self.db, self.approval_rules)
+        self.pull_requests.create_hooks.append(self.approval_templates.on_pull_request_created)
         # Any ref change (git or API) may leave objects unreachable.
         self.repos.ref_listeners.append(
             lambda _conn, repo, _applied, _actor: self.maintenance.schedule(repo.id)
@@ -152,6 +160,12 @@ class Emulator:
                 " issue is a root user, and its signature is not checked (API and git)"
             )
         return notes
+
+    def _pull_request_recorder(self, pr: PullRequest) -> Record:
+        """How an approval event of `pr` is written: through the pull request service, so it
+        reaches notification rules and webhooks like the pull request's own events."""
+        repo = self.repos.get_by_id(pr.repo_id)
+        return add_event if repo is None else self.pull_requests.recorder(repo)
 
     def close(self) -> None:
         self.maintenance.close()

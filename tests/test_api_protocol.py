@@ -141,12 +141,10 @@ def test_oversized_body_is_refused(server: Server) -> None:
 
 def test_not_implemented_operation_answers_uniformly(server: Server, cc: Any) -> None:
     with pytest.raises(ClientError) as info:
-        cc.get_approval_rule_template(approvalRuleTemplateName="whatever")
+        cc.get_blob_differences(repositoryName="whatever", afterBlobId="0" * 40)
     err = info.value.response
     assert err["Error"]["Code"] == "NotImplementedException"
-    assert err["Error"]["Message"] == (
-        "ccemu does not implement CodeCommit GetApprovalRuleTemplate yet"
-    )
+    assert err["Error"]["Message"] == ("ccemu does not implement CodeCommit GetBlobDifferences yet")
     assert err["ResponseMetadata"]["HTTPStatusCode"] == 501
     assert_still_serving(server)
 

@@ -50,13 +50,15 @@ CODECOMMIT_PATH = [
     "emulator/repos/branch_merges.py",
     "emulator/repos/pull_requests.py",
     "emulator/repos/pull_request_follow.py",
+    "emulator/repos/approval_rules.py",
+    "emulator/repos/approval_templates.py",
     "emulator/repos/merge.py",
     "emulator/kms/segmented.py",
 ]
 # Codes named on that path that CodeCommit never answers: KMS's own error, caught and turned
 # into EncryptionIntegrityChecksFailedException.
 NOT_ANSWERED = {"InvalidCiphertextException"}
-ERROR_CODE = re.compile(r"^[A-Z][A-Za-z]+(Exception|Failure)$")
+ERROR_CODE = re.compile(r"^[A-Z][A-Za-z0-9]+(Exception|Failure)$")
 
 
 def _codes_named(path: Path) -> set[str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ACCOUNT, REGION, Server, git, start_server
+from conftest import ACCOUNT, REGION, MakeGitUser, Server, git, start_server
 from events_receiver import Receiver, wait_idle
 
 DETAIL_TYPE = "CodeCommit Pull Request State Change"
@@ -370,3 +370,26 @@ def test_approval_events_map_to_aws_shape_for_the_approvals_producer() -> None:
     assert event_type_id(change) == "codecommit-repository-approvals-rule-override"
     # a kind with no entry sends nothing
     assert state_change(_change("PULL_REQUEST_APPROVAL_RULE_CREATED")) is None
+
+
+def test_approval_reaches_webhook_as_approval_state_changed(
+    pr_server: Server,
+    hook: Receiver,
+    make_git_user: MakeGitUser,
+    git_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    cc, name = _repo(pr_server, git_env, tmp_path / "w")
+    target = {"repositoryName": name, "sourceReference": "feature", "destinationReference": "main"}
+    pr = cc.create_pull_request(title="T", targets=[target])["pullRequest"]
+    reviewer = make_git_user(on=pr_server)
+    theirs = pr_server.client("codecommit", key=reviewer.access_key, secret=reviewer.secret)
+    theirs.update_pull_request_approval_state(
+        pullRequestId=pr["pullRequestId"], revisionId=pr["revisionId"], approvalState="APPROVE"
+    )
+    assert wait_idle(pr_server.url)["idle"]
+    events = [e["detail"] for e in _pr_events(hook, name)]
+    approvals = [d for d in events if d["event"] == "pullRequestApprovalStateChanged"]
+    assert len(approvals) == 1
+    assert approvals[0]["approvalStatus"] == "APPROVE"
+    assert approvals[0]["callerUserArn"].endswith(f":user/{reviewer.name}")

@@ -31,7 +31,7 @@ import re
 import sqlite3
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -136,6 +136,13 @@ class PullRequestService:
         self._intent = threading.local()
         # Told of every pull request event, inside the transaction that writes it.
         self.listeners: list[PullRequestListener] = []
+
+        # What a merge must pass first (approval rules), each raising CodeCommit's error.
+        self.merge_checks: list[Callable[[PullRequest], None]] = []
+        # What a new pull request gets in its creating transaction (rules from templates).
+        self.create_hooks: list[
+            Callable[[sqlite3.Connection, str, Repository, str, str], None]
+        ] = []
 
     # -- events ---------------------------------------------------------------------------
 
@@ -300,6 +307,8 @@ class PullRequestService:
                     destination_commit_id=destination_tip,
                     merge_base=base,
                 )
+                for hook in self.create_hooks:
+                    hook(conn, key, repo, destination_ref, author)
         except sqlite3.IntegrityError:
             # The same token, used by a concurrent create that committed first.
             if client_token is None:
@@ -441,6 +450,8 @@ class PullRequestService:
         source_tip, _ = self._tips(repo, pr.source_ref, pr.destination_ref)
         if source_commit is not None and source_commit.lower() != source_tip:
             raise error("TipOfSourceReferenceIsDifferentException")
+        for check in self.merge_checks:
+            check(pr)
         branch = pr.destination_ref[len(HEADS) :]
         self._intent.value = MergeIntent(pr.key, option, source_tip)
         try:

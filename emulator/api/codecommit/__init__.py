@@ -30,6 +30,8 @@ from typing import Any
 from botocore.model import OperationModel, ServiceModel
 
 from emulator.api.codecommit import (
+    approval_templates,
+    approvals,
     branches,
     code,
     commits,
@@ -46,6 +48,8 @@ from emulator.codecommit_errors import MESSAGES, error
 from emulator.errors import ServiceError, client_error
 
 AREAS: tuple[ModuleType, ...] = (
+    approval_templates,
+    approvals,
     branches,
     code,
     commits,

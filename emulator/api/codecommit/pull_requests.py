@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from emulator.api.codecommit.approvals import approval_rules_of
 from emulator.api.codecommit.common import Output, repository
 from emulator.api.pagination import page
 from emulator.api.service import RequestContext
@@ -67,7 +68,7 @@ MEMBER_VALIDATION: dict[str, Callable[[list[Invalid]], ServiceError]] = {
 }
 
 
-def _pull_request(pr: PullRequest) -> Output:
+def _pull_request(ctx: RequestContext, pr: PullRequest) -> Output:
     merge: Output = {"isMerged": pr.merge.merged}
     if pr.merge.merged_by is not None:
         merge["mergedBy"] = pr.merge.merged_by
@@ -94,7 +95,7 @@ def _pull_request(pr: PullRequest) -> Output:
         "authorArn": pr.author,
         "pullRequestTargets": [target],
         "revisionId": pr.revision.id,
-        "approvalRules": [],
+        "approvalRules": approval_rules_of(ctx, pr),
     }
     if pr.description is not None:
         out["description"] = pr.description
@@ -119,6 +120,11 @@ _METADATA_MEMBER = {
     "PULL_REQUEST_STATUS_CHANGED": "pullRequestStatusChangedEventMetadata",
     "PULL_REQUEST_SOURCE_REFERENCE_UPDATED": "pullRequestSourceReferenceUpdatedEventMetadata",
     "PULL_REQUEST_MERGE_STATE_CHANGED": "pullRequestMergedStateChangedEventMetadata",
+    "PULL_REQUEST_APPROVAL_RULE_CREATED": "approvalRuleEventMetadata",
+    "PULL_REQUEST_APPROVAL_RULE_UPDATED": "approvalRuleEventMetadata",
+    "PULL_REQUEST_APPROVAL_RULE_DELETED": "approvalRuleEventMetadata",
+    "PULL_REQUEST_APPROVAL_RULE_OVERRIDDEN": "approvalRuleOverriddenEventMetadata",
+    "PULL_REQUEST_APPROVAL_STATE_CHANGED": "approvalStateChangedEventMetadata",
 }
 
 
@@ -174,12 +180,12 @@ def create_pull_request(
         client_token=client_request_token,
         author=ctx.principal.arn,
     )
-    return {"pullRequest": _pull_request(pr)}
+    return {"pullRequest": _pull_request(ctx, pr)}
 
 
 def get_pull_request(ctx: RequestContext, pull_request_id: str) -> Output:
     pr = ctx.emu.pull_requests.find(ctx.account, ctx.region, pull_request_id)
-    return {"pullRequest": _pull_request(pr)}
+    return {"pullRequest": _pull_request(ctx, pr)}
 
 
 def list_pull_requests(
@@ -204,7 +210,7 @@ def update_pull_request_title(ctx: RequestContext, pull_request_id: str, title: 
     pr = prs.update_title(
         prs.find(ctx.account, ctx.region, pull_request_id), title, ctx.principal.arn
     )
-    return {"pullRequest": _pull_request(pr)}
+    return {"pullRequest": _pull_request(ctx, pr)}
 
 
 def update_pull_request_description(
@@ -214,7 +220,7 @@ def update_pull_request_description(
     pr = prs.update_description(
         prs.find(ctx.account, ctx.region, pull_request_id), description, ctx.principal.arn
     )
-    return {"pullRequest": _pull_request(pr)}
+    return {"pullRequest": _pull_request(ctx, pr)}
 
 
 def update_pull_request_status(
@@ -224,7 +230,7 @@ def update_pull_request_status(
     pr = prs.update_status(
         prs.find(ctx.account, ctx.region, pull_request_id), pull_request_status, ctx.principal.arn
     )
-    return {"pullRequest": _pull_request(pr)}
+    return {"pullRequest": _pull_request(ctx, pr)}
 
 
 def describe_pull_request_events(
@@ -259,7 +265,7 @@ def _merge(
     merged = prs.merge(
         pr, repo, option, actor=ctx.principal.arn, source_commit=source_commit_id, **more
     )
-    return {"pullRequest": _pull_request(merged)}
+    return {"pullRequest": _pull_request(ctx, merged)}
 
 
 def merge_pull_request_by_fast_forward(
