@@ -20,6 +20,7 @@ from emulator.kms.master import open_master_key
 from emulator.kms.secrets import SecretBox
 from emulator.kms.service import KmsService
 from emulator.repos.clone_urls import aws_clone_url_http, aws_clone_url_ssh
+from emulator.repos.comments import CommentService
 from emulator.repos.data_keys import RepositoryDataKeys
 from emulator.repos.git_session import GitGate
 from emulator.repos.maintenance import Maintenance
@@ -116,6 +117,7 @@ class Emulator:
         # Pull requests follow their branches in the same transaction (new revisions, merges).
         self.pull_requests = PullRequestService(self.db, self.repos, self.pack_cache)
         self.repos.ref_listeners.append(self.pull_requests.on_ref_change)
+        self.comments = CommentService(self.db, self.repos, self.pack_cache)
         # Any ref change (git or API) may leave objects unreachable.
         self.repos.ref_listeners.append(
             lambda _conn, repo, _applied, _actor: self.maintenance.schedule(repo.id)

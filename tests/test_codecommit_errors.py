@@ -50,6 +50,8 @@ CODECOMMIT_PATH = [
     "emulator/repos/branch_merges.py",
     "emulator/repos/pull_requests.py",
     "emulator/repos/pull_request_follow.py",
+    "emulator/repos/comments.py",
+    "emulator/repos/reactions.py",
     "emulator/repos/merge.py",
     "emulator/kms/segmented.py",
 ]

@@ -32,6 +32,7 @@ from botocore.model import OperationModel, ServiceModel
 from emulator.api.codecommit import (
     branches,
     code,
+    comments,
     commits,
     merges,
     pull_requests,
@@ -48,6 +49,7 @@ from emulator.errors import ServiceError, client_error
 AREAS: tuple[ModuleType, ...] = (
     branches,
     code,
+    comments,
     commits,
     merges,
     pull_requests,
