@@ -205,7 +205,7 @@ def test_pull_request_comments_check_commits_and_locations_and_refusals_change_n
         == "IdempotencyParameterMismatchException"
     )
     later = ca.get_pull_request(pullRequestId=pr_id)["pullRequest"]
-    assert later["lastActivityDate"] >= pr["lastActivityDate"]
+    assert later["lastActivityDate"] > pr["lastActivityDate"]
     # DescribePullRequestEvents has no comment event type: nothing recorded there
     assert ca.describe_pull_request_events(pullRequestId=pr_id)["pullRequestEvents"] == events
 
@@ -416,6 +416,14 @@ def test_reactions_one_per_user_replaced_and_removed(
         two["reactionsForComment"][0]["reactionUsers"],
     ] == [[a] for a in arns]
     assert "nextToken" not in two
+    # groups follow CodeCommit's order of reactions, not the order users reacted in
+    cb.put_comment_reaction(commentId=cid, reactionValue=":thumbsup:")
+    groups = ca.get_comment_reactions(commentId=cid)["reactionsForComment"]
+    assert [g["reaction"]["shortCode"] for g in groups] == ["thumbsup", "heart"]
+    assert list(ca.get_comment(commentId=cid)["comment"]["reactionCounts"]) == [
+        "\U0001f44d",
+        "\u2764",
+    ]
 
 
 def test_comment_calls_are_authorized_on_the_comments_repository(
