@@ -751,6 +751,69 @@ _MESSAGES: tuple[Message, ...] = (
         "exceeded. You cannot associate more than 25 approval rule templates with a "
         "repository.",
     ),
+    # -- comments and reactions (emulator/repos/comments.py, reactions.py) -----------------
+    _model(
+        "CommentContentRequiredException",
+        "The comment is empty. You must provide some content for a comment. The content cannot"
+        " be null.",
+    ),
+    _model(
+        "CommentContentSizeLimitExceededException",
+        "The comment is too large. Comments are limited to 10,240 characters.",
+    ),
+    _model(
+        "InvalidFileLocationException",
+        "The location of the file is not valid. Make sure that you include the file name and"
+        " extension.",
+    ),
+    _model(
+        "InvalidRelativeFileVersionEnumException",
+        "Either the enum is not in a valid format, or the specified file version enum is not"
+        " valid in respect to the current file version.",
+    ),
+    _model(
+        "InvalidFilePositionException",
+        "The position is not valid. Make sure that the line number exists in the version of"
+        " the file you want to comment on.",
+    ),
+    _model(
+        "BeforeCommitIdAndAfterCommitIdAreSameException",
+        "The before commit ID and the after commit ID are the same, which is not valid. The"
+        " before commit ID and the after commit ID must be different commit IDs.",
+    ),
+    _model(
+        "CommentDoesNotExistException",
+        "No comment exists with the provided ID. Verify that you have used the correct ID, and"
+        " then try again.",
+    ),
+    _model(
+        "CommentIdRequiredException",
+        "The comment ID is missing or null. A comment ID is required.",
+    ),
+    _model(
+        "InvalidCommentIdException",
+        "The comment ID is not in a valid format. Make sure that you have provided the full"
+        " comment ID.",
+    ),
+    _model(
+        "CommentDeletedException",
+        "This comment has already been deleted. You cannot edit or delete a deleted comment.",
+    ),
+    _model(
+        "CommentNotCreatedByCallerException",
+        "You cannot modify or delete this comment. Only comment authors can modify or delete"
+        " their comments.",
+    ),
+    _model(
+        "InvalidReactionValueException",
+        "The value of the reaction is not valid. For more information, see the CodeCommit"
+        " User Guide.",
+    ),
+    _model("ReactionValueRequiredException", "A reaction value is required."),
+    _model(
+        "InvalidReactionUserArnException",
+        "The Amazon Resource Name (ARN) of the user or identity is not valid.",
+    ),
     # -- ccemu's own, no AWS text known -----------------------------------------------------
     Message(
         "ConcurrentReferenceUpdateException",

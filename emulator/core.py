@@ -22,6 +22,7 @@ from emulator.kms.service import KmsService
 from emulator.repos.approval_rules import ApprovalRuleService
 from emulator.repos.approval_templates import ApprovalTemplateService
 from emulator.repos.clone_urls import aws_clone_url_http, aws_clone_url_ssh
+from emulator.repos.comments import CommentService
 from emulator.repos.data_keys import RepositoryDataKeys
 from emulator.repos.git_session import GitGate
 from emulator.repos.maintenance import Maintenance
@@ -126,6 +127,7 @@ class Emulator:
         self.approval_rules.events_for = self._pull_request_recorder
         self.approval_templates = ApprovalTemplateService(self.db, self.approval_rules)
         self.pull_requests.create_hooks.append(self.approval_templates.on_pull_request_created)
+        self.comments = CommentService(self.db, self.repos, self.pack_cache)
         # Any ref change (git or API) may leave objects unreachable.
         self.repos.ref_listeners.append(
             lambda _conn, repo, _applied, _actor: self.maintenance.schedule(repo.id)

@@ -52,6 +52,8 @@ CODECOMMIT_PATH = [
     "emulator/repos/pull_request_follow.py",
     "emulator/repos/approval_rules.py",
     "emulator/repos/approval_templates.py",
+    "emulator/repos/comments.py",
+    "emulator/repos/reactions.py",
     "emulator/repos/merge.py",
     "emulator/kms/segmented.py",
 ]

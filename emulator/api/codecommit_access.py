@@ -25,7 +25,6 @@ from typing import Any
 from emulator.api.service import Access, ContextRule, Params, RequestContext, ResourceRule
 from emulator.arns import partition_for
 from emulator.codecommit_errors import error
-from emulator.errors import NotImplementedOperation
 from emulator.repos.names import validate_repository_name
 
 REFERENCES = "codecommit:References"
@@ -147,22 +146,20 @@ class PullRequestRepository:
 
 
 @dataclass(frozen=True)
-class RepositoryOf:
-    """The repository a comment belongs to: known only by looking it up, which ccemu cannot do
-    until it stores comments. Until then a handler for such
-    an operation is refused here rather than served unauthorized."""
+class CommentRepository:
+    """The repository a comment belongs to, found by the comment's id (`commentId`, or
+    `inReplyTo` for a reply) in the caller's account and region (an id that names none is
+    answered as not found)."""
 
-    what: str
-    member: str
+    member: str = "commentId"
 
     @property
     def members(self) -> tuple[str, ...]:
         return (self.member,)
 
     def arns(self, ctx: RequestContext, params: Params) -> Sequence[str]:
-        raise NotImplementedOperation(
-            f"ccemu cannot yet find the repository of a {self.what} to authorize {ctx.operation}"
-        )
+        comment = ctx.emu.comments.find(ctx.account, ctx.region, params.get(self.member))
+        return [repository_arn(ctx, comment.on.repository_name)]
 
 
 # -- condition keys ---------------------------------------------------------------------------
@@ -233,8 +230,8 @@ class PullRequestDestination:
 _REPO = Repository()
 _ANY = AnyResource()
 _PULL_REQUEST = PullRequestRepository()
-_COMMENT = RepositoryOf("comment", "commentId")
-_REPLY = RepositoryOf("comment", "inReplyTo")
+_COMMENT = CommentRepository()
+_REPLY = CommentRepository("inReplyTo")
 
 
 def _on(resource: ResourceRule, *context: ContextRule, ops: Sequence[str]) -> dict[str, Access]:
