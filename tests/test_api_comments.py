@@ -12,6 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import GitUser, MakeGitUser, Server, git
 
+OUTSIDE = "../a.txt"  # request data, not a path read here
+
 
 def _code(call: Any, **kw: Any) -> str:
     with pytest.raises(ClientError) as info:
@@ -253,7 +255,7 @@ def test_pull_request_comments_check_commits_and_locations_and_refusals_change_n
             "InvalidFileLocationException",
         ),
         (
-            {"location": {"filePath": "../a.txt", "relativeFileVersion": "AFTER"}},
+            {"location": {"filePath": OUTSIDE, "relativeFileVersion": "AFTER"}},
             "InvalidPathException",
         ),
         ({"location": {"filePath": "", "relativeFileVersion": "AFTER"}}, "PathRequiredException"),
