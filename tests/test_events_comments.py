@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from conftest import ACCOUNT, REGION, Server, git, start_server
-from events_receiver import Receiver, wait_idle
+from events_receiver import Received, Receiver, wait_idle
 
 ON_PR = "CodeCommit Comment on Pull Request"
 ON_COMMIT = "CodeCommit Comment on Commit"
@@ -354,3 +354,122 @@ def test_refused_comment_edit_and_bad_post_send_no_event(
     cc.post_comment_reply(inReplyTo=first["commentId"], content="still here")
     assert wait_idle(srv.url)["idle"]
     assert len(_events(hook, name)) == 2
+
+
+def _reviewer_session(server: Server, role: str) -> tuple[str, Any]:
+    """A session of a new role (CodeCommit power user), assumed by a user allowed to."""
+    iam = server.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+    iam.attach_role_policy(RoleName=role, PolicyArn=POWER_USER)
+    name = f"a-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name)
+    allow = {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn["Role"]["Arn"]}
+    iam.put_user_policy(
+        UserName=name,
+        PolicyName="p",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [allow]}),
+    )
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    sts = server.client("sts", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    creds = sts.assume_role(RoleArn=role_arn["Role"]["Arn"], RoleSessionName="alice")
+    client = server.client(
+        key=creds["Credentials"]["AccessKeyId"],
+        secret=creds["Credentials"]["SecretAccessKey"],
+        aws_session_token=creds["Credentials"]["SessionToken"],
+    )
+    return f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/alice", client
+
+
+def test_pipeline_hears_created_comments_back_and_merges_once_a_reviewer_approves(
+    srv: Server, hook: Receiver, git_env: dict[str, str], tmp_path: Path
+) -> None:
+    cc, name, _repo_id, main, feature = _repo(srv, git_env, tmp_path / "w")
+    role = f"Reviewer-{uuid.uuid4().hex[:6]}"
+    template = f"needs-review-{uuid.uuid4().hex[:6]}"
+    rule_content = {
+        "Version": "2018-11-08",
+        "DestinationReferences": ["refs/heads/main"],
+        "Statements": [
+            {
+                "Type": "Approvers",
+                "NumberOfApprovalsNeeded": 1,
+                "ApprovalPoolMembers": [f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/*"],
+            }
+        ],
+    }
+    cc.create_approval_rule_template(
+        approvalRuleTemplateName=template, approvalRuleTemplateContent=json.dumps(rule_content)
+    )
+    cc.associate_approval_rule_template_with_repository(
+        approvalRuleTemplateName=template, repositoryName=name
+    )
+    bot_arn, bot = _power_user(srv)
+    reviewer_arn, reviewer = _reviewer_session(srv, role)
+
+    # The pipeline: an SNS subscription of a rule on "pull request created"; on each such
+    # notification it builds (here: nothing) and reports back as the build bot.
+    pipeline = Receiver()
+    try:
+        _topic_with_rule(srv, name, pipeline, ["codecommit-repository-pull-request-created"])
+
+        def on_event(got: Received) -> None:
+            if got.headers.get("x-amz-sns-message-type") != "Notification":
+                return
+            detail = json.loads(got.json()["Message"])["detail"]
+            assert detail["event"] == "pullRequestCreated"
+            bot.post_comment_for_pull_request(
+                pullRequestId=detail["pullRequestId"],
+                repositoryName=detail["repositoryNames"][0],
+                beforeCommitId=detail["destinationCommit"],
+                afterCommitId=detail["sourceCommit"],
+                content="Build succeeded",
+                clientRequestToken=f"build-{detail['pullRequestId']}-{detail['revisionId']}",
+            )
+
+        pipeline.on_post = on_event
+        target = {
+            "repositoryName": name,
+            "sourceReference": "feature",
+            "destinationReference": "main",
+        }
+        pr = cc.create_pull_request(title="Add b", targets=[target])["pullRequest"]
+        pr_id, revision = pr["pullRequestId"], pr["revisionId"]
+        assert wait_idle(srv.url)["idle"]
+        assert pipeline.errors == []
+    finally:
+        pipeline.stop()
+
+    # the bot's comment is on the pull request, and its event reached the webhook
+    (thread,) = cc.get_comments_for_pull_request(pullRequestId=pr_id)["commentsForPullRequestData"]
+    (comment,) = thread["comments"]
+    assert (comment["content"], comment["authorArn"]) == ("Build succeeded", bot_arn)
+    (event,) = _events(hook, name, ON_PR)
+    assert event["detail"]["event"] == "commentOnPullRequestCreated"
+    assert event["detail"]["callerUserArn"] == bot_arn
+    assert (event["detail"]["beforeCommitId"], event["detail"]["afterCommitId"]) == (main, feature)
+
+    # not yet approved: the merge is refused and main stays where it was
+    with pytest.raises(ClientError) as info:
+        cc.merge_pull_request_by_fast_forward(pullRequestId=pr_id, repositoryName=name)
+    assert info.value.response["Error"]["Code"] == "PullRequestApprovalRulesNotSatisfiedException"
+    assert cc.get_branch(repositoryName=name, branchName="main")["branch"]["commitId"] == main
+
+    reviewer.update_pull_request_approval_state(
+        pullRequestId=pr_id, revisionId=revision, approvalState="APPROVE"
+    )
+    approvals = cc.get_pull_request_approval_states(pullRequestId=pr_id, revisionId=revision)
+    assert approvals["approvals"] == [{"userArn": reviewer_arn, "approvalState": "APPROVE"}]
+    merged = cc.merge_pull_request_by_fast_forward(pullRequestId=pr_id, repositoryName=name)
+    assert merged["pullRequest"]["pullRequestStatus"] == "CLOSED"
+    assert merged["pullRequest"]["pullRequestTargets"][0]["mergeMetadata"]["isMerged"] is True
+    assert cc.get_branch(repositoryName=name, branchName="main")["branch"]["commitId"] == feature
