@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass
 
 from emulator.access_log import AccessLog
@@ -22,6 +23,7 @@ from emulator.kms.service import KmsService
 from emulator.repos.approval_rules import ApprovalRuleService
 from emulator.repos.approval_templates import ApprovalTemplateService
 from emulator.repos.clone_urls import aws_clone_url_http, aws_clone_url_ssh
+from emulator.repos.comment_model import Comment
 from emulator.repos.comments import CommentService
 from emulator.repos.data_keys import RepositoryDataKeys
 from emulator.repos.git_session import GitGate
@@ -128,6 +130,8 @@ class Emulator:
         self.approval_templates = ApprovalTemplateService(self.db, self.approval_rules)
         self.pull_requests.create_hooks.append(self.approval_templates.on_pull_request_created)
         self.comments = CommentService(self.db, self.repos, self.pack_cache)
+        # Comment events reach notification rules and webhooks in the comment's transaction.
+        self.comments.listeners.append(self._comment_event)
         # Any ref change (git or API) may leave objects unreachable.
         self.repos.ref_listeners.append(
             lambda _conn, repo, _applied, _actor: self.maintenance.schedule(repo.id)
@@ -168,6 +172,11 @@ class Emulator:
         reaches notification rules and webhooks like the pull request's own events."""
         repo = self.repos.get_by_id(pr.repo_id)
         return add_event if repo is None else self.pull_requests.recorder(repo)
+
+    def _comment_event(self, conn: sqlite3.Connection, comment: Comment, what: str) -> None:
+        repo = self.repos.get_by_id(comment.repo_id, conn)
+        if repo is not None:
+            self.events.on_comment(conn, repo, comment, what)
 
     def close(self) -> None:
         self.maintenance.close()

@@ -1,5 +1,7 @@
 """A real HTTP receiver on 127.0.0.1 for event delivery tests: records every request and can be
-told to answer an error status, or to go away (connection refused) and come back on its port."""
+told to answer an error status, or to go away (connection refused) and come back on its port.
+`on_post`, when set, is called with each request it records before it answers (what a pipeline
+does on an event); what that call raises is kept in `errors`."""
 
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ class Receiver:
         self.requests: list[Received] = []
         self.refused: list[Received] = []  # answered with an error status
         self.status = 200
+        self.on_post: Callable[[Received], None] | None = None
+        self.errors: list[BaseException] = []
         self.lock = threading.RLock()
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
@@ -47,6 +51,13 @@ class Receiver:
                 with receiver.lock:
                     status = receiver.status
                     (receiver.requests if status < 300 else receiver.refused).append(got)
+                    react = receiver.on_post if status < 300 else None
+                if react is not None:
+                    try:
+                        react(got)
+                    except Exception as exc:  # the test asserts on it
+                        with receiver.lock:
+                            receiver.errors.append(exc)
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()

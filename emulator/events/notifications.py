@@ -15,11 +15,10 @@ With `DetailType` FULL, `detail` also carries `notificationBody`, the human-read
 adds for FULL notifications (its wording follows AWS's pull-request notification bodies; ccemu
 has no console link to offer).
 
-Other events (pull requests: `codecommit-repository-pull-request-*`) come as a whole
-EventBridge-style event with their event type id (`EventService.publish`); `notification` wraps
-such an event for a rule the same way, its detail as it is (it carries its own
-`notificationBody`, with BASIC and FULL alike). The comment and approval event types are listed
-and accepted, as AWS lists them; they fire once their producers publish them.
+Other events (pull requests, approvals and comments: `codecommit-repository-pull-request-*`,
+`-approvals-*`, `-comments-on-*`) come as a whole EventBridge-style event with their event type
+id (`EventService.publish`); `notification` wraps such an event for a rule the same way, its
+detail as it is (it carries its own `notificationBody`, with BASIC and FULL alike).
 
 Targets are an account's own list too (ListTargets, DeleteTarget): a target is added when a rule
 first names it, and stays until DeleteTarget removes it.

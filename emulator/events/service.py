@@ -11,10 +11,10 @@ rule publishes to its SNS topics through `SnsService.fanout`, in the same listen
 Events other than ref changes go through `publish`: one EventBridge-style event (to the
 webhooks) with the notification event type it fires (to the rules), written in the caller's
 transaction. `on_pull_request_change` is registered as a listener of the pull request service
-and publishes "CodeCommit Pull Request State Change" events (`pull_request_events`); comment
-events ("CodeCommit Comment on Pull Request" / "... on Commit", event types
-`codecommit-repository-comments-on-*`) are meant to be published the same way by their producer,
-inside the transaction that stores the comment.
+and publishes "CodeCommit Pull Request State Change" events (`pull_request_events`);
+`on_comment` publishes comment events ("CodeCommit Comment on Pull Request" / "... on Commit",
+event types `codecommit-repository-comments-on-*`, `comment_events`) the same way, inside the
+transaction that stores the comment.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from emulator.events.comment_events import comment_event
+from emulator.events.comment_events import event_type_id as comment_event_type
 from emulator.events.eventbridge import WebhookStore, state_change
 from emulator.events.lambdas import LAMBDA_ARN, LambdaMap
 from emulator.events.notifications import NotificationService, notification, wants
@@ -46,6 +48,7 @@ from emulator.events.triggers import (
     validate,
 )
 from emulator.events.worker import DeliveryWorker
+from emulator.repos.comment_model import Comment
 from emulator.repos.model import RefUpdate, Repository
 from emulator.repos.pull_request_model import PullRequestChange
 from emulator.state.db import Database
@@ -337,4 +340,22 @@ class EventService:
             kind="pull-request",
             actor=change.actor,
             summary={"pullRequestId": change.pull_request.id, "event": detail["event"]},
+        )
+
+    def on_comment(
+        self, conn: sqlite3.Connection, repo: Repository, comment: Comment, what: str
+    ) -> None:
+        """Publish the event of a comment posted, replied or edited (`what`) in `repo`, in the
+        transaction that stores it."""
+        doc = comment_event(repo, comment, what)
+        detail = doc["detail"]
+        assert isinstance(detail, dict)
+        self.publish(
+            conn,
+            repo,
+            doc,
+            comment_event_type(comment),
+            kind="comment",
+            actor=comment.author,
+            summary={"commentId": comment.id, "event": detail["event"]},
         )

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 BEFORE, AFTER = "BEFORE", "AFTER"
+# What happened to a comment, as the comment service's listeners are told.
+POSTED, REPLIED, EDITED = "posted", "replied", "edited"
 MAX_CONTENT = 10_240  # characters (CommentContentSizeLimitExceededException)
 
 SCHEMA = """

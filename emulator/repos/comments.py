@@ -18,8 +18,9 @@ reactions, with CodeCommit's rules as its API reference and service model state 
 - Each user has at most one reaction per comment; a new one replaces it.
 
 `DescribePullRequestEvents` has no comment event type, so a comment records none there; it
-moves the pull request's `lastActivityDate`. Whoever must hear of a new comment (the outbox)
-registers in `listeners`, called inside the transaction that stores it.
+moves the pull request's `lastActivityDate`. Whoever must hear of a new, replying or edited
+comment (the events service) registers in `listeners`, called inside the transaction that
+stores it with the comment as stored and what happened (`POSTED`, `REPLIED`, `EDITED`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ from emulator.repos.code import CodeReader, check_object_id, is_blob, parse_path
 from emulator.repos.comment_model import (
     AFTER,
     BEFORE,
+    EDITED,
     MAX_CONTENT,
+    POSTED,
+    REPLIED,
     SCHEMA,
     Comment,
     Comparison,
@@ -53,7 +57,8 @@ from emulator.repos.reactions import REACTIONS, parse_reaction
 from emulator.repos.service import RepositoryService
 from emulator.state.db import Database
 
-CommentListener = Callable[[sqlite3.Connection, Comment], None]
+# (the transaction, the comment as stored, POSTED / REPLIED / EDITED)
+CommentListener = Callable[[sqlite3.Connection, Comment, str], None]
 
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ORDER = {r.short_code: i for i, r in enumerate(REACTIONS)}
@@ -351,8 +356,9 @@ class CommentService:
                         (when, fields["pull_request"]),
                     )
                 stored = _row(conn.execute(f"{_SELECT} WHERE c.id = ?", (cid,)).fetchone())
+                what = POSTED if in_reply_to is None else REPLIED
                 for listener in self.listeners:
-                    listener(conn, stored)
+                    listener(conn, stored, what)
         except sqlite3.IntegrityError:
             # The same token, used by a concurrent post that committed first.
             earlier = (
@@ -405,6 +411,10 @@ class CommentService:
             )
             if cur.rowcount != 1:
                 raise error("CommentDeletedException")
+            if self.listeners:
+                stored = _row(conn.execute(f"{_SELECT} WHERE c.id = ?", (comment.id,)).fetchone())
+                for listener in self.listeners:
+                    listener(conn, stored, EDITED)
         return self.find(comment.account, comment.region, comment.id, caller)
 
     def delete_content(self, comment: Comment, caller: str) -> Comment:

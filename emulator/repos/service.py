@@ -169,8 +169,8 @@ class RepositoryService:
         rows = self.db.read().execute("SELECT id FROM repositories ORDER BY id").fetchall()
         return [str(r[0]) for r in rows]
 
-    def get_by_id(self, repo_id: str) -> Repository | None:
-        row = self.db.read().execute(f"{_SELECT} WHERE id = ?", (repo_id,)).fetchone()
+    def get_by_id(self, repo_id: str, conn: sqlite3.Connection | None = None) -> Repository | None:
+        row = (conn or self.db.read()).execute(f"{_SELECT} WHERE id = ?", (repo_id,)).fetchone()
         return None if row is None else _row_to_repo(row)
 
     def list(self, account: str, region: str) -> list[Repository]:
