@@ -547,3 +547,29 @@ def test_pull_requests_go_with_their_repository_and_their_ids_are_not_reused(
     new = _create(cc, repo_name)["pullRequestId"]
     assert int(new) > int(gone)
     assert cc.list_pull_requests(repositoryName=repo_name)["pullRequestIds"] == [new]
+
+
+def test_deleting_a_source_or_destination_branch_closes_the_pull_request(
+    server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
+) -> None:
+    work = tmp_path / "w"
+    cc = _repo(server, git_env, repo_name, work)
+    cc.create_branch(
+        repositoryName=repo_name, branchName="target", commitId=_tip(cc, repo_name, "main")
+    )
+    by_source = _create(cc, repo_name, source="clash", title="source goes")
+    by_destination = _create(cc, repo_name, dest="target", title="destination goes")
+    untouched = _create(cc, repo_name, title="stays")
+    git(git_env, "push", "-q", server.git_url(repo_name), "--delete", "clash", cwd=work)
+    cc.delete_branch(repositoryName=repo_name, branchName="target")
+    status = {
+        pr["title"]: cc.get_pull_request(pullRequestId=pr["pullRequestId"])["pullRequest"]
+        for pr in (by_source, by_destination, untouched)
+    }
+    assert status["source goes"]["pullRequestStatus"] == "CLOSED"
+    assert status["destination goes"]["pullRequestStatus"] == "CLOSED"
+    assert status["stays"]["pullRequestStatus"] == "OPEN"
+    closed = status["source goes"]["pullRequestTargets"][0]["mergeMetadata"]
+    assert not closed["isMerged"]
+    kinds = [e["pullRequestEventType"] for e in _events(cc, by_source["pullRequestId"])]
+    assert kinds[-1] == "PULL_REQUEST_STATUS_CHANGED"

@@ -9,8 +9,12 @@ API commit, a merge), so what they record commits or rolls back with the ref upd
   as merged with its option; if the pull request was closed or its source moved meanwhile, the
   ref update is refused and rolled back.
 
-A branch deleted under an open pull request leaves it as it was. Events are written through
-`record` (`add_event`, or the service's recorder that also tells its listeners).
+- a deleted source or destination branch closes the pull request (not merged), as the CodeCommit
+  user guide says: "CodeCommit closes a pull request automatically if either the source or
+  destination branch of the pull request is deleted".
+
+Events are written through `record` (`add_event`, or the service's recorder that also tells
+its listeners).
 """
 
 from __future__ import annotations
@@ -78,7 +82,8 @@ def follow_refs(
                 src = _ref_in(conn, repo, str(source_ref))
                 dst = _ref_in(conn, repo, str(destination_ref))
                 if src is None or dst is None:
-                    continue  # a branch deleted under an open pull request
+                    _close_deleted(conn, record, str(key), who)
+                    continue
                 if intent is not None and intent.key == key:
                     if src != intent.source_commit:
                         raise error("TipOfSourceReferenceIsDifferentException")
@@ -168,6 +173,15 @@ def _close_merged(
         merge_metadata={k: v for k, v in metadata.items() if v is not None},
     )
     record(conn, key, STATUS_CHANGED, merged.merged_by, when, pull_request_status=CLOSED)
+
+
+def _close_deleted(conn: sqlite3.Connection, record: Record, key: str, actor: str) -> None:
+    """Close a pull request whose source or destination branch was deleted."""
+    when = now()
+    conn.execute(
+        "UPDATE pull_requests SET status = ?, last_activity = ? WHERE id = ?", (CLOSED, when, key)
+    )
+    record(conn, key, STATUS_CHANGED, actor, when, pull_request_status=CLOSED)
 
 
 def _ref_in(conn: sqlite3.Connection, repo: Repository, name: str) -> str | None:
