@@ -573,3 +573,15 @@ def test_deleting_a_source_or_destination_branch_closes_the_pull_request(
     assert not closed["isMerged"]
     kinds = [e["pullRequestEventType"] for e in _events(cc, by_source["pullRequestId"])]
     assert kinds[-1] == "PULL_REQUEST_STATUS_CHANGED"
+
+
+def test_a_renamed_repositorys_pull_requests_name_it_by_its_new_name(
+    server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
+) -> None:
+    cc = _repo(server, git_env, repo_name, tmp_path / "w")
+    pr = _create(cc, repo_name)
+    cc.update_repository_name(oldName=repo_name, newName=f"{repo_name}-new")
+    got = cc.get_pull_request(pullRequestId=pr["pullRequestId"])["pullRequest"]
+    assert got["pullRequestTargets"][0]["repositoryName"] == f"{repo_name}-new"
+    listed = cc.list_pull_requests(repositoryName=f"{repo_name}-new")["pullRequestIds"]
+    assert listed == [pr["pullRequestId"]]
