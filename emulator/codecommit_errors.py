@@ -814,6 +814,16 @@ _MESSAGES: tuple[Message, ...] = (
         "InvalidReactionUserArnException",
         "The Amazon Resource Name (ARN) of the user or identity is not valid.",
     ),
+    _model(
+        "AuthorDoesNotExistException",
+        "The specified Amazon Resource Name (ARN) does not exist in the Amazon Web Services"
+        " account.",
+    ),
+    _model(
+        "ActorDoesNotExistException",
+        "The specified Amazon Resource Name (ARN) does not exist in the Amazon Web Services"
+        " account.",
+    ),
     # -- ccemu's own, no AWS text known -----------------------------------------------------
     Message(
         "ConcurrentReferenceUpdateException",

@@ -585,3 +585,20 @@ def test_a_renamed_repositorys_pull_requests_name_it_by_its_new_name(
     assert got["pullRequestTargets"][0]["repositoryName"] == f"{repo_name}-new"
     listed = cc.list_pull_requests(repositoryName=f"{repo_name}-new")["pullRequestIds"]
     assert listed == [pr["pullRequestId"]]
+
+
+def test_filters_naming_an_identity_that_does_not_exist_are_refused(
+    server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
+) -> None:
+    cc = _repo(server, git_env, repo_name, tmp_path / "w")
+    pr = _create(cc, repo_name)
+    root = "arn:aws:iam::123456789012:root"
+    ghost = "arn:aws:iam::123456789012:user/nobody-here"
+    assert cc.list_pull_requests(repositoryName=repo_name, authorArn=root)["pullRequestIds"] == [
+        pr["pullRequestId"]
+    ]
+    code = _code(cc.list_pull_requests, repositoryName=repo_name, authorArn=ghost)
+    assert code == "AuthorDoesNotExistException"
+    code = _code(cc.describe_pull_request_events, pullRequestId=pr["pullRequestId"], actorArn=ghost)
+    assert code == "ActorDoesNotExistException"
+    assert _events(cc, pr["pullRequestId"], actorArn=root)

@@ -198,6 +198,8 @@ def list_pull_requests(
 ) -> Output:
     size = _page_size(max_results)
     _arn(author_arn, "InvalidAuthorArnException")
+    if author_arn is not None and not ctx.emu.iam.identity_exists(author_arn):
+        raise error("AuthorDoesNotExistException")
     repo = repository(ctx, repository_name)
     ids = ctx.emu.pull_requests.list_ids(repo, author_arn, pull_request_status)
     listing = f"pull-requests:{repo.id}:{author_arn}:{pull_request_status}"
@@ -243,6 +245,8 @@ def describe_pull_request_events(
 ) -> Output:
     size = _page_size(max_results)
     _arn(actor_arn, "InvalidActorArnException")
+    if actor_arn is not None and not ctx.emu.iam.identity_exists(actor_arn):
+        raise error("ActorDoesNotExistException")
     prs = ctx.emu.pull_requests
     pr = prs.find(ctx.account, ctx.region, pull_request_id)
     events = prs.events(pr, pull_request_event_type, actor_arn)

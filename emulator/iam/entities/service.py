@@ -107,6 +107,27 @@ class IamService:
             raise NoSuchEntity(f"The role with name {name} cannot be found.")
         return role
 
+    def identity_exists(self, arn: str) -> bool:
+        """Whether an ARN names an identity of its account that exists: the root, an IAM user
+        or role (path included), or a session of an existing role."""
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[:2] != ["arn", "aws"]:
+            return False
+        service, account, resource = parts[2], parts[4], parts[5]
+        if service == "iam" and resource == "root":
+            return True
+        kind, _, rest = resource.partition("/")
+        if service == "iam" and kind == "user":
+            user = self.entities.find_user(account, rest.rsplit("/", 1)[-1])
+            return user is not None and user.arn == arn
+        if service == "iam" and kind == "role":
+            role = self.entities.find_role(account, rest.rsplit("/", 1)[-1])
+            return role is not None and role.arn == arn
+        if service == "sts" and kind == "assumed-role":
+            role_name = rest.split("/", 1)[0]
+            return "/" in rest and self.entities.find_role(account, role_name) is not None
+        return False
+
     # -- deletion, refused while something still hangs off the entity -------------------------
 
     def delete_user(self, account: str, name: str) -> None:
