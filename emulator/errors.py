@@ -34,6 +34,11 @@ class NotImplementedOperation(ServiceError):
     status = 501
 
 
+# What a git client is told of a fault of the server's own: no more (an exception's text may
+# name the data dir's paths); the log has the traceback.
+INTERNAL_ERROR = "internal error (logged by the server)"
+
+
 class ClientStreamError(Exception):
     """The bytes a client sends over a git door cannot be read as it declared them: a body
     over its limit, a broken encoding. A door's read callable raises it; the git services

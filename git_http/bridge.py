@@ -35,7 +35,7 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream, TaskGroup
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from emulator.errors import ClientStreamError
+from emulator.errors import INTERNAL_ERROR, ClientStreamError
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,6 @@ FLUSH_BYTES = 128 * 1024  # crossing to the event loop costs; send big chunks
 FLUSH_SECONDS = 0.5  # ...but let progress through while a long pack is computed
 QUEUE_DEPTH = 8
 DRAIN_LIMIT = 64 * 1024 * 1024  # unread request body we swallow so the client sees our answer
-
-
-INTERNAL_ERROR = "internal error (logged by the server)"
 
 
 class GitHttpError(ClientStreamError):

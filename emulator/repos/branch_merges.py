@@ -59,7 +59,10 @@ class Merged:
 
 
 @dataclass(frozen=True)
-class Author:
+class MergeCommit:
+    """What a merge's commit takes from the request: author (also the committer), email and
+    message, and whether folders the merge leaves empty are kept."""
+
     name: str | None
     email: str | None
     message: str | None
@@ -79,7 +82,7 @@ def merge_branches(
     level: str | None = None,
     strategy: str | None = None,
     resolution: Mapping[str, Any] | None = None,
-    author: Author = Author(None, None, None),
+    author: MergeCommit = MergeCommit(None, None, None),
 ) -> Merged:
     """Merge the source into the destination and move the target branch (see above)."""
     with CodeReader(repos, repo, cache) as reader:
@@ -124,7 +127,7 @@ def unreferenced_merge_commit(
     level: str | None = None,
     strategy: str | None = None,
     resolution: Mapping[str, Any] | None = None,
-    author: Author = Author(None, None, None),
+    author: MergeCommit = MergeCommit(None, None, None),
 ) -> Merged:
     """The merge commit, stored but referenced by no branch."""
     if option == FAST_FORWARD:
@@ -177,7 +180,7 @@ def _merge_commit(
     level: str | None,
     strategy: str | None,
     resolution: Mapping[str, Any] | None,
-    author: Author,
+    author: MergeCommit,
     actor: str,
 ) -> tuple[Commit, list[ShaFile]]:
     if option not in (SQUASH, THREE_WAY):

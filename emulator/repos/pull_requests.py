@@ -38,7 +38,7 @@ from typing import Any
 from dulwich.refs import Ref, check_ref_format
 
 from emulator.codecommit_errors import error
-from emulator.repos.branch_merges import Author, merge_branches
+from emulator.repos.branch_merges import MergeCommit, merge_branches
 from emulator.repos.code import HEADS, CodeReader
 from emulator.repos.merge import merge_base
 from emulator.repos.model import RefUpdate, Repository
@@ -437,7 +437,7 @@ class PullRequestService:
         level: str | None = None,
         strategy: str | None = None,
         resolution: Mapping[str, Any] | None = None,
-        author: Author | None = None,
+        author: MergeCommit | None = None,
     ) -> PullRequest:
         """Merge the pull request's source into its destination by `option` and close it as
         merged, in the transaction that moves the destination branch."""
@@ -467,7 +467,7 @@ class PullRequestService:
                 level=level,
                 strategy=strategy,
                 resolution=resolution,
-                author=author or Author(None, None, None),
+                author=author or MergeCommit(None, None, None),
             )
         finally:
             self._intent.value = None

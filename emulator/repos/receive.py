@@ -40,7 +40,7 @@ from dulwich.protocol import ReceivableProtocol, pkt_line
 from dulwich.refs import Ref, check_ref_format
 
 from emulator.config import Limits
-from emulator.errors import ClientStreamError
+from emulator.errors import INTERNAL_ERROR, ClientStreamError
 from emulator.repos.branches import MAX_BRANCH_NAME
 from emulator.repos.commit_graph import load_graph
 from emulator.repos.files import RepoFiles
@@ -83,9 +83,6 @@ ALLOWED_NAMESPACES = (b"refs/heads/", b"refs/tags/")
 
 # `authorize_ref(refname)` returns None if the principal may update the ref, else the reason.
 AuthorizeRef = Callable[[bytes], str | None]
-
-
-INTERNAL_ERROR = "internal error (logged by the server)"
 
 
 class PushRejected(Exception):

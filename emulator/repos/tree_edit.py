@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
 
 from emulator.codecommit_errors import error
+from emulator.repos.code import parse_path
 
 MAX_FILE_SIZE = 6 * 1024 * 1024  # FileContentSizeLimitExceededException: "6 MB"
 MAX_CHANGE_SIZE = 7 * 1024 * 1024  # "... and the combined file content change size is 7 MB"
@@ -84,14 +85,10 @@ class BuiltCommit:
 
 
 def normalize_path(path: str | None) -> tuple[str, ...]:
-    """A file path as CodeCommit takes it: relative to the root (a leading `/` is allowed),
-    with no empty, `.` or `..` part and nothing inside `.git`."""
-    if path is None or path == "":
-        raise error("PathRequiredException")
-    parts = tuple(path[1:].split("/") if path.startswith("/") else path.split("/"))
-    for part in parts:
-        if part in ("", ".", "..") or part.lower() == ".git" or "\0" in part:
-            raise error("InvalidPathException")
+    """A file path as the API takes it (`code.parse_path`), and nothing inside `.git`."""
+    parts = tuple(p.decode("utf-8", "surrogatepass") for p in parse_path(path))
+    if any(part.lower() == ".git" for part in parts):
+        raise error("InvalidPathException")
     return parts
 
 

@@ -31,7 +31,6 @@ from emulator.repos.code import (
     read_commit,
 )
 from emulator.repos.code_diff import BlobSide, differences, file_history
-from emulator.repos.model import Repository
 
 Output = dict[str, Any]
 
@@ -61,12 +60,8 @@ MEMBER_ERRORS: dict[str, tuple[str | None, str]] = {
 }
 
 
-def _repo(ctx: RequestContext, name: str | None) -> Repository:
-    return repository(ctx, name)
-
-
 def _reader(ctx: RequestContext, name: str | None) -> CodeReader:
-    return CodeReader(ctx.emu.repos, _repo(ctx, name), ctx.emu.pack_cache)
+    return CodeReader(ctx.emu.repos, repository(ctx, name), ctx.emu.pack_cache)
 
 
 def _page_size(requested: int | None, default: int) -> int:
@@ -207,7 +202,7 @@ def get_differences(
     next_token: str | None = None,
 ) -> Output:
     size = _page_size(max_results, DIFFERENCES_PAGE)
-    repo = _repo(ctx, repository_name)
+    repo = repository(ctx, repository_name)
     with CodeReader(ctx.emu.repos, repo, ctx.emu.pack_cache) as reader:
         found = differences(
             reader, before_commit_specifier, after_commit_specifier, before_path, after_path
@@ -245,7 +240,7 @@ def list_file_commit_history(
     next_token: str | None = None,
 ) -> Output:
     size = _page_size(max_results, HISTORY_PAGE)
-    repo = _repo(ctx, repository_name)
+    repo = repository(ctx, repository_name)
     with CodeReader(ctx.emu.repos, repo, ctx.emu.pack_cache) as reader:
         parts = parse_path(file_path)
         commit_id = reader.resolve(commit_specifier)

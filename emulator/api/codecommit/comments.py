@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from emulator.api.codecommit.common import Output, repository
+from emulator.api.codecommit.common import Output, entry_error, repository
 from emulator.api.pagination import offset_of, page, token_at
 from emulator.api.service import RequestContext
 from emulator.api.shapes import Invalid
@@ -41,15 +41,12 @@ def _location_error(failures: list[Invalid]) -> ServiceError:
     """A constraint broken inside `location`: the error of the member that broke it."""
     first = failures[0]
     leaf = first.path.rsplit(".", 1)[-1]
-    if leaf == "filePath":
-        return error(
-            "PathRequiredException" if first.reason == "required" else "InvalidPathException"
-        )
-    return error(
-        {
-            "filePosition": "InvalidFilePositionException",
-            "relativeFileVersion": "InvalidRelativeFileVersionEnumException",
-        }.get(leaf, "InvalidFileLocationException")
+    invalid = {
+        "filePosition": "InvalidFilePositionException",
+        "relativeFileVersion": "InvalidRelativeFileVersionEnumException",
+    }.get(leaf, "InvalidFileLocationException")
+    return entry_error(
+        failures, {"filePath": ("PathRequiredException", "InvalidPathException")}, error(invalid)
     )
 
 

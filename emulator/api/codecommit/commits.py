@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from emulator.api.codecommit.common import Output, repository
+from emulator.api.codecommit.common import Output, entry_error, repository
 from emulator.api.service import RequestContext
 from emulator.api.shapes import Invalid, validation_message
 from emulator.codecommit_errors import error
@@ -36,12 +36,9 @@ _ENTRY_ERRORS: dict[str, tuple[str, str]] = {
 
 
 def _entry_error(failures: list[Invalid]) -> ServiceError:
-    first = failures[0]
-    leaf = first.path.rsplit(".", 1)[-1]
-    pair = _ENTRY_ERRORS.get(leaf)
-    if pair is None:
-        return client_error("ValidationException", validation_message(failures))
-    return error(pair[0] if first.reason == "required" else pair[1])
+    return entry_error(
+        failures, _ENTRY_ERRORS, client_error("ValidationException", validation_message(failures))
+    )
 
 
 MEMBER_VALIDATION: dict[str, Callable[[list[Invalid]], ServiceError]] = {

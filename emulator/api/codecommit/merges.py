@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from emulator.api.codecommit.common import repository
+from emulator.api.codecommit.common import entry_error, repository
 from emulator.api.pagination import page
 from emulator.api.service import RequestContext
 from emulator.api.shapes import Invalid
 from emulator.codecommit_errors import error
 from emulator.errors import ClientError, ServiceError
-from emulator.repos.branch_merges import Author, merge_branches, unreferenced_merge_commit
+from emulator.repos.branch_merges import MergeCommit, merge_branches, unreferenced_merge_commit
 from emulator.repos.code import CodeReader, file_mode_name, parse_path
 from emulator.repos.merge import (
     FILE_LEVEL,
@@ -60,10 +60,6 @@ MEMBER_ERRORS: dict[str, tuple[str | None, str]] = {
     "filePaths": (None, "InvalidPathException"),
     "targetBranch": (None, "InvalidTargetBranchException"),
 }
-
-
-def _repo(ctx: RequestContext, name: str | None) -> Repository:
-    return repository(ctx, name)
 
 
 @contextmanager
@@ -208,7 +204,7 @@ def get_merge_commit(
 ) -> Output:
     """The merge of the source into the destination: the commit in the destination's history
     that merged the source (none when it came in by fast-forward, or not yet)."""
-    repo = _repo(ctx, repository_name)
+    repo = repository(ctx, repository_name)
     with _reader(ctx, repo) as reader:
         source, destination = _resolve(
             reader, source_commit_specifier, destination_commit_specifier
@@ -229,7 +225,7 @@ def get_merge_options(
     conflict_detail_level: str | None = None,
     conflict_resolution_strategy: str | None = None,
 ) -> Output:
-    repo = _repo(ctx, repository_name)
+    repo = repository(ctx, repository_name)
     with _reader(ctx, repo) as reader:
         source, destination = _resolve(
             reader, source_commit_specifier, destination_commit_specifier
@@ -260,7 +256,7 @@ def get_merge_conflicts(
     next_token: str | None = None,
 ) -> Output:
     size = _page_size(max_conflict_files, CONFLICT_FILES_PAGE, "InvalidMaxConflictFilesException")
-    repo = _repo(ctx, repository_name)
+    repo = repository(ctx, repository_name)
     with _reader(ctx, repo) as reader:
         source, destination = _resolve(
             reader, source_commit_specifier, destination_commit_specifier, sided=True
@@ -301,7 +297,7 @@ def describe_merge_conflicts(
     size = _page_size(max_merge_hunks, MERGE_HUNKS_PAGE, "InvalidMaxMergeHunksException")
     _describable(merge_option)
     parts = parse_path(file_path)
-    repo = _repo(ctx, repository_name)
+    repo = repository(ctx, repository_name)
     with _reader(ctx, repo) as reader:
         source, destination = _resolve(
             reader, source_commit_specifier, destination_commit_specifier
@@ -352,7 +348,7 @@ def batch_describe_merge_conflicts(
     hunks = _page_size(max_merge_hunks, MERGE_HUNKS_PAGE, "InvalidMaxMergeHunksException")
     _describable(merge_option)
     wanted = None if not file_paths else [parse_path(p) for p in file_paths]
-    repo = _repo(ctx, repository_name)
+    repo = repository(ctx, repository_name)
     errors: list[Output] = []
     with _reader(ctx, repo) as reader:
         source, destination = _resolve(
@@ -414,7 +410,7 @@ def merge_branches_by_fast_forward(
 ) -> Output:
     merged = merge_branches(
         ctx.emu.repos,
-        _repo(ctx, repository_name),
+        repository(ctx, repository_name),
         ctx.emu.pack_cache,
         source_commit_specifier,
         destination_commit_specifier,
@@ -442,7 +438,7 @@ def _merge_writing(
 ) -> Output:
     merged = merge_branches(
         ctx.emu.repos,
-        _repo(ctx, repository_name),
+        repository(ctx, repository_name),
         ctx.emu.pack_cache,
         source_commit_specifier,
         destination_commit_specifier,
@@ -452,7 +448,7 @@ def _merge_writing(
         level=conflict_detail_level,
         strategy=conflict_resolution_strategy,
         resolution=conflict_resolution,
-        author=Author(author_name, email, commit_message, keep_empty_folders),
+        author=MergeCommit(author_name, email, commit_message, keep_empty_folders),
     )
     return {"commitId": merged.commit_id, "treeId": merged.tree_id}
 
@@ -535,7 +531,7 @@ def create_unreferenced_merge_commit(
 ) -> Output:
     merged = unreferenced_merge_commit(
         ctx.emu.repos,
-        _repo(ctx, repository_name),
+        repository(ctx, repository_name),
         ctx.emu.pack_cache,
         source_commit_specifier,
         destination_commit_specifier,
@@ -544,24 +540,22 @@ def create_unreferenced_merge_commit(
         level=conflict_detail_level,
         strategy=conflict_resolution_strategy,
         resolution=conflict_resolution,
-        author=Author(author_name, email, commit_message, keep_empty_folders),
+        author=MergeCommit(author_name, email, commit_message, keep_empty_folders),
     )
     return {"commitId": merged.commit_id, "treeId": merged.tree_id}
 
 
+_RESOLUTION_ERRORS: dict[str, tuple[str, str]] = {
+    "filePath": ("PathRequiredException", "InvalidPathException"),
+    "fileMode": ("FileModeRequiredException", "InvalidFileModeException"),
+    "replacementType": ("ReplacementTypeRequiredException", "InvalidReplacementTypeException"),
+    "content": ("ReplacementContentRequiredException", "FileContentSizeLimitExceededException"),
+}
+
+
 def _resolution_error(failures: list[Invalid]) -> ServiceError:
     """A constraint broken inside `conflictResolution`: the error of the entry's member."""
-    first = failures[0]
-    leaf = first.path.rsplit(".", 1)[-1]
-    errors = {
-        "filePath": ("PathRequiredException", "InvalidPathException"),
-        "fileMode": ("FileModeRequiredException", "InvalidFileModeException"),
-        "replacementType": ("ReplacementTypeRequiredException", "InvalidReplacementTypeException"),
-        "content": ("ReplacementContentRequiredException", "FileContentSizeLimitExceededException"),
-    }.get(leaf)
-    if errors is None:
-        return error("InvalidConflictResolutionException")
-    return error(errors[0] if first.reason == "required" else errors[1])
+    return entry_error(failures, _RESOLUTION_ERRORS, error("InvalidConflictResolutionException"))
 
 
 MEMBER_VALIDATION: dict[str, Callable[[list[Invalid]], ServiceError]] = {

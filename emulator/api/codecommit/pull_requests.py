@@ -11,13 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 from emulator.api.codecommit.approvals import approval_rules_of
-from emulator.api.codecommit.common import Output, repository
+from emulator.api.codecommit.common import Output, entry_error, repository
 from emulator.api.pagination import page
 from emulator.api.service import RequestContext
 from emulator.api.shapes import Invalid
 from emulator.codecommit_errors import error
 from emulator.errors import ServiceError
-from emulator.repos.branch_merges import FAST_FORWARD, SQUASH, THREE_WAY, Author
+from emulator.repos.branch_merges import FAST_FORWARD, SQUASH, THREE_WAY, MergeCommit
 from emulator.repos.pull_request_model import Event, PullRequest
 
 PAGE = 100  # the model documents no default page size
@@ -45,6 +45,13 @@ MEMBER_ERRORS: dict[str, tuple[str | None, str]] = {
 }
 
 
+_TARGET_ERRORS: dict[str, tuple[str, str]] = {
+    "repositoryName": ("RepositoryNameRequiredException", "InvalidRepositoryNameException"),
+    "sourceReference": ("ReferenceNameRequiredException", "InvalidReferenceNameException"),
+    "destinationReference": ("ReferenceNameRequiredException", "InvalidReferenceNameException"),
+}
+
+
 def _targets_error(failures: list[Invalid]) -> ServiceError:
     """A constraint broken inside `targets`: the error of the target's member."""
     first = failures[0]
@@ -52,15 +59,7 @@ def _targets_error(failures: list[Invalid]) -> ServiceError:
         return error(
             "TargetsRequiredException" if first.reason == "required" else "InvalidTargetsException"
         )
-    leaf = first.path.rsplit(".", 1)[-1]
-    errors = {
-        "repositoryName": ("RepositoryNameRequiredException", "InvalidRepositoryNameException"),
-        "sourceReference": ("ReferenceNameRequiredException", "InvalidReferenceNameException"),
-        "destinationReference": ("ReferenceNameRequiredException", "InvalidReferenceNameException"),
-    }.get(leaf)
-    if errors is None:
-        return error("InvalidTargetException")
-    return error(errors[0] if first.reason == "required" else errors[1])
+    return entry_error(failures, _TARGET_ERRORS, error("InvalidTargetException"))
 
 
 MEMBER_VALIDATION: dict[str, Callable[[list[Invalid]], ServiceError]] = {
@@ -304,7 +303,7 @@ def _merge_writing(
         level=conflict_detail_level,
         strategy=conflict_resolution_strategy,
         resolution=conflict_resolution,
-        author=Author(author_name, email, commit_message, keep_empty_folders),
+        author=MergeCommit(author_name, email, commit_message, keep_empty_folders),
     )
 
 
