@@ -1,13 +1,16 @@
-"""uvicorn's h11 protocol with the connection limits uvicorn lacks.
+"""uvicorn's httptools protocol (llhttp, a C parser) with the connection limits uvicorn lacks.
 
 uvicorn closes a keep-alive connection that stays idle after an answer (`timeout_keep_alive`),
 but not one that sends nothing at all after connecting, nor one that sends part of a request
 head and then stalls (any byte cancels the keep-alive timer): such connections are kept for
-ever, and enough of them exhaust the server's file descriptors. Here:
+ever, and enough of them exhaust the server's file descriptors. Nor does its httptools protocol
+bound a request head (h11's bounds it to 16 KiB): one endless header line would grow in memory
+until the header deadline. Here:
 
 - a request head must be complete within `header_timeout` of connecting, or of the end of the
   previous answer plus the keep-alive time; else the connection is closed (Apache's
   `RequestReadTimeout header=`, nginx's `client_header_timeout`);
+- a request head larger than `MAX_HEAD` is answered 400 and the connection closed;
 - past `max_connections`, a new connection closes the connection that has waited longest for
   a request head (one with a request running is never closed); if every connection has a
   request running, the new one is closed. A flood of idle connections therefore cannot keep a
@@ -23,10 +26,13 @@ import asyncio
 import time
 from typing import Any
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+# h11's default bound on a request head, which ccemu served with before.
+MAX_HEAD = 16 * 1024
 
 
-class _LimitedH11Protocol(H11Protocol):
+class _LimitedProtocol(HttpToolsProtocol):
     header_timeout: float = 10.0
     max_connections: int = 512
 
@@ -35,6 +41,7 @@ class _LimitedH11Protocol(H11Protocol):
         self._head_deadline: asyncio.TimerHandle | None = None
         self._waiting_since = 0.0
         self._cycle_when_armed: object = None
+        self._head_bytes = 0  # bytes of a request head not yet complete
 
     def _waiting_for_head(self) -> bool:
         # A connection whose last answer is complete (or which had none) and on which no
@@ -69,13 +76,37 @@ class _LimitedH11Protocol(H11Protocol):
         waiting = [
             c
             for c in self.connections
-            if isinstance(c, _LimitedH11Protocol)
+            if isinstance(c, _LimitedProtocol)
             and c is not self
             and c._waiting_for_head()
             and not c.transport.is_closing()
         ]
         victim = min(waiting, key=lambda c: c._waiting_since) if waiting else self
         victim.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        heads = self._heads
+        super().data_received(data)
+        if self._heads != heads:
+            self._head_bytes = 0  # a head completed in this chunk: what follows is counted anew
+        elif self._in_head:
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD and not self.transport.is_closing():
+                self.send_400_response("Request head too large.")
+
+    # A head is in progress from its first byte (llhttp's on_message_begin) until
+    # on_headers_complete; `_heads` counts completed heads.
+    _in_head = False
+    _heads = 0
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._heads += 1
+        super().on_headers_complete()
 
     def on_response_complete(self) -> None:
         answered = self.cycle
@@ -89,10 +120,12 @@ class _LimitedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
 
-def limited_h11_protocol(*, header_timeout: float, max_connections: int) -> type[H11Protocol]:
+def limited_http_protocol(
+    *, header_timeout: float, max_connections: int
+) -> type[HttpToolsProtocol]:
     """The protocol class to give uvicorn (`Config(http=...)`), with these limits."""
     return type(
-        "LimitedH11Protocol",
-        (_LimitedH11Protocol,),
+        "LimitedHttpProtocol",
+        (_LimitedProtocol,),
         {"header_timeout": header_timeout, "max_connections": max_connections},
     )

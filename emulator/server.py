@@ -25,7 +25,7 @@ from emulator.api.ccemu_reset import routes as reset_routes
 from emulator.api.endpoint import api_endpoint, warm_services
 from emulator.core import Emulator
 from emulator.http_access_log import AccessLogMiddleware
-from emulator.http_protocol import limited_h11_protocol
+from emulator.http_protocol import limited_http_protocol
 from emulator.trust import HOST_KEYS_PATH, HostKey, TrustError, existing_data_dir, host_key_lines
 from git_http.app import git_routes
 from ssh_server.host_keys import load_existing, load_or_create
@@ -236,7 +236,7 @@ def serve(emu: Emulator) -> int:
         build_app(emu),
         log_level="warning",
         access_log=False,
-        http=limited_h11_protocol(
+        http=limited_http_protocol(
             header_timeout=limits.http_header_timeout,
             max_connections=limits.max_http_connections,
         ),

@@ -188,6 +188,34 @@ def test_keep_alive_connection_idle_after_an_answer_is_closed(idle_server: Serve
     sock.close()
 
 
+@pytest.mark.parametrize(
+    "line", [b"X-Long: ", b"GET /", b"X-Many: 1\r\n"], ids=["value", "url", "lines"]
+)
+def test_endless_request_head_is_refused_not_buffered(capped_server: Server, line: bytes) -> None:
+    # A request head that never ends (one endless header value, an endless URL, or header
+    # lines for ever), sent faster than any deadline: refused once past the bound on a head.
+    sock = socket.create_connection(("127.0.0.1", _http_port(capped_server)))
+    head = b"" if line.startswith(b"GET") else b"GET /_ccemu/health HTTP/1.1\r\nHost: x\r\n"
+    sock.sendall(head + line)
+    chunk = (line if line.endswith(b"\n") else b"a") * 4096
+    answer = b""
+    sock.settimeout(10)
+    try:
+        for _ in range(64):  # 64 chunks of 4 KiB and more: far past any sane head
+            sock.sendall(chunk[:4096])
+    except OSError:
+        pass  # the server closed the connection: what is asserted below
+    try:
+        while chunk_in := sock.recv(65536):
+            answer += chunk_in
+    except OSError:
+        pass
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert capped_server.client().list_repositories()["repositories"] is not None
+    assert capped_server.alive()
+
+
 @pytest.fixture(scope="module")
 def capped_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # a long head deadline: only the connection cap can close the idle connections here

@@ -262,27 +262,94 @@ def decode(shape: Shape, value: Any) -> Any:
 
 def serialize(shape: Shape, value: Any) -> Any:
     """Turn handler output into JSON values per the model: None members are omitted,
-    timestamps become epoch seconds, blobs base64."""
+    timestamps become epoch seconds, blobs base64.
+
+    The work per shape is decided once (`_serializer`): a member whose shape holds nothing to
+    convert is copied as it is, so a page of a thousand commits costs a dict copy per
+    structure rather than a dispatch per value."""
+    fn = _serializer(shape)
+    return value if fn is None else fn(value)
+
+
+_Convert = Any  # Callable[[Any], Any] | None: None where the value is already JSON's
+_compiled: dict[int, tuple[Shape, _Convert]] = {}
+
+
+def _serializer(shape: Shape) -> _Convert:
+    # botocore caches each shape's members, so a shape object stands for its model shape for
+    # the life of the process; the entry keeps it alive, so its id is never reused.
+    hit = _compiled.get(id(shape))
+    if hit is not None and hit[0] is shape:
+        return hit[1]
+    _compiled[id(shape)] = (shape, _pending)  # a recursive shape refers to itself while built
+    fn = _build(shape)
+    _compiled[id(shape)] = (shape, fn)
+    return fn
+
+
+def _pending(value: Any) -> Any:  # pragma: no cover - replaced before any value reaches it
+    raise AssertionError("serializer used while being built")
+
+
+def _build(shape: Shape) -> _Convert:
     kind = shape.type_name
     if kind == "structure":
+        return _structure(shape)
+    if kind == "list":
+        item = _serializer(shape.member)
+        if item is None:
+            return None
+        if item is _pending:
+            return lambda value: [serialize(shape.member, v) for v in value]
+        return lambda value: [item(v) for v in value]
+    if kind == "map":
+        entry = _serializer(shape.value)
+        if entry is None:
+            return None
+        return lambda value: {k: serialize(shape.value, v) for k, v in value.items()}
+    if kind == "timestamp":
+        return lambda value: value.timestamp() if isinstance(value, datetime) else float(value)
+    if kind == "blob":
+        return lambda value: base64.b64encode(value).decode()
+    if kind in ("float", "double"):
+        return lambda value: (
+            str(value) if isinstance(value, float) and not math.isfinite(value) else value
+        )
+    return None
+
+
+def _structure(shape: Shape) -> _Convert:
+    members = shape.members
+    known = frozenset(members)
+    convert = {name: _serializer(m) for name, m in members.items()}
+    late = {name for name, fn in convert.items() if fn is _pending}
+    converting = {name: fn for name, fn in convert.items() if fn is not None and name not in late}
+
+    def check(value: Any) -> None:
         if not isinstance(value, dict):
             raise TypeError(f"{shape.name}: expected a dict, got {type(value).__name__}")
-        unknown = set(value) - set(shape.members)
-        if unknown:
-            raise TypeError(f"{shape.name} has no members {sorted(unknown)}")
-        return {
-            name: serialize(shape.members[name], v) for name, v in value.items() if v is not None
-        }
-    if kind == "list":
-        return [serialize(shape.member, v) for v in value]
-    if kind == "map":
-        return {k: serialize(shape.value, v) for k, v in value.items()}
-    if kind == "timestamp":
-        if isinstance(value, datetime):
-            return value.timestamp()
-        return float(value)
-    if kind == "blob":
-        return base64.b64encode(value).decode()
-    if kind in ("float", "double") and isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
+        if not known.issuperset(value):
+            raise TypeError(f"{shape.name} has no members {sorted(set(value) - known)}")
+
+    if not converting and not late:
+
+        def plain(value: Any) -> Any:
+            check(value)
+            return {name: v for name, v in value.items() if v is not None}
+
+        return plain
+
+    def structure(value: Any) -> Any:
+        check(value)
+        out = {}
+        for name, v in value.items():
+            if v is None:
+                continue
+            if name in converting:
+                v = converting[name](v)
+            elif name in late:
+                v = serialize(members[name], v)
+            out[name] = v
+        return out
+
+    return structure

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from dulwich.objects import Commit, ShaFile
@@ -87,7 +86,7 @@ class TreeEntry:
 class Person:
     name: str
     email: str
-    date: datetime  # with the offset git recorded
+    date: str  # CodeCommit's `UserInfo.date`: git's own form, `1484167798 -0800`
 
 
 @dataclass(frozen=True)
@@ -154,18 +153,15 @@ def join_path(parts: tuple[bytes, ...]) -> str:
 def _person(raw: bytes, when: int, offset: int) -> Person:
     name, _, rest = raw.partition(b" <")
     email = rest[:-1] if rest.endswith(b">") else rest
-    tz = timezone(timedelta(seconds=offset))
-    return Person(text(name), text(email), datetime.fromtimestamp(when, tz))
+    return Person(text(name), text(email), format_date(when, offset))
 
 
-def format_date(date: datetime) -> str:
-    """CodeCommit's `UserInfo.date`: git's own form, epoch seconds and the offset
-    (`1484167798 -0800`)."""
-    offset = date.utcoffset()
-    seconds = 0 if offset is None else int(offset.total_seconds())
-    sign = "-" if seconds < 0 else "+"
-    minutes = abs(seconds) // 60
-    return f"{int(date.timestamp())} {sign}{minutes // 60:02d}{minutes % 60:02d}"
+def format_date(when: int, offset: int) -> str:
+    """CodeCommit's `UserInfo.date`: git's own form, epoch seconds and the offset in seconds
+    east of UTC as `±hhmm` (`1484167798 -0800`)."""
+    sign = "-" if offset < 0 else "+"
+    minutes = abs(offset) // 60
+    return f"{when} {sign}{minutes // 60:02d}{minutes % 60:02d}"
 
 
 class RepoMemo:

@@ -164,6 +164,8 @@ class FileHistory:
         self.blobs: dict[bytes, BinEntry | None] = {}
         self.simplified: dict[bytes, tuple[bytes, ...]] = {}  # walked commit -> followed parents
         self.nearest: dict[bytes, bytes | None] = {}  # settled parent rewrites
+        # shown commit -> the shown commits its followed parents rewrite to, once all settled
+        self.targets: dict[bytes, tuple[bytes, ...]] = {}
         # git's revision walk without --topo-order: newest commit date first, ties in the
         # order the commits were queued (commit_list_insert_by_date).
         self.counter = 0
@@ -229,9 +231,10 @@ class FileHistory:
                     above += sum(1 for c in pushed if gen[c] > oldest)
             return shas, self._children(set(shas)), len(self.shown) > end
 
-    def _rewrite(self, c: bytes) -> bytes | None:
+    def _rewrite(self, c: bytes) -> tuple[bytes | None, bool]:
         """The nearest shown commit down the followed parents from `c` (git's rewrite_parents),
-        None if there is none or it is not known yet (the walk has not got there)."""
+        None if there is none; and whether that is settled (False: the walk has not got far
+        enough to know yet)."""
         path: list[bytes] = []
         nearest = self.nearest
         settled = True
@@ -255,15 +258,31 @@ class FileHistory:
         if settled:
             for p in path:
                 nearest[p] = found
-        return found
+        return found, settled
+
+    def _parents_shown(self, sha: bytes) -> tuple[bytes | None, ...]:
+        """The shown commits `sha`'s followed parents rewrite to (None: not known yet, or
+        none); remembered once every one of them is settled."""
+        known = self.targets.get(sha)
+        if known is not None:
+            return known
+        found = []
+        all_settled = True
+        for p in dict.fromkeys(self.simplified[sha]):
+            target, settled = self._rewrite(p)
+            all_settled = all_settled and settled
+            if target is not None:
+                found.append(target)
+        result = tuple(found)
+        if all_settled:
+            self.targets[sha] = result
+        return result
 
     def _children(self, targets: set[bytes]) -> dict[bytes, list[bytes]]:
         children: dict[bytes, list[bytes]] = {}
         for sha in self.shown:
-            for p in dict.fromkeys(self.simplified[sha]):
-                target = self._rewrite(p)
+            for target in self._parents_shown(sha):
                 if target in targets:
-                    assert target is not None
                     kids = children.setdefault(target, [])
                     if sha not in kids:
                         kids.append(sha)

@@ -22,7 +22,6 @@ from emulator.repos.code import (
     Person,
     check_object_id,
     file_mode_name,
-    format_date,
     is_gitlink,
     is_symlink,
     is_tree,
@@ -73,7 +72,7 @@ def _page_size(requested: int | None, default: int) -> int:
 
 
 def _user(person: Person) -> Output:
-    return {"name": person.name, "email": person.email, "date": format_date(person.date)}
+    return {"name": person.name, "email": person.email, "date": person.date}
 
 
 def _commit(info: CommitInfo) -> Output:
