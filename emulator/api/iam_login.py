@@ -9,13 +9,13 @@ from __future__ import annotations
 from emulator.api.iam_wire import Output, allow
 from emulator.api.service import RequestContext
 from emulator.errors import ClientError
-from emulator.iam.authorize import AccessDenied, denial_message
 from emulator.iam.keys.login_profiles import (
     InvalidUserType,
     LoginProfile,
     PasswordPolicy,
     with_defaults,
 )
+from emulator.iam.own_password import authorize_own_password
 
 
 def _user(ctx: RequestContext, user_name: str | None) -> str:
@@ -96,29 +96,15 @@ def change_password(ctx: RequestContext, old_password: str, new_password: str) -
     if p.kind != "IAMUser" or not p.name:
         raise InvalidUserType("Only IAM Users can change their own password.")
     user = ctx.emu.iam.get_user(ctx.account, p.name)
-    allow_own_password(ctx, user.arn)
-    ctx.emu.keys.login.change_password(ctx.account, user.name, old_password, new_password)
-
-
-def allow_own_password(ctx: RequestContext, user_arn: str) -> None:
-    """ChangePassword on the caller's own user: allowed by its policies, or by the account
-    password policy's AllowUsersToChangePassword unless a policy denies it explicitly."""
-    decision = ctx.emu.authorizer.decide(
-        ctx.principal,
-        "iam:ChangePassword",
-        user_arn,
+    authorize_own_password(
+        ctx.emu.authorizer,
+        ctx.emu.keys.login,
+        p,
+        user.arn,
         source_ip=ctx.source_ip,
         secure_transport=ctx.secure_transport,
     )
-    if decision is None or decision.allowed:
-        return
-    policy = ctx.emu.keys.login.find_policy(ctx.account)
-    if decision.decision != "explicitDeny" and policy is not None:
-        if policy.allow_users_to_change:
-            return
-    raise AccessDenied(
-        denial_message(ctx.principal, "iam:ChangePassword", user_arn, decision.reason)
-    )
+    ctx.emu.keys.login.change_password(ctx.account, user.name, old_password, new_password)
 
 
 # -- the account password policy ------------------------------------------------------------
