@@ -297,6 +297,20 @@ def build_parser() -> argparse.ArgumentParser:
         " stderr): time, principal, action, resource, outcome, status; never a secret"
         " (default: none)",
     )
+    serve.add_argument(
+        "--console-idle-timeout",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="a console session ends after this long without a request (default: 3600)",
+    )
+    serve.add_argument(
+        "--console-session-lifetime",
+        type=float,
+        default=12 * 3600.0,
+        metavar="SECONDS",
+        help="a console session ends this long after sign-in, however busy (default: 43200)",
+    )
     host_key = sub.add_parser(
         "ssh-host-key",
         help="print the SSH host key fingerprints and known_hosts lines",
@@ -427,6 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         aws_clone_urls=args.aws_clone_urls,
         accept_any_credentials=args.accept_any_credentials,
         access_log=args.access_log,
+        console_idle_timeout=args.console_idle_timeout,
+        console_session_lifetime=args.console_session_lifetime,
     )
     try:
         emu = Emulator(config)  # takes the data dir's lock first

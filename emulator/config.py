@@ -90,6 +90,10 @@ class Config:
     accept_any_credentials: bool = False
     # The access log (emulator.access_log): a file to append to, "-" for stderr, None for none.
     access_log: str | None = None
+    # The web console's sessions (console/): seconds without a request before a session ends,
+    # and seconds after sign-in when it ends whatever happens (AWS's console: 12 hours).
+    console_idle_timeout: float = 3600.0
+    console_session_lifetime: float = 12 * 3600.0
 
     def __post_init__(self) -> None:
         check_accept_any_credentials(self.accept_any_credentials, self.host)

@@ -16,7 +16,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator import ready_file, tls
 from emulator.api import ccemu_events
@@ -30,6 +31,25 @@ from emulator.trust import HOST_KEYS_PATH, HostKey, TrustError, existing_data_di
 from git_http.app import git_routes
 from ssh_server.host_keys import load_existing, load_or_create
 from ssh_server.server import SSHLimits, SSHServer
+
+
+class _LazyConsole:
+    """The web console, imported and built on its first request: it adds nothing to start-up
+    (Jinja2 and the templates load only when someone opens /console)."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self._emu = emu
+        self._app: ASGIApp | None = None
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            with self._lock:
+                if self._app is None:
+                    from console.app import build
+
+                    self._app = build(self._emu)
+        await self._app(scope, receive, send)
 
 
 def build_app(emu: Emulator) -> Starlette:
@@ -66,6 +86,7 @@ def build_app(emu: Emulator) -> Starlette:
         *ccemu_events.routes(emu),
         *maintenance_routes(emu),
         *git_routes(emu),
+        Mount("/console", app=_LazyConsole(emu)),
         Route("/{path:path}", rest_api, methods=["POST"]),  # last: every other route first
     ]
     app = Starlette(routes=routes)

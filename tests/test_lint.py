@@ -19,6 +19,7 @@ def test_ruff_is_clean() -> None:
             "emulator",
             "git_http",
             "ssh_server",
+            "console",
             "tests",
             "bench",
         ],

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.model import ServiceModel
 
-from emulator.api import iam_attachments, iam_policies, iam_simulate
+from emulator.api import iam_attachments, iam_login, iam_policies, iam_simulate
 from emulator.api.iam_wire import (
     Output,
     allow,
@@ -301,6 +301,7 @@ def _handlers(model: ServiceModel) -> dict[str, Handler]:
         vars(iam_policies),
         vars(iam_attachments),
         vars(iam_simulate),
+        vars(iam_login),
     ]
     # Access keys, SSH keys and service-specific credentials, once that module exists.
     if importlib.util.find_spec("emulator.api.iam_credentials") is not None:

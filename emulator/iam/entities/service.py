@@ -22,7 +22,7 @@ from emulator.iam.entities.model import (
 from emulator.iam.entities.policies import PolicyStore
 from emulator.iam.entities.schema import SCHEMA
 from emulator.iam.entities.store import EntityStore
-from emulator.iam.keys import count_credentials
+from emulator.iam.keys import count_credentials, has_login_profile
 from emulator.iam.policy import Policy, PolicyKind, parse_policy
 from emulator.iam.principal import Principal
 from emulator.state.db import Database
@@ -132,6 +132,8 @@ class IamService:
 
     def delete_user(self, account: str, name: str) -> None:
         user = self.entities.get_user(account, name)
+        if has_login_profile(self.db, account, user.name):
+            raise DeleteConflict("Cannot delete entity, must delete login profile first.")
         if count_credentials(self.db, account, user.name):
             raise DeleteConflict("Cannot delete entity, must delete access keys first.")
         if self.policies.inline(user.id):

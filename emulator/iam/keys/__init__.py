@@ -18,13 +18,14 @@ from emulator.iam.keys.common import (
     user_principal,
     utcnow,
 )
+from emulator.iam.keys.login_profiles import LoginProfiles
 from emulator.iam.keys.service_credentials import CODECOMMIT, ServiceCredentials
 from emulator.iam.keys.ssh import SSHKeys
 from emulator.iam.principal import Principal
 from emulator.kms.secrets import SecretBox
 from emulator.state.db import Database
 
-__all__ = ["Keys", "SSHKeyOwner", "count_credentials", "rename_user"]
+__all__ = ["Keys", "SSHKeyOwner", "count_credentials", "has_login_profile", "rename_user"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Keys:
         self.access = AccessKeys(db, box, users, clock)
         self.ssh = SSHKeys(db, users, clock)
         self.service = ServiceCredentials(db, users, clock, box)
+        self.login = LoginProfiles(db, users, box, clock)
 
     def verify_git_credential(self, username: str, password: str) -> Principal | None:
         """The IAM user signing in to git over HTTPS with a CodeCommit service-specific
@@ -80,13 +82,15 @@ class Keys:
 
 
 _TABLES = ("iam_access_keys", "iam_ssh_keys", "iam_service_credentials")
+# What else follows a renamed user: its console password and the history of earlier ones.
+_RENAMED = (*_TABLES, "iam_login_profiles", "iam_password_history")
 
 
 def rename_user(conn: sqlite3.Connection, account: str, old: str, new: str) -> None:
     """Move a renamed user's credentials to its new name, inside the caller's transaction
     (UpdateUser keeps keys and credentials working, as on AWS). A service-specific
     credential keeps the ServiceUserName it was issued with."""
-    for table in _TABLES:
+    for table in _RENAMED:
         try:
             conn.execute(
                 f"UPDATE {table} SET user_name = ? WHERE account = ? AND user_name = ?",
@@ -114,3 +118,19 @@ def count_credentials(db: Database, account: str, user_name: str) -> int:
             n = 0
         total += int(n)
     return total
+
+
+def has_login_profile(db: Database, account: str, user_name: str) -> bool:
+    """Whether `user_name` still has a console password (IAM refuses DeleteUser until not)."""
+    try:
+        row = (
+            db.read()
+            .execute(
+                "SELECT 1 FROM iam_login_profiles WHERE account = ? AND user_name = ?",
+                (account, user_name),
+            )
+            .fetchone()
+        )
+    except sqlite3.OperationalError:  # no such table: no profile was ever created
+        return False
+    return row is not None
