@@ -43,7 +43,7 @@ from emulator.repos.code import HEADS, CodeReader
 from emulator.repos.merge import merge_base
 from emulator.repos.model import RefUpdate, Repository
 from emulator.repos.pack_reader import PackCache
-from emulator.repos.pull_request_follow import MergeIntent, follow_refs
+from emulator.repos.pull_request_follow import MergeCheck, MergeIntent, follow_refs
 from emulator.repos.pull_request_model import (
     CLOSED,
     CREATED,
@@ -137,8 +137,9 @@ class PullRequestService:
         # Told of every pull request event, inside the transaction that writes it.
         self.listeners: list[PullRequestListener] = []
 
-        # What a merge must pass first (approval rules), each raising CodeCommit's error.
-        self.merge_checks: list[Callable[[PullRequest], None]] = []
+        # What a merge must pass (approval rules), each raising CodeCommit's error: once before
+        # the merge is computed, and again inside the transaction that moves the branch.
+        self.merge_checks: list[MergeCheck] = []
         # What a new pull request gets in its creating transaction (rules from templates).
         self.create_hooks: list[
             Callable[[sqlite3.Connection, str, Repository, str, str], None]
@@ -450,10 +451,12 @@ class PullRequestService:
         source_tip, _ = self._tips(repo, pr.source_ref, pr.destination_ref)
         if source_commit is not None and source_commit.lower() != source_tip:
             raise error("TipOfSourceReferenceIsDifferentException")
+        # Refuse early what is refused now; the checks that count run again in the ref
+        # transaction (`follow_refs`), where nothing can change until the branch has moved.
         for check in self.merge_checks:
-            check(pr)
+            check(self.db.read(), pr.key)
         branch = pr.destination_ref[len(HEADS) :]
-        self._intent.value = MergeIntent(pr.key, option, source_tip)
+        self._intent.value = MergeIntent(pr.key, option, source_tip, tuple(self.merge_checks))
         try:
             merge_branches(
                 self.repos,
