@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from emulator.codecommit_errors import error
 from emulator.repos.model import Repository
 
 OPEN, CLOSED = "OPEN", "CLOSED"
@@ -156,6 +157,13 @@ Record = Callable[..., None]
 
 
 # -- rows -----------------------------------------------------------------------------------------
+
+
+def check_client_token(token: str | None) -> str | None:
+    """A `clientRequestToken` as given: none is fine (the SDKs make one), an empty one is not."""
+    if token == "":
+        raise error("ClientRequestTokenRequiredException")
+    return token
 
 
 def now() -> float:

@@ -59,6 +59,7 @@ from emulator.repos.pull_request_model import (
     Revision,
     add_event,
     add_revision,
+    check_client_token,
     now,
 )
 from emulator.repos.service import RepositoryService
@@ -242,6 +243,7 @@ class PullRequestService:
     ) -> PullRequest:
         if title is None or not title.strip():
             raise error("TitleRequiredException")
+        check_client_token(client_token)
         source_ref = self._branch_ref(repo, source)
         if destination is None or destination == "":
             current = self.repos.get_by_id(repo.id) or repo
