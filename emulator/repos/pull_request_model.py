@@ -63,6 +63,9 @@ CREATE TABLE IF NOT EXISTS pull_requests (
     UNIQUE (account, region, number)
 );
 CREATE INDEX IF NOT EXISTS pull_requests_repo ON pull_requests (repo_id, status, number);
+-- ListPullRequests pages newest first by number, with or without its filters.
+CREATE INDEX IF NOT EXISTS pull_requests_repo_number ON pull_requests (repo_id, number);
+CREATE INDEX IF NOT EXISTS pull_requests_repo_author ON pull_requests (repo_id, author, number);
 CREATE UNIQUE INDEX IF NOT EXISTS pull_requests_token
     ON pull_requests (account, region, client_token) WHERE client_token IS NOT NULL;
 CREATE TABLE IF NOT EXISTS pull_request_revisions (

@@ -200,9 +200,17 @@ class PullRequestService:
         return _row(row)
 
     def list_ids(
-        self, repo: Repository, author: str | None = None, status: str | None = None
-    ) -> list[str]:
-        """The ids of a repository's pull requests, newest first."""
+        self,
+        repo: Repository,
+        author: str | None = None,
+        status: str | None = None,
+        *,
+        below: int | None = None,
+        limit: int | None = None,
+    ) -> list[int]:
+        """The numbers of a repository's pull requests, newest first: those below `below`
+        (the last number of the page before), at most `limit`. Read from an index in that
+        order, so a page costs what it holds, not what the repository holds."""
         sql = "SELECT number FROM pull_requests WHERE repo_id = ?"
         args: list[object] = [repo.id]
         if author is not None:
@@ -211,8 +219,14 @@ class PullRequestService:
         if status is not None:
             sql += " AND status = ?"
             args.append(status)
-        rows = self.db.read().execute(sql + " ORDER BY number DESC", args).fetchall()
-        return [str(r[0]) for r in rows]
+        if below is not None:
+            sql += " AND number < ?"
+            args.append(below)
+        sql += " ORDER BY number DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [int(r[0]) for r in self.db.read().execute(sql, args).fetchall()]
 
     def events(
         self, pr: PullRequest, kind: str | None = None, actor: str | None = None
