@@ -420,6 +420,11 @@ _MESSAGES: tuple[Message, ...] = (
         "The specified conflict resolution list is not valid.",
     ),
     _model(
+        "InvalidReplacementContentException",
+        "Automerge was specified for resolving the conflict, but the replacement type is not"
+        " valid or content is missing.",
+    ),
+    _model(
         "InvalidReplacementTypeException",
         "Automerge was specified for resolving the conflict, but the specified replacement"
         " type is not valid.",

@@ -434,6 +434,47 @@ def test_lists_and_events_filter_and_page(
     )
 
 
+def test_pull_requests_created_or_closed_between_pages_neither_repeat_nor_skip_one(
+    server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
+) -> None:
+    """A page token marks where the listing stopped (the last pull request listed), not how
+    many were listed: what changes ahead of it does not shift the pages after it."""
+    cc = _repo(server, git_env, repo_name, tmp_path / "w")
+    ids = [_create(cc, repo_name, title=f"pr {i}")["pullRequestId"] for i in range(5)]
+    newest_first = list(reversed(ids))
+    first = cc.list_pull_requests(repositoryName=repo_name, maxResults=2)
+    assert first["pullRequestIds"] == newest_first[:2]
+    newer = _create(cc, repo_name, title="newer")["pullRequestId"]
+    second = cc.list_pull_requests(
+        repositoryName=repo_name, maxResults=2, nextToken=first["nextToken"]
+    )
+    assert second["pullRequestIds"] == newest_first[2:4]
+
+    # listing the open ones, the first listed is closed before the next page is asked for
+    opened = cc.list_pull_requests(repositoryName=repo_name, pullRequestStatus="OPEN", maxResults=2)
+    assert opened["pullRequestIds"] == [newer, newest_first[0]]
+    cc.update_pull_request_status(pullRequestId=newer, pullRequestStatus="CLOSED")
+    rest = cc.list_pull_requests(
+        repositoryName=repo_name,
+        pullRequestStatus="OPEN",
+        maxResults=2,
+        nextToken=opened["nextToken"],
+    )
+    assert rest["pullRequestIds"] == newest_first[1:3]
+    last = cc.list_pull_requests(
+        repositoryName=repo_name,
+        pullRequestStatus="OPEN",
+        maxResults=2,
+        nextToken=rest["nextToken"],
+    )
+    assert last["pullRequestIds"] == newest_first[3:] and "nextToken" not in last
+    # a token of another listing is refused
+    assert (
+        _code(cc.list_pull_requests, repositoryName=repo_name, nextToken=rest["nextToken"])
+        == "InvalidContinuationTokenException"
+    )
+
+
 def test_a_user_without_permission_is_denied_and_changes_nothing(
     server: Server,
     git_env: dict[str, str],

@@ -49,6 +49,7 @@ CODECOMMIT_PATH = [
     "emulator/repos/commits.py",
     "emulator/repos/branch_merges.py",
     "emulator/repos/pull_requests.py",
+    "emulator/repos/pull_request_model.py",
     "emulator/repos/pull_request_follow.py",
     "emulator/repos/approval_rules.py",
     "emulator/repos/approval_templates.py",

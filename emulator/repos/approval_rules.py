@@ -455,9 +455,9 @@ class ApprovalRuleService:
         conn = self.db.read()
         self._current(conn, pr, revision, closed_ok=True)
         assert revision is not None
-        return self._evaluate(conn, pr, revision)
+        return self._evaluate(conn, pr.key, revision)
 
-    def _evaluate(self, conn: sqlite3.Connection, pr: PullRequest, revision: str) -> Evaluation:
+    def _evaluate(self, conn: sqlite3.Connection, pr_key: str, revision: str) -> Evaluation:
         approvers = [
             str(a)
             for (a,) in conn.execute(
@@ -469,7 +469,7 @@ class ApprovalRuleService:
         not_satisfied: list[str] = []
         for name, content in conn.execute(
             "SELECT name, content FROM approval_rules WHERE pull_request = ? ORDER BY seq",
-            (pr.key,),
+            (pr_key,),
         ):
             rule = parse_content(
                 str(content),
@@ -486,16 +486,17 @@ class ApprovalRuleService:
         )
         return Evaluation(not not_satisfied, overridden, tuple(satisfied), tuple(not_satisfied))
 
-    def require_mergeable(self, pr: PullRequest) -> None:
+    def require_mergeable(self, conn: sqlite3.Connection, pr_key: str) -> None:
         """A merge of the pull request waits for its rules: satisfied or overridden, on the
-        current revision."""
-        conn = self.db.read()
+        current revision, as `conn` sees them. The merge calls this inside the transaction
+        that moves the destination branch, so an approval revoked, a rule added or an override
+        withdrawn before that transaction commits is seen."""
         row = conn.execute(
-            "SELECT revision_id FROM pull_requests WHERE id = ?", (pr.key,)
+            "SELECT revision_id FROM pull_requests WHERE id = ?", (pr_key,)
         ).fetchone()
         if row is None:
             raise error("PullRequestDoesNotExistException")
-        evaluation = self._evaluate(conn, pr, str(row[0]))
+        evaluation = self._evaluate(conn, pr_key, str(row[0]))
         if not (evaluation.approved or evaluation.overridden):
             raise error("PullRequestApprovalRulesNotSatisfiedException")
 

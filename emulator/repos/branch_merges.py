@@ -265,6 +265,9 @@ def _resolutions(
             objects.append(blob)
             out[path] = (_mode(mode_name, 0o100644), blob.id.decode())
         elif kind in side:
+            if entry.get("content") is not None:
+                # Content only goes with USE_NEW_CONTENT; a KEEP_* type takes a side's file.
+                raise error("InvalidReplacementContentException")
             version = side[kind]
             if version is None:  # that side has no file here: the resolution deletes it
                 out[path] = None

@@ -52,7 +52,7 @@ from emulator.repos.comment_model import (
 )
 from emulator.repos.model import Repository
 from emulator.repos.pack_reader import OBJ_COMMIT, PackCache
-from emulator.repos.pull_request_model import PullRequest, now
+from emulator.repos.pull_request_model import PullRequest, check_client_token, now
 from emulator.repos.reactions import REACTIONS, parse_reaction
 from emulator.repos.service import RepositoryService
 from emulator.state.db import Database
@@ -325,6 +325,7 @@ class CommentService:
         author: str,
         request: list[Any],
     ) -> Comment:
+        check_client_token(client_token)
         digest = hashlib.sha256(json.dumps(request).encode()).hexdigest()
         if client_token is not None:
             earlier = self._by_token(account, region, client_token)

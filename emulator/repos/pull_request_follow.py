@@ -6,8 +6,9 @@ API commit, a merge), so what they record commits or rolls back with the ref upd
 - once the source tip is in the destination's history (someone merged it and pushed), the pull
   request is closed as merged, as CodeCommit does (no `mergeOption`: no API merge made it);
 - a merge through the API (`MergeIntent`, set by the thread making it) closes its pull request
-  as merged with its option; if the pull request was closed or its source moved meanwhile, the
-  ref update is refused and rolled back.
+  as merged with its option; if the pull request was closed, its source moved or its approval
+  rules stopped being satisfied meanwhile (`MergeIntent.checks`), the ref update is refused
+  and rolled back.
 
 - a deleted source or destination branch closes the pull request (not merged), as the CodeCommit
   user guide says: "CodeCommit closes a pull request automatically if either the source or
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from emulator.codecommit_errors import error
@@ -43,15 +44,21 @@ from emulator.repos.pull_request_model import (
 )
 from emulator.repos.service import RepositoryService
 
+# A condition of a merge (approval rules), checked with the transaction's connection on the
+# pull request's key; raises CodeCommit's error to refuse the merge.
+MergeCheck = Callable[[sqlite3.Connection, str], None]
+
 
 @dataclass(frozen=True)
 class MergeIntent:
-    """A merge through the API under way on this thread: the ref listener closes this pull
-    request as merged in the transaction that moves its destination."""
+    """A merge through the API under way on this thread: the ref listener runs `checks` and
+    closes this pull request as merged in the transaction that moves its destination, so what
+    the checks read cannot change between the check and the move."""
 
     key: str
     option: str
     source_commit: str
+    checks: Sequence[MergeCheck] = ()
 
 
 def follow_refs(
@@ -87,6 +94,8 @@ def follow_refs(
                 if intent is not None and intent.key == key:
                     if src != intent.source_commit:
                         raise error("TipOfSourceReferenceIsDifferentException")
+                    for check in intent.checks:
+                        check(conn, str(key))
                     merged = MergeState(True, who, dst, intent.option)
                     _close_merged(conn, record, repo, str(key), str(destination_ref), merged)
                     handled = True

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from emulator.codecommit_errors import error
 from emulator.repos.model import Repository
 
 OPEN, CLOSED = "OPEN", "CLOSED"
@@ -62,6 +63,9 @@ CREATE TABLE IF NOT EXISTS pull_requests (
     UNIQUE (account, region, number)
 );
 CREATE INDEX IF NOT EXISTS pull_requests_repo ON pull_requests (repo_id, status, number);
+-- ListPullRequests pages newest first by number, with or without its filters.
+CREATE INDEX IF NOT EXISTS pull_requests_repo_number ON pull_requests (repo_id, number);
+CREATE INDEX IF NOT EXISTS pull_requests_repo_author ON pull_requests (repo_id, author, number);
 CREATE UNIQUE INDEX IF NOT EXISTS pull_requests_token
     ON pull_requests (account, region, client_token) WHERE client_token IS NOT NULL;
 CREATE TABLE IF NOT EXISTS pull_request_revisions (
@@ -156,6 +160,13 @@ Record = Callable[..., None]
 
 
 # -- rows -----------------------------------------------------------------------------------------
+
+
+def check_client_token(token: str | None) -> str | None:
+    """A `clientRequestToken` as given: none is fine (the SDKs make one), an empty one is not."""
+    if token == "":
+        raise error("ClientRequestTokenRequiredException")
+    return token
 
 
 def now() -> float:

@@ -43,7 +43,7 @@ from emulator.repos.code import HEADS, CodeReader
 from emulator.repos.merge import merge_base
 from emulator.repos.model import RefUpdate, Repository
 from emulator.repos.pack_reader import PackCache
-from emulator.repos.pull_request_follow import MergeIntent, follow_refs
+from emulator.repos.pull_request_follow import MergeCheck, MergeIntent, follow_refs
 from emulator.repos.pull_request_model import (
     CLOSED,
     CREATED,
@@ -59,6 +59,7 @@ from emulator.repos.pull_request_model import (
     Revision,
     add_event,
     add_revision,
+    check_client_token,
     now,
 )
 from emulator.repos.service import RepositoryService
@@ -137,8 +138,9 @@ class PullRequestService:
         # Told of every pull request event, inside the transaction that writes it.
         self.listeners: list[PullRequestListener] = []
 
-        # What a merge must pass first (approval rules), each raising CodeCommit's error.
-        self.merge_checks: list[Callable[[PullRequest], None]] = []
+        # What a merge must pass (approval rules), each raising CodeCommit's error: once before
+        # the merge is computed, and again inside the transaction that moves the branch.
+        self.merge_checks: list[MergeCheck] = []
         # What a new pull request gets in its creating transaction (rules from templates).
         self.create_hooks: list[
             Callable[[sqlite3.Connection, str, Repository, str, str], None]
@@ -198,9 +200,17 @@ class PullRequestService:
         return _row(row)
 
     def list_ids(
-        self, repo: Repository, author: str | None = None, status: str | None = None
-    ) -> list[str]:
-        """The ids of a repository's pull requests, newest first."""
+        self,
+        repo: Repository,
+        author: str | None = None,
+        status: str | None = None,
+        *,
+        below: int | None = None,
+        limit: int | None = None,
+    ) -> list[int]:
+        """The numbers of a repository's pull requests, newest first: those below `below`
+        (the last number of the page before), at most `limit`. Read from an index in that
+        order, so a page costs what it holds, not what the repository holds."""
         sql = "SELECT number FROM pull_requests WHERE repo_id = ?"
         args: list[object] = [repo.id]
         if author is not None:
@@ -209,8 +219,14 @@ class PullRequestService:
         if status is not None:
             sql += " AND status = ?"
             args.append(status)
-        rows = self.db.read().execute(sql + " ORDER BY number DESC", args).fetchall()
-        return [str(r[0]) for r in rows]
+        if below is not None:
+            sql += " AND number < ?"
+            args.append(below)
+        sql += " ORDER BY number DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [int(r[0]) for r in self.db.read().execute(sql, args).fetchall()]
 
     def events(
         self, pr: PullRequest, kind: str | None = None, actor: str | None = None
@@ -241,6 +257,7 @@ class PullRequestService:
     ) -> PullRequest:
         if title is None or not title.strip():
             raise error("TitleRequiredException")
+        check_client_token(client_token)
         source_ref = self._branch_ref(repo, source)
         if destination is None or destination == "":
             current = self.repos.get_by_id(repo.id) or repo
@@ -450,10 +467,12 @@ class PullRequestService:
         source_tip, _ = self._tips(repo, pr.source_ref, pr.destination_ref)
         if source_commit is not None and source_commit.lower() != source_tip:
             raise error("TipOfSourceReferenceIsDifferentException")
+        # Refuse early what is refused now; the checks that count run again in the ref
+        # transaction (`follow_refs`), where nothing can change until the branch has moved.
         for check in self.merge_checks:
-            check(pr)
+            check(self.db.read(), pr.key)
         branch = pr.destination_ref[len(HEADS) :]
-        self._intent.value = MergeIntent(pr.key, option, source_tip)
+        self._intent.value = MergeIntent(pr.key, option, source_tip, tuple(self.merge_checks))
         try:
             merge_branches(
                 self.repos,

@@ -94,12 +94,25 @@ def _merged(attribute: str) -> dict[str, Any]:
     return merged
 
 
+def _member_errors() -> dict[str, list[tuple[str | None, str]]]:
+    """The areas' `MEMBER_ERRORS`, each member with every pair an area gives it: a member two
+    areas share may have other errors in each (`newRuleContent` is a pull request's rule in
+    one, a template's in the other), and an operation answers with the pair its model lists."""
+    merged: dict[str, list[tuple[str | None, str]]] = {
+        member: [pair] for member, pair in _COMMON_MEMBER_ERRORS.items()
+    }
+    for area in AREAS:
+        part: Mapping[str, tuple[str | None, str]] = getattr(area, "MEMBER_ERRORS", {})
+        for member, pair in part.items():
+            pairs = merged.setdefault(member, [])
+            if pair not in pairs:
+                pairs.append(pair)
+    return merged
+
+
 # Input member -> (error when it is missing, error when it breaks a constraint). CodeCommit
 # answers these with its own exceptions where the operation's model lists them.
-_MEMBER_ERRORS: dict[str, tuple[str | None, str]] = {
-    **_COMMON_MEMBER_ERRORS,
-    **_merged("MEMBER_ERRORS"),
-}
+_MEMBER_ERRORS = _member_errors()
 _MEMBER_VALIDATION: dict[str, StructuredError] = _merged("MEMBER_VALIDATION")
 
 
@@ -112,16 +125,18 @@ def validation_error(op: OperationModel, failures: list[Invalid]) -> ServiceErro
     if structured is not None:
         return structured(failures)
     known = {shape.name for shape in op.error_shapes}
-    required, invalid = _MEMBER_ERRORS.get(first.member, (None, "ValidationException"))
     # An empty string where a name is required counts as missing, as CodeCommit treats it.
     empty = first.path == first.member and (
         (first.reason == "length" and "greater than" in first.message)
         or (first.reason == "pattern" and first.message.startswith("Value '' at"))
     )
-    missing = first.reason == "required" or (empty and required is not None)
-    code = required if missing else invalid
-    if code is None or code not in known:
-        code = "ValidationException"
+    code = "ValidationException"
+    for required, invalid in _MEMBER_ERRORS.get(first.member, []):
+        missing = first.reason == "required" or (empty and required is not None)
+        found = required if missing else invalid
+        if found is not None and found in known:
+            code = found
+            break
     if code in MESSAGES and "{" not in MESSAGES[code].text:
         # CodeCommit answers with its exception's own text, not the constraint that failed.
         return error(code)

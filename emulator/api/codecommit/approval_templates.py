@@ -35,6 +35,10 @@ MEMBER_ERRORS: dict[str, tuple[str | None, str]] = {
         "InvalidApprovalRuleTemplateContentException",
     ),
     "approvalRuleTemplateDescription": (None, "InvalidApprovalRuleTemplateDescriptionException"),
+    "newRuleContent": (
+        "ApprovalRuleTemplateContentRequiredException",
+        "InvalidApprovalRuleTemplateContentException",
+    ),
 }
 
 

@@ -34,6 +34,7 @@ MEMBER_ERRORS: dict[str, tuple[str | None, str]] = {
     "afterCommitId": ("CommitIdRequiredException", "InvalidCommitIdException"),
     "reactionValue": ("ReactionValueRequiredException", "InvalidReactionValueException"),
     "reactionUserArn": (None, "InvalidReactionUserArnException"),
+    "content": ("CommentContentRequiredException", "CommentContentSizeLimitExceededException"),
 }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from emulator.api.codecommit.approvals import approval_rules_of
 from emulator.api.codecommit.common import Output, entry_error, repository
-from emulator.api.pagination import page
+from emulator.api.pagination import offset_of, page, token_at
 from emulator.api.service import RequestContext
 from emulator.api.shapes import Invalid
 from emulator.codecommit_errors import error
@@ -200,10 +200,14 @@ def list_pull_requests(
     if author_arn is not None and not ctx.emu.iam.identity_exists(author_arn):
         raise error("AuthorDoesNotExistException")
     repo = repository(ctx, repository_name)
-    ids = ctx.emu.pull_requests.list_ids(repo, author_arn, pull_request_status)
+    # Keyset paging: the token holds the last number of the page before (0 never is one).
     listing = f"pull-requests:{repo.id}:{author_arn}:{pull_request_status}"
-    items, token = page(ids, next_token, size, listing)
-    return {"pullRequestIds": list(items), "nextToken": token}
+    below = offset_of(next_token, listing) or None
+    numbers = ctx.emu.pull_requests.list_ids(
+        repo, author_arn, pull_request_status, below=below, limit=size + 1
+    )
+    token = token_at(numbers[size - 1], listing) if len(numbers) > size else None
+    return {"pullRequestIds": [str(n) for n in numbers[:size]], "nextToken": token}
 
 
 def update_pull_request_title(ctx: RequestContext, pull_request_id: str, title: str) -> Output:
