@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -225,3 +226,57 @@ def test_boto3_with_wrong_secret_raises_modeled_error(server: Server) -> None:
     with pytest.raises(Exception) as info:
         bad.list_repositories()
     assert info.value.response["Error"]["Code"] == "InvalidSignatureException"  # type: ignore[attr-defined]
+
+
+class _BotocoreSigner(SigV4Auth):  # type: ignore[misc]
+    """botocore's signer, signing exactly the headers given."""
+
+    def __init__(self, signed: Any) -> None:
+        super().__init__(Credentials("k", "s"), "codecommit", "us-east-1")
+        self._signed = signed
+
+    def headers_to_sign(self, request: AWSRequest) -> Any:
+        return self._signed
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://h:1/",
+        "http://h:1",
+        "http://h:1/a/./b/../c//d",
+        "http://h:1/some%20path/%E2%9C%93/~user/x+y",
+        "http://h:1/v1/repos/r%2Fx?b=2&a=1&a=0&c=%2F&empty=&flag",
+        "http://h:1/?Action=List&Version=1&Marker=a%3D%3D",
+    ],
+)
+def test_canonical_request_is_botocores(url: str) -> None:
+    from botocore.compat import HTTPHeaders
+
+    received = [
+        ("host", "h:1"),
+        ("x-amz-date", "20260101T000000Z"),
+        ("x-amz-meta", "  two   spaces\tand tab "),
+        ("x-amz-meta", "second value"),
+        ("content-type", "application/x-amz-json-1.1"),
+    ]
+    boto_headers = HTTPHeaders()
+    signed: dict[str, list[str]] = {}
+    for name, value in received:
+        boto_headers[name] = value
+        signed.setdefault(name, []).append(value)
+    request = AWSRequest(method="post", url=url, data=b"body")
+    expected = _BotocoreSigner(boto_headers).canonical_request(request)
+    body_hash = hashlib.sha256(b"body").hexdigest()
+    assert sigv4.canonical_request(method="post", url=url, signed=signed, body_hash=body_hash) == (
+        expected
+    )
+
+
+def test_signing_key_is_sigv4s_derivation() -> None:
+    # AWS's documented example (the Signature Version 4 reference, "Examples of how to derive a
+    # signing key"): secret wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY, 20120215, us-east-1, iam.
+    key = sigv4.signing_key(
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1", "iam"
+    )
+    assert key.hex() == "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
