@@ -8,8 +8,8 @@ connection of its own (SQLite `BEGIN IMMEDIATE`, as every writer of ccemu does),
 three-way merge through boto3, and waits until the merge has published its pack — the last
 step before the ref transaction, which then waits for the lock. Inside its own transaction the
 test then commits what `UpdatePullRequestApprovalState` / `OverridePullRequestApprovalRules`
-or a push would commit (no client can send a request into that window: the server's writers wait for the
-same lock), and releases the lock."""
+or a push would commit (no client can send a request into that window: the server's writers
+wait for the same lock), and releases the lock."""
 
 from __future__ import annotations
 
