@@ -115,6 +115,15 @@ def test_skew_within_15_minutes_is_accepted() -> None:
     _verify(URL, b"{}", headers)
 
 
+@pytest.mark.parametrize("amz_date", ["20261301T000000Z", "20260230T000000Z", "20260101T246000Z"])
+def test_impossible_x_amz_date_is_an_incomplete_signature(amz_date: str) -> None:
+    headers = _sign(URL, b"{}")
+    headers["X-Amz-Date"] = amz_date
+    with pytest.raises(sigv4.IncompleteSignature) as info:
+        _verify(URL, b"{}", headers)
+    assert info.value.message == f"Invalid X-Amz-Date: {amz_date}"
+
+
 def test_scope_date_must_match_x_amz_date() -> None:
     headers = _sign(URL, b"{}")
     auth = headers["Authorization"]

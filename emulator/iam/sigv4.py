@@ -180,7 +180,19 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
 
 
 def _check_time(amz_date: str, now: datetime) -> None:
-    when = datetime.strptime(amz_date, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
+    # `_AMZ_DATE` has checked the shape (YYYYMMDDTHHMMSSZ); strptime costs ten times this.
+    d = amz_date
+    when = datetime(
+        int(d[0:4]),
+        int(d[4:6]),
+        int(d[6:8]),
+        int(d[9:11]),
+        int(d[11:13]),
+        int(d[13:15]),
+        tzinfo=UTC,
+    )
+    if now - MAX_SKEW <= when <= now + MAX_SKEW:
+        return
     fmt = now.strftime(AMZ_DATE_FORMAT)
     # The wording is AWS's, so tools that detect clock skew from the message keep working.
     if when < now - MAX_SKEW:
