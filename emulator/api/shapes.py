@@ -325,22 +325,25 @@ def _structure(shape: Shape) -> _Convert:
     late = {name for name, fn in convert.items() if fn is _pending}
     converting = {name: fn for name, fn in convert.items() if fn is not None and name not in late}
 
-    def check(value: Any) -> None:
+    def refuse(value: Any) -> None:
         if not isinstance(value, dict):
             raise TypeError(f"{shape.name}: expected a dict, got {type(value).__name__}")
-        if not known.issuperset(value):
-            raise TypeError(f"{shape.name} has no members {sorted(set(value) - known)}")
+        raise TypeError(f"{shape.name} has no members {sorted(set(value) - known)}")
 
     if not converting and not late:
 
         def plain(value: Any) -> Any:
-            check(value)
-            return {name: v for name, v in value.items() if v is not None}
+            if not isinstance(value, dict) or not known.issuperset(value):
+                refuse(value)
+            if None in value.values():
+                return {name: v for name, v in value.items() if v is not None}
+            return value  # nothing to leave out or convert: written as it is
 
         return plain
 
     def structure(value: Any) -> Any:
-        check(value)
+        if not isinstance(value, dict) or not known.issuperset(value):
+            refuse(value)
         out = {}
         for name, v in value.items():
             if v is None:
