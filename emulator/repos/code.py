@@ -175,6 +175,7 @@ class RepoMemo:
         self.steps: dict[tuple[bytes, bytes], tuple[int, bytes] | None] = {}
         self.commits: dict[str, CommitInfo] = {}
         self.generations: dict[bytes, int] = {}
+        self.peeled: dict[str, tuple[int, str]] = {}  # object id -> what its tags lead to
 
     @staticmethod
     def of(repo: Repository, cache: PackCache) -> RepoMemo:
@@ -238,11 +239,18 @@ class CodeReader:
 
     def peel(self, sha: str) -> tuple[int, str] | None:
         """The object an id names once annotated tags are followed: (type, id)."""
+        known = self.memo.peeled.get(sha)
+        # Still stored? (an index lookup: maintenance may have collected an unreachable object)
+        if known is not None and bytes.fromhex(sha) in self.reader:
+            return known
+        start = sha
         for _ in range(_TAG_CHAIN):
             found = self.header(sha)
             if found is None:
-                return None
+                return None  # not remembered: a later push may bring it
             if found[0] != OBJ_TAG:
+                RepoMemo.make_room(self.memo.peeled)
+                self.memo.peeled[start] = (found[0], sha)
                 return found[0], sha
             obj = self.get(sha)
             assert obj is not None
