@@ -263,6 +263,9 @@ def serve(emu: Emulator) -> int:
         ),
         timeout_keep_alive=limits.http_idle_timeout,  # type: ignore[arg-type]  # a float works
         lifespan="off",
+        # ccemu is nobody's backend: a client's X-Forwarded-For must not become its address
+        # (uvicorn trusts it from 127.0.0.1 by default, and every local client is 127.0.0.1).
+        proxy_headers=False,
     )
     server = _Server(config, on_ready, tls_sockets)
     ssh.start()

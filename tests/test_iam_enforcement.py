@@ -379,3 +379,42 @@ def test_global_condition_keys_reach_the_policy(
             with pytest.raises(ClientError):
                 cc.get_repository(repositoryName=name)
             assert proc.returncode != 0 and "403" in proc.stderr
+
+
+def test_forwarded_for_header_cannot_fake_the_source_ip(
+    server: Server, git_env: dict[str, str], tmp_path: Path
+) -> None:
+    # A user allowed only from 192.0.2.0/24, calling from loopback with X-Forwarded-For naming
+    # an address in that range: ccemu is no proxy's backend, so the header decides nothing.
+    name, _ = _repo_with_commit(server, git_env, tmp_path / "w")
+    u = _user(
+        server,
+        _policy(
+            {
+                "Effect": "Allow",
+                "Action": ["codecommit:GitPull", "codecommit:GetRepository"],
+                "Resource": "*",
+                "Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}},
+            }
+        ),
+    )
+    forged = {"X-Forwarded-For": "192.0.2.7", "Forwarded": "for=192.0.2.7"}
+    cc = server.client(key=u["key"], secret=u["secret"])
+
+    def forge(request: Any, **_: Any) -> None:
+        for k, v in forged.items():
+            request.headers[k] = v
+
+    cc.meta.events.register("before-sign.codecommit.*", forge)
+    with pytest.raises(ClientError) as exc:
+        cc.get_repository(repositoryName=name)
+    assert exc.value.response["Error"]["Code"] == "AccessDeniedException"
+    proc = git(
+        git_env,
+        "-c",
+        "http.extraHeader=X-Forwarded-For: 192.0.2.7",
+        "ls-remote",
+        server.git_url(name, key=u["key"], secret=u["secret"]),
+        check=False,
+    )
+    assert proc.returncode != 0 and "403" in proc.stderr
