@@ -91,8 +91,8 @@ def call_operation(
     spec: ServiceSpec, op: OperationModel, ctx: RequestContext, params: dict[str, Any]
 ) -> Mapping[str, Any] | None:
     """Run one operation whose input is parsed: validate it against the model, authorize it
-    as the service declares (`authorize_call`), call its handler. The JSON and REST-JSON protocols
-    and `emulator.api.invoke` all call a handler through here."""
+    as the service declares (`authorize_call`), call its handler. Every protocol and
+    `emulator.api.invoke` call a handler through here."""
     handler = spec.handlers.get(op.name)
     if handler is None:
         raise NotImplementedOperation(
