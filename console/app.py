@@ -23,7 +23,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from console import repositories
+from console import code, repositories
+from console.changes import ChangePages
+from console.connect import ConnectPage
 from console.sessions import Session, Sessions
 from emulator.api.invoke import invoke
 from emulator.core import Emulator
@@ -347,6 +349,9 @@ def _hardened(response: Response) -> Response:
 def build(emu: Emulator) -> Starlette:
     console = Console(emu)
     pages = repositories.Pages(console)
+    code_pages = code.CodePages(console)
+    changes = ChangePages(console, code_pages)
+    connect = ConnectPage(console, code_pages)
 
     async def index(request: Request) -> Response:
         return _redirect(request, "/repositories")
@@ -362,6 +367,9 @@ def build(emu: Emulator) -> Starlette:
             methods=["GET", "POST"],
         ),
         *pages.routes(),
+        *changes.routes(),
+        *connect.routes(),
+        *code_pages.routes(),
         Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),
     ]
     return Starlette(routes=routes)

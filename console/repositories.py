@@ -9,6 +9,7 @@ so the page holds no rule of its own.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -111,7 +112,8 @@ class Pages:
         except ClientError as exc:
             return await self.listing(request, session, exc.message, 400)
         name = out["repositoryMetadata"]["repositoryName"]
-        return _done(request, session, f"Created repository {name}.")
+        # On to its connection steps, as CodeCommit's console goes after creating one.
+        return _done(request, session, f"Created repository {name}.", f"/{quote(name)}/connect")
 
     async def confirm_delete(self, request: Request, session: Session) -> Response:
         name = request.path_params["name"]
@@ -148,13 +150,13 @@ class Pages:
         return _done(request, session, f"Deleted repository {name}.")
 
 
-def _done(request: Request, session: Session, notice: str) -> Response:
+def _done(request: Request, session: Session, notice: str, then: str = "") -> Response:
     """Back to the list, which shows `notice` once (kept in the session, never in the URL)."""
     from console.app import _redirect
 
     session.notes.append(notice)
     del session.notes[:-5]
-    return _redirect(request, "/repositories")
+    return _redirect(request, "/repositories" + then)
 
 
 def _take_notes(session: Session) -> list[str]:
