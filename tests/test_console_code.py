@@ -159,7 +159,8 @@ def test_branches_are_created_made_default_and_deleted(server: Server) -> None:
         assert cc.get_branch(repositoryName=repo, branchName="dev")["branch"]["commitId"] == head
         r = c.post(at + "/default", data={"csrf": token, "branch": "dev"})
         assert r.status_code == 303
-        assert cc.get_repository(repositoryName=repo)["repositoryMetadata"]["defaultBranch"] == "dev"
+        meta = cc.get_repository(repositoryName=repo)["repositoryMetadata"]
+        assert meta["defaultBranch"] == "dev"
         r = c.post(at + "/delete", data={"csrf": token, "branch": "main"})
         assert r.status_code == 303
         assert cc.list_branches(repositoryName=repo)["branches"] == ["dev"]
