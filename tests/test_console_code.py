@@ -195,3 +195,52 @@ def test_connection_steps_name_this_server_and_the_users_ssh_key(server: Server)
         assert f"{name}-at-{ACCOUNT}" in r.text
         for tab in ('id="https"', 'id="ssh"', 'id="grc"'):
             assert tab in r.text
+
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f"
+    b"\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d"
+    b"\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+def test_images_are_shown_and_binary_files_noted(server: Server) -> None:
+    repo, _ = _repo_with(server, {"dot.png": PNG, "blob.bin": b"\x00\x01\x02binary"})
+    with _signed_in(server, _user(server, [ALL])) as c:
+        r = c.get(f"/console/repositories/{repo}/file", params={"path": "dot.png"})
+        assert r.status_code == 200 and '<img class="shown"' in r.text
+        raw = c.get(f"/console/repositories/{repo}/raw", params={"path": "dot.png"})
+        assert raw.content == PNG and raw.headers["content-type"] == "image/png"
+        assert raw.headers["content-disposition"].startswith("inline;")
+        r = c.get(f"/console/repositories/{repo}/file", params={"path": "blob.bin"})
+        assert r.status_code == 200 and "Binary file not shown." in r.text
+        assert "binary" not in r.text.split("Binary file not shown.")[1]
+
+
+def test_a_file_is_edited_and_deleted_in_the_console(server: Server) -> None:
+    repo, head = _repo_with(server, {"notes.txt": b"first\n"})
+    cc = server.client("codecommit")
+    with _signed_in(server, _user(server, [ALL])) as c:
+        at = f"/console/repositories/{repo}"
+        page = c.get(at + "/edit", params={"branch": "main", "path": "notes.txt"}).text
+        assert ">first\n</textarea>" in page and f'name="parent" value="{head}"' in page
+        form = {"csrf": _csrf(page), "branch": "main", "path": "notes.txt", "parent": head}
+        r = c.post(at + "/edit", data={**form, "content": "second\r\n", "message": "edit"})
+        assert r.status_code == 303
+        edited = cc.get_file(repositoryName=repo, filePath="notes.txt")
+        assert edited["fileContent"] == b"second\n"
+        # A form shown before that commit names an outdated parent: refused, nothing lost.
+        r = c.post(at + "/edit", data={**form, "content": "stale", "message": "stale"})
+        assert r.status_code == 400 and 'role="alert"' in r.text
+        assert cc.get_file(repositoryName=repo, filePath="notes.txt")["fileContent"] == b"second\n"
+        # Delete, from the file view's button (the commit it shows is the parent).
+        view = c.get(at + "/file", params={"ref": "main", "path": "notes.txt"}).text
+        fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', view))
+        assert (
+            fields["parent"]
+            == cc.get_branch(repositoryName=repo, branchName="main")["branch"]["commitId"]
+        )
+        r = c.post(at + "/delete-file", data=fields)
+        assert r.status_code == 303
+        folder = cc.get_folder(repositoryName=repo, folderPath="/")
+        assert folder["files"] == []
