@@ -7,11 +7,12 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.conftest import ACCOUNT, Server
+from tests.conftest import ACCOUNT, Server, start_server
 
 PASSWORD = "Corr3ct-Horse!"
 EVIL = '<script>alert("pwned")</script>'
@@ -244,3 +245,27 @@ def test_a_file_is_edited_and_deleted_in_the_console(server: Server) -> None:
         assert r.status_code == 303
         folder = cc.get_folder(repositoryName=repo, folderPath="/")
         assert folder["files"] == []
+
+
+def test_grc_steps_name_the_tls_endpoint_and_its_ca(tmp_path: Path) -> None:
+    srv = start_server(tmp_path / "data", "--https-port", "0")
+    try:
+        repo, _ = _repo_with(srv, {"a.txt": b"a"})
+        ca = str((srv.data_dir / "tls" / "ca.pem").resolve())
+        with _signed_in(srv, _user(srv, [ALL])) as c:
+            page = c.get(f"/console/repositories/{repo}/connect").text
+        grc = page.split('id="grc"')[1]
+        assert f"git clone codecommit::us-east-1://{repo}" in grc
+        assert "export CODE_COMMIT_ENDPOINT=127.0.0.1:" in grc
+        assert f'<code class="ca">{ca}</code>' in grc and f".sslCAInfo {ca}" in grc
+    finally:
+        srv.stop()
+
+
+def test_grc_tab_without_tls_says_how_to_turn_it_on(server: Server) -> None:
+    repo, _ = _repo_with(server, {"a.txt": b"a"})
+    with _signed_in(server, _user(server, [ALL])) as c:
+        page = c.get(f"/console/repositories/{repo}/connect").text
+    grc = page.split('id="grc"')[1]
+    assert "start the server with <code>--https-port</code>" in grc
+    assert "codecommit::" not in grc
