@@ -16,20 +16,24 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from console import repositories
+from console import code, repositories
+from console.changes import ChangePages
+from console.connect import ConnectPage
 from console.sessions import Session, Sessions
+from emulator.api.invoke import invoke
 from emulator.core import Emulator
 from emulator.errors import ClientError
 from emulator.iam.authorize import AccessDenied
 from emulator.iam.keys.common import user_principal
-from emulator.iam.own_password import ACTION as CHANGE_PASSWORD
 from emulator.iam.own_password import authorize_own_password
+from emulator.iam.policy import MatchedStatement
 from emulator.iam.principal import Principal
 
 COOKIE = "ccemu_console"
@@ -81,6 +85,33 @@ class Console:
             statements=exc.statements,
         )
 
+    # -- the gate ----------------------------------------------------------------------------
+
+    async def call(
+        self,
+        request: Request,
+        session: Session,
+        operation: str,
+        params: dict[str, Any] | None = None,
+        service: str = "codecommit",
+    ) -> dict[str, Any]:
+        """Run one operation as the signed-in principal, exactly as the API door runs it
+        (`emulator.api.invoke`); a refusal by the gate becomes `Denied` (the denial page),
+        any other error is the ClientError AWS would answer."""
+        try:
+            return await run_in_threadpool(
+                invoke,
+                self.emu,
+                session.principal,
+                service,
+                operation,
+                params,
+                source_ip=request.client.host if request.client else None,
+                secure_transport=request.url.scheme == "https",
+            )
+        except AccessDenied as exc:
+            raise Denied.of(exc) or exc from None
+
     # -- the guard ----------------------------------------------------------------------------
 
     def session_of(self, request: Request) -> Session | None:
@@ -120,6 +151,13 @@ class Console:
                 return await handler(request, session)
             except Denied as exc:
                 return self.denied(request, session, exc)
+            except ClientError as exc:
+                # What the operation answered (RepositoryDoesNotExistException, ...), as AWS
+                # words it; nothing was changed.
+                status = 404 if exc.code.endswith("DoesNotExistException") else 400
+                return self.render(
+                    request, "error.html", status, session, code=exc.code, message=exc.message
+                )
 
         return endpoint
 
@@ -214,8 +252,8 @@ class Console:
                 source_ip=request.client.host if request.client else None,
                 secure_transport=request.url.scheme == "https",
             )
-        except AccessDenied:
-            raise Denied.of(self.emu, p, CHANGE_PASSWORD, user.arn, request) from None
+        except AccessDenied as exc:
+            raise Denied.of(exc) or exc from None
         try:
             profile = self.emu.keys.login.change_password(
                 p.account, p.name, form.get("old_password", ""), new
@@ -240,22 +278,18 @@ class Denied(Exception):
         self.statements = statements
 
     @classmethod
-    def of(
-        cls, emu: Emulator, principal: Principal, action: str, resource: str, request: Request
-    ) -> Denied:
-        result = emu.authorizer.decide(
-            principal,
-            action,
-            resource,
-            source_ip=request.client.host if request.client else None,
-            secure_transport=request.url.scheme == "https",
-        )
+    def of(cls, exc: AccessDenied) -> Denied | None:
+        """The decision an `AccessDenied` from the gate carries; None for one that carries
+        none (a refusal that is no policy decision), shown as a plain error instead."""
+        if exc.action is None or exc.resource is None:
+            return None
+        result = exc.evaluation
         reason = "" if result is None else result.reason
         statements = [] if result is None else [_statement(m) for m in result.matched]
-        return cls(action, resource, reason, statements)
+        return cls(exc.action, exc.resource, reason, statements)
 
 
-def _statement(m: Any) -> dict[str, Any]:
+def _statement(m: MatchedStatement) -> dict[str, Any]:
     return {
         "policy": m.policy_id,
         "type": m.policy_type,
@@ -264,23 +298,6 @@ def _statement(m: Any) -> dict[str, Any]:
         "index": m.index,
         "line": m.start[0] if m.start else None,
     }
-
-
-def authorize(
-    emu: Emulator, session: Session, request: Request, action: str, resource: str
-) -> None:
-    """The one gate, with the signed-in principal; `Denied` (for the denial page) if refused."""
-    p = session.principal
-    result = emu.authorizer.decide(
-        p,
-        action,
-        resource,
-        source_ip=request.client.host if request.client else None,
-        secure_transport=request.url.scheme == "https",
-    )
-    if result is not None and not result.allowed:
-        statements = [_statement(m) for m in result.matched]
-        raise Denied(action, resource, result.reason, statements)
 
 
 def same_origin(request: Request) -> bool:
@@ -332,6 +349,9 @@ def _hardened(response: Response) -> Response:
 def build(emu: Emulator) -> Starlette:
     console = Console(emu)
     pages = repositories.Pages(console)
+    code_pages = code.CodePages(console)
+    changes = ChangePages(console, code_pages)
+    connect = ConnectPage(console, code_pages)
 
     async def index(request: Request) -> Response:
         return _redirect(request, "/repositories")
@@ -347,6 +367,9 @@ def build(emu: Emulator) -> Starlette:
             methods=["GET", "POST"],
         ),
         *pages.routes(),
+        *changes.routes(),
+        *connect.routes(),
+        *code_pages.routes(),
         Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),
     ]
     return Starlette(routes=routes)

@@ -1,13 +1,15 @@
 """The Repositories page: list (search, paging), create, delete with confirmation.
 
-Each action is authorized by the one gate with the signed-in principal, on the same action and
-resource the API declares (`codecommit:ListRepositories` on `*`, `CreateRepository` and
-`DeleteRepository` on the repository's ARN), then done by the repository service.
+Each action is a CodeCommit operation run as the signed-in principal through
+`emulator.api.invoke` (ListRepositories, BatchGetRepositories, GetRepository,
+CreateRepository, DeleteRepository): the API's validation, access declaration and handler,
+so the page holds no rule of its own.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,12 +17,11 @@ from starlette.routing import Route
 
 from console.sessions import Session
 from emulator.errors import ClientError
-from emulator.repos.names import validate_repository_name
 
 if TYPE_CHECKING:
     from console.app import Console
 
-PAGE_SIZE = 25
+PAGE_SIZE = 25  # BatchGetRepositories' limit, so one page is one call
 MAX_SEARCH = 100
 
 
@@ -32,103 +33,130 @@ class Pages:
     def routes(self) -> list[Route]:
         page = self.console.page
         return [
-            Route("/repositories", page(self.list), methods=["GET"]),
+            Route("/repositories", page(self.listing), methods=["GET"]),
             Route("/repositories", page(self.create), methods=["POST"]),
             Route("/repositories/{name}/delete", page(self.confirm_delete), methods=["GET"]),
             Route("/repositories/{name}/delete", page(self.delete), methods=["POST"]),
         ]
 
-    def _arn(self, session: Session, name: str) -> str:
-        region = self.emu.config.region
-        return f"arn:aws:codecommit:{region}:{session.principal.account}:{name}"
+    async def _names(self, request: Request, session: Session) -> list[str]:
+        names: list[str] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"sortBy": "repositoryName", "order": "ascending"}
+            if token:
+                params["nextToken"] = token
+            out = await self.console.call(request, session, "ListRepositories", params)
+            names += [r["repositoryName"] for r in out.get("repositories", [])]
+            token = out.get("nextToken")
+            if not token:
+                return names
 
-    def _authorize(self, request: Request, session: Session, action: str, arn: str) -> None:
-        from console.app import authorize
-
-        authorize(self.emu, session, request, action, arn)
-
-    async def list(
+    async def listing(
         self, request: Request, session: Session, error: str = "", status: int = 200
     ) -> Response:
-        self._authorize(request, session, "codecommit:ListRepositories", "*")
         query = request.query_params.get("q", "")[:MAX_SEARCH].strip()
         try:
             number = max(1, int(request.query_params.get("page", "1")))
         except ValueError:
             number = 1
-        repos = self.emu.repos.list(session.principal.account, self.emu.config.region)
+        names = await self._names(request, session)
         if query:
-            repos = [r for r in repos if query.lower() in r.name.lower()]
-        repos.sort(key=lambda r: r.name.lower())
-        pages = max(1, -(-len(repos) // PAGE_SIZE))
+            names = [n for n in names if query.lower() in n.lower()]
+        names.sort(key=str.lower)
+        pages = max(1, -(-len(names) // PAGE_SIZE))
         number = min(number, pages)
-        shown = repos[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+        shown = names[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+        rows = await self._rows(request, session, shown)
         return self.console.render(
             request,
             "repositories.html",
             status,
             session,
-            repositories=shown,
+            repositories=rows,
             query=query,
             page=number,
             pages=pages,
-            total=len(repos),
+            total=len(names),
             error=error,
             notices=_take_notes(session),
-            clone_url=self.emu.clone_url_http,
         )
+
+    async def _rows(
+        self, request: Request, session: Session, names: list[str]
+    ) -> list[dict[str, Any]]:
+        """The shown repositories' metadata (BatchGetRepositories); their names alone when
+        the principal may list repositories but not read them."""
+        rows: dict[str, dict[str, Any]] = {n: {"repositoryName": n} for n in names}
+        if not names:
+            return []
+        from console.app import Denied
+
+        try:
+            out = await self.console.call(
+                request, session, "BatchGetRepositories", {"repositoryNames": names}
+            )
+        except (Denied, ClientError):
+            return list(rows.values())
+        for repo in out.get("repositories", []):
+            rows[repo["repositoryName"]] = repo
+        return list(rows.values())
 
     async def create(self, request: Request, session: Session) -> Response:
         form = request.state.form
-        description = form.get("description", "") or None
+        params = {"repositoryName": form.get("name", "").strip()}
+        if form.get("description", ""):
+            params["repositoryDescription"] = form["description"]
         try:
-            name = validate_repository_name(form.get("name", "").strip())
+            out = await self.console.call(request, session, "CreateRepository", params)
         except ClientError as exc:
-            return await self.list(request, session, exc.message, 400)
-        self._authorize(request, session, "codecommit:CreateRepository", self._arn(session, name))
-        account, region = session.principal.account, self.emu.config.region
-        try:
-            key = self.emu.data_keys.choose_key(account, region, None)
-            repo = self.emu.repos.create(account, region, name, description, {}, key.arn)
-            self.emu.data_keys.create(repo, key)
-        except ClientError as exc:
-            return await self.list(request, session, exc.message, 400)
-        return _done(request, session, f"Created repository {repo.name}.")
+            return await self.listing(request, session, exc.message, 400)
+        name = out["repositoryMetadata"]["repositoryName"]
+        # On to its connection steps, as CodeCommit's console goes after creating one.
+        return _done(request, session, f"Created repository {name}.", f"/{quote(name)}/connect")
 
     async def confirm_delete(self, request: Request, session: Session) -> Response:
         name = request.path_params["name"]
-        repo = self.emu.repos.find(session.principal.account, self.emu.config.region, name)
-        if repo is None:
-            return await self.list(request, session, f"{name[:100]} does not exist", 404)
+        try:
+            out = await self.console.call(
+                request, session, "GetRepository", {"repositoryName": name}
+            )
+        except ClientError as exc:
+            return await self.listing(request, session, exc.message, 404)
+        repo = out["repositoryMetadata"]
         return self.console.render(request, "delete.html", session=session, repository=repo)
 
     async def delete(self, request: Request, session: Session) -> Response:
         name = request.path_params["name"]
         form = request.state.form
-        repo = self.emu.repos.find(session.principal.account, self.emu.config.region, name)
-        if repo is None:
-            return await self.list(request, session, f"{name[:100]} does not exist", 404)
-        if form.get("confirm", "") != repo.name:
+        if form.get("confirm", "") != name:
             return self.console.render(
                 request,
                 "delete.html",
                 400,
                 session,
-                repository=repo,
+                repository={"repositoryName": name},
                 error="Type the repository's name to confirm.",
             )
-        self._authorize(request, session, "codecommit:DeleteRepository", repo.arn)
-        self.emu.repos.delete(repo.account, repo.region, repo.name)
-        return _done(request, session, f"Deleted repository {repo.name}.")
+        try:
+            out = await self.console.call(
+                request, session, "DeleteRepository", {"repositoryName": name}
+            )
+        except ClientError as exc:
+            return await self.listing(request, session, exc.message, 400)
+        if not out.get("repositoryId"):
+            # DeleteRepository answers success for a name that does not exist, as on AWS.
+            return await self.listing(request, session, f"{name[:100]} does not exist", 404)
+        return _done(request, session, f"Deleted repository {name}.")
 
 
-def _done(request: Request, session: Session, notice: str) -> Response:
+def _done(request: Request, session: Session, notice: str, then: str = "") -> Response:
     """Back to the list, which shows `notice` once (kept in the session, never in the URL)."""
     from console.app import _redirect
 
     session.notes.append(notice)
     del session.notes[:-5]
-    return _redirect(request, "/repositories")
+    return _redirect(request, "/repositories" + then)
 
 
 def _take_notes(session: Session) -> list[str]:

@@ -26,39 +26,28 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from emulator.config import DEFAULT_REGION, DEFAULT_ROOT_ACCESS_KEY, DEFAULT_ROOT_SECRET_KEY
+from emulator.repos.client_setup import (  # the pieces the console's connection steps show too
+    HELPER,
+    Setup,
+    environment,
+    git_settings,
+    ssh_config_block,
+    ssh_host_port,
+)
 from emulator.repos.clone_urls import SSH_HOST_PATTERNS, codecommit_regions, git_host
 
-# Only `get` reaches the aws CLI: it has nothing to store or erase, and aws CLI v1 prints
-# "Unknown options: --ignore-host-check" for those two on every git command.
-HELPER = (
-    '!f() { if [ "$1" = get ]; then'
-    " aws codecommit credential-helper --ignore-host-check get; fi; }; f"
-)
+__all__ = ["HELPER", "Setup", "add_arguments", "run", "script", "setup_from", "write"]
+
 # What every insteadOf rule of ours has as its value (an ERE, for `git config`): removed before
 # ours are written, so rules left by an earlier run on other ports do not win ties.
 _AWS_REWRITE_VALUES = r"^https://git-codecommit\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/$"
 # Marks the ~/.ssh/config block for CodeCommit's hosts, replaced as a whole on every --write.
 _SSH_BLOCK_START = "# ccemu: CodeCommit git hosts (ccemu configure --aws-clone-urls)"
 _SSH_BLOCK_END = "# ccemu: end"
-
-
-@dataclass(frozen=True)
-class Setup:
-    http: str
-    https: str | None
-    ssh: str | None
-    region: str
-    access_key: str
-    secret_key: str
-    data_dir: Path
-    ssh_key_id: str | None = None
-    identity_file: str = "~/.ssh/id_ed25519"
-    aws_clone_urls: bool = False
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -127,33 +116,6 @@ def setup_from(args: argparse.Namespace) -> Setup:
     )
 
 
-def environment(setup: Setup) -> dict[str, str]:
-    """What boto3, the aws CLI and git-remote-codecommit read."""
-    env = {
-        "AWS_ACCESS_KEY_ID": setup.access_key,
-        "AWS_SECRET_ACCESS_KEY": setup.secret_key,
-        "AWS_DEFAULT_REGION": setup.region,
-        "AWS_ENDPOINT_URL": setup.http,
-    }
-    if setup.https is not None:
-        env["CODE_COMMIT_ENDPOINT"] = urlsplit(setup.https).netloc
-    return env
-
-
-def git_settings(setup: Setup) -> list[tuple[str, str]]:
-    settings = [
-        (f"credential.{setup.http}.helper", HELPER),
-        (f"credential.{setup.http}.UseHttpPath", "true"),
-    ]
-    if setup.https is not None:
-        settings += [
-            (f"credential.{setup.https}.helper", HELPER),
-            (f"credential.{setup.https}.UseHttpPath", "true"),
-            (f"http.{setup.https}/.sslCAInfo", str(setup.data_dir / "tls" / "ca.pem")),
-        ]
-    return settings
-
-
 def aws_rewrites(setup: Setup) -> tuple[str, list[str]]:
     """The insteadOf rules for AWS's https clone URLs: (ccemu's base URL, the prefixes it stands
     for), one per region CodeCommit has and the configured one. The https listener if there is
@@ -165,32 +127,10 @@ def aws_rewrites(setup: Setup) -> tuple[str, list[str]]:
     return base, [f"https://{git_host(region)}/" for region in regions]
 
 
-def _ssh_host_port(setup: Setup) -> tuple[str, int] | None:
-    if setup.ssh is None:
-        return None
-    parts = urlsplit(setup.ssh)
-    return parts.hostname or "127.0.0.1", parts.port or 22
-
-
-def ssh_config_block(setup: Setup) -> str | None:
-    where = _ssh_host_port(setup)
-    if where is None or setup.ssh_key_id is None:
-        return None
-    host, port = where
-    return (
-        f"Host {host}\n"
-        f"  HostName {host}\n"
-        f"  Port {port}\n"
-        f"  User {setup.ssh_key_id}\n"
-        f"  IdentityFile {setup.identity_file}\n"
-        "  IdentitiesOnly yes\n"
-    )
-
-
 def aws_ssh_config_block(setup: Setup) -> str | None:
     """~/.ssh/config for AWS's ssh clone URLs: CodeCommit's host names connect to ccemu. The host
     key is looked up under HostName and Port, the names `ccemu ssh-host-key` writes lines for."""
-    where = _ssh_host_port(setup)
+    where = ssh_host_port(setup)
     if where is None:
         return None
     host, port = where
@@ -261,7 +201,7 @@ def script(setup: Setup) -> str:
             *(f"git config --global {q(k)} {q(v)}" for k, v in git_settings(setup)[2:]),
             f"#   git clone codecommit::{setup.region}://REPOSITORY",
         ]
-    where = _ssh_host_port(setup)
+    where = ssh_host_port(setup)
     if where is not None:
         host, port = where
         out += [
@@ -288,7 +228,7 @@ def write(setup: Setup) -> None:
         subprocess.run(["git", "config", "--global", key, value], check=True)
     if setup.aws_clone_urls:
         _write_aws_rewrites(setup)
-    where = _ssh_host_port(setup)
+    where = ssh_host_port(setup)
     if where is None:
         return
     from emulator.server import ssh_host_key_lines

@@ -44,6 +44,8 @@ class Endpoints:
 
     http: str | None = None
     ssh: str | None = None
+    https: str | None = None  # the TLS listener, when there is one
+    ca: str | None = None  # the CA certificate clients trust for it
     # The SSH host public keys the SSH listener serves with (`GET /_ccemu/ssh-host-keys`).
     ssh_host_keys: tuple[HostKey, ...] = ()
 

@@ -209,6 +209,8 @@ def serve(emu: Emulator) -> int:
         files = tls.ensure_certificates(cfg.data_dir, cfg.host, cfg.region)
         tls_sockets.append((https_sock, tls.server_context(files)))
         https_url = f"https://{_url_host(cfg.host)}:{https_sock.getsockname()[1]}"
+        emu.endpoints.https = https_url
+        emu.endpoints.ca = str(tls.ca_path(cfg.data_dir).resolve())
     http_port = http_sock.getsockname()[1]
     emu.endpoints.http = f"http://{_url_host(cfg.host)}:{http_port}"
     limits = cfg.limits

@@ -38,11 +38,18 @@ def test_core_never_imports_a_door() -> None:
     assert offenders == []
 
 
+# The console runs AWS operations exactly as the API door does (validation, declared access,
+# handler), so it calls the API's one entry for that rather than repeating any of it.
+ALLOWED_DOOR_IMPORTS = {("console", "emulator.api.invoke")}
+
+
 def test_doors_do_not_import_each_other() -> None:
     offenders = []
     for door in ("git_http", "ssh_server", "console"):
         for path in sorted((ROOT / door).rglob("*.py")):
             for name in _imports(path):
+                if (door, name) in ALLOWED_DOOR_IMPORTS:
+                    continue
                 other = [d for d in DOORS if d != door and name.startswith(d)]
                 if other or name == "emulator.server":
                     offenders.append(f"{_module(path)} imports {name}")

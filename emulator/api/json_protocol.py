@@ -87,9 +87,12 @@ def parse_body(body: bytes) -> dict[str, Any]:
     return params
 
 
-def _call(
+def call_operation(
     spec: ServiceSpec, op: OperationModel, ctx: RequestContext, params: dict[str, Any]
 ) -> Mapping[str, Any] | None:
+    """Run one operation whose input is parsed: validate it against the model, authorize it
+    as the service declares (`authorize_call`), call its handler. Every protocol and
+    `emulator.api.invoke` call a handler through here."""
     handler = spec.handlers.get(op.name)
     if handler is None:
         raise NotImplementedOperation(
@@ -107,6 +110,13 @@ def _call(
     return handler(ctx, **kwargs)
 
 
+def serialize_output(op: OperationModel, result: Mapping[str, Any] | None) -> Any:
+    """A handler's output as the JSON protocol sends it (epoch seconds, base64 blobs)."""
+    if op.output_shape is None or result is None:
+        return {}
+    return serialize(op.output_shape, dict(result))
+
+
 def handle(
     spec: ServiceSpec, ctx: RequestContext, headers: Mapping[str, str], body: bytes
 ) -> ApiResponse:
@@ -115,10 +125,7 @@ def handle(
     try:
         op = operation_for(model, headers.get("x-amz-target"))
         ctx = with_operation(spec, ctx, op.name)
-        result = _call(spec, op, ctx, parse_body(body))
-        out: Any = {}
-        if op.output_shape is not None and result is not None:
-            out = serialize(op.output_shape, dict(result))
+        out = serialize_output(op, call_operation(spec, op, ctx, parse_body(body)))
         return ApiResponse(
             200,
             json.dumps(out).encode(),

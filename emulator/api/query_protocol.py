@@ -21,13 +21,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from emulator.api.json_protocol import ApiResponse
-from emulator.api.service import RequestContext, ServiceSpec, authorize_call, with_operation
-from emulator.api.shapes import decode, validate
-from emulator.errors import ClientError, NotImplementedOperation, ServiceError
+from emulator.api.json_protocol import ApiResponse, call_operation
+from emulator.api.service import RequestContext, ServiceSpec, with_operation
+from emulator.errors import ClientError, ServiceError
 
 CONTENT_TYPE = "text/xml"
 
@@ -276,24 +274,12 @@ def render_result(
 def _call(
     spec: ServiceSpec, op: OperationModel, ctx: RequestContext, params: Mapping[str, str]
 ) -> Mapping[str, Any] | None:
-    handler = spec.handlers.get(op.name)
-    if handler is None:
-        raise NotImplementedOperation(
-            f"ccemu does not implement {spec.model.metadata.get('serviceId')} {op.name} yet"
-        )
+    """The form's values read as the model's members, then the operation run as every
+    protocol runs it (`json_protocol.call_operation`)."""
     values: dict[str, Any] = {}
     if op.input_shape is not None:
         values = read_value(op.input_shape, params, "") or {}
-    failures = validate(op.input_shape, values)
-    if failures:
-        raise spec.validation_error(op, failures)
-    authorize_call(spec, op.name, ctx, values)
-    kwargs: dict[str, Any] = {}
-    if op.input_shape is not None:
-        for name, shape in op.input_shape.members.items():
-            if values.get(name) is not None:
-                kwargs[xform_name(name)] = decode(shape, values[name])
-    return handler(ctx, **kwargs)
+    return call_operation(spec, op, ctx, values)
 
 
 def handle(

@@ -27,7 +27,7 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from emulator.api.json_protocol import ApiResponse, SerializationError, _call, error_status
+from emulator.api.json_protocol import ApiResponse, SerializationError, call_operation, error_status
 from emulator.api.service import RequestContext, ServiceSpec, with_operation
 from emulator.errors import ClientError, ServiceError
 
@@ -276,7 +276,7 @@ def handle(
         op, labels = match(model, ctx.method, path, query)
         ctx = with_operation(spec, ctx, op.name)
         params = parse_input(op, labels, query, headers, body)
-        result = _call(spec, op, ctx, params)
+        result = call_operation(spec, op, ctx, params)
         return render_output(op, result, ctx.request_id)
     except ServiceError as exc:
         return render_error(model, exc, ctx.request_id)

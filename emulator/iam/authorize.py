@@ -34,8 +34,25 @@ Context = Mapping[str, str | Sequence[str]]
 
 
 class AccessDenied(ClientError):
+    """AWS's AccessDeniedException. Raised by the gate, it also carries the decision: which
+    action on which resource was refused and the evaluation that refused it (the statements
+    that decided, for a console to show); the API's wire answer is the message alone."""
+
     code = "AccessDeniedException"
     status = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        action: str | None = None,
+        resource: str | None = None,
+        evaluation: Evaluation | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.action = action
+        self.resource = resource
+        self.evaluation = evaluation
 
 
 class PolicySource(Protocol):
@@ -194,7 +211,12 @@ class Authorizer:
             secure_transport=secure_transport,
         )
         if result is not None and not result.allowed:
-            raise AccessDenied(denial_message(principal, action, resource, result.reason))
+            raise AccessDenied(
+                denial_message(principal, action, resource, result.reason),
+                action=action,
+                resource=resource,
+                evaluation=result,
+            )
 
 
 def _root_only(principal: Principal, resource: str) -> bool:

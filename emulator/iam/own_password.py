@@ -31,4 +31,9 @@ def authorize_own_password(
     policy = logins.find_policy(principal.account)
     if decision.decision != "explicitDeny" and policy is not None and policy.allow_users_to_change:
         return
-    raise AccessDenied(denial_message(principal, ACTION, user_arn, decision.reason))
+    raise AccessDenied(
+        denial_message(principal, ACTION, user_arn, decision.reason),
+        action=ACTION,
+        resource=user_arn,
+        evaluation=decision,
+    )
