@@ -26,6 +26,7 @@ from starlette.templating import Jinja2Templates
 from console import code, repositories
 from console.changes import ChangePages
 from console.connect import ConnectPage
+from console.pulls import PullRequestPages
 from console.sessions import Session, Sessions
 from emulator.api.invoke import invoke
 from emulator.core import Emulator
@@ -352,6 +353,7 @@ def build(emu: Emulator) -> Starlette:
     code_pages = code.CodePages(console)
     changes = ChangePages(console, code_pages)
     connect = ConnectPage(console, code_pages)
+    pulls = PullRequestPages(console, code_pages)
 
     async def index(request: Request) -> Response:
         return _redirect(request, "/repositories")
@@ -369,6 +371,7 @@ def build(emu: Emulator) -> Starlette:
         *pages.routes(),
         *changes.routes(),
         *connect.routes(),
+        *pulls.routes(),
         *code_pages.routes(),
         Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),
     ]

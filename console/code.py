@@ -261,12 +261,33 @@ class CodePages:
         )
         commit = out["commit"]
         parents = commit.get("parents") or []
-        params: dict[str, Any] = {
-            "repositoryName": name,
-            "afterCommitSpecifier": commit["commitId"],
-        }
-        if parents:
-            params["beforeCommitSpecifier"] = parents[0]
+        files, more = await self.diff(
+            request, session, name, parents[0] if parents else None, commit["commitId"]
+        )
+        return self.render(
+            request,
+            session,
+            "commit.html",
+            repo,
+            "commits",
+            commit=commit,
+            files=files,
+            more=more,
+        )
+
+    async def diff(
+        self,
+        request: Request,
+        session: Session,
+        name: str,
+        before: str | None,
+        after: str,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The files changed from `before` (None: nothing) to `after` (GetDifferences), the
+        first MAX_DIFF_TEXT with their unified diff, and whether more changed than are listed."""
+        params: dict[str, Any] = {"repositoryName": name, "afterCommitSpecifier": after}
+        if before:
+            params["beforeCommitSpecifier"] = before
         changes: list[dict[str, Any]] = []
         more = False
         while True:
@@ -279,26 +300,20 @@ class CodePages:
         changes = changes[:MAX_DIFF_FILES]
         files = []
         for n, change in enumerate(changes):
-            before, after = change.get("beforeBlob"), change.get("afterBlob")
-            path = (after or before or {}).get("path", "")
+            old_side, new_side = change.get("beforeBlob"), change.get("afterBlob")
+            path = (new_side or old_side or {}).get("path", "")
             diff: TextDiff | None = None
             if n < MAX_DIFF_TEXT:
-                old = await self._blob(request, session, name, before)
-                new = await self._blob(request, session, name, after)
+                old = await self._blob(request, session, name, old_side)
+                new = await self._blob(request, session, name, new_side)
                 diff = unified(
-                    old, new, (before or after or {}).get("path", ""), (after or {}).get("path", "")
+                    old,
+                    new,
+                    (old_side or new_side or {}).get("path", ""),
+                    (new_side or {}).get("path", ""),
                 )
             files.append({"path": path, "change": change["changeType"], "diff": diff})
-        return self.render(
-            request,
-            session,
-            "commit.html",
-            repo,
-            "commits",
-            commit=commit,
-            files=files,
-            more=more,
-        )
+        return files, more
 
     async def _blob(
         self, request: Request, session: Session, name: str, side: dict[str, Any] | None
