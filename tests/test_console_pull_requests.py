@@ -301,3 +301,59 @@ def test_list_filters_by_status_and_pages(server: Server) -> None:
         assert 'rel="next"' not in second
         closed = re.findall(r'class="pr" href="[^"]+/(\d+)"', c.get(at + "?status=CLOSED").text)
         assert closed == [ids[0]]
+
+
+def test_merge_of_a_source_pushed_since_the_page_was_shown_is_refused(server: Server) -> None:
+    """The merge form names the source commit shown: a commit pushed since is not merged
+    unseen; the API's refusal is shown and the destination is left as it was."""
+    repo = _repo_with_feature(server)
+    pr_id = _open_pr(server, repo)
+    cc = server.client("codecommit")
+    main = cc.get_branch(repositoryName=repo, branchName="main")["branch"]["commitId"]
+    at = f"/console/repositories/{repo}/pull-requests/{pr_id}"
+    with _signed_in(server, _user(server, [ALL])) as c:
+        page = c.get(at).text
+        merge = {
+            "csrf": _csrf(page),
+            "strategy": "FAST_FORWARD_MERGE",
+            "source_commit": _hidden(page, "source_commit"),
+        }
+        head = cc.get_branch(repositoryName=repo, branchName="feature")["branch"]["commitId"]
+        assert merge["source_commit"] == head
+        cc.put_file(
+            repositoryName=repo,
+            branchName="feature",
+            filePath="unseen.txt",
+            fileContent=b"unseen",
+            parentCommitId=head,
+        )
+        r = c.post(at + "/merge", data=merge)
+        assert r.status_code == 400 and 'role="alert"' in r.text
+        assert cc.get_branch(repositoryName=repo, branchName="main")["branch"]["commitId"] == main
+        pr = cc.get_pull_request(pullRequestId=pr_id)["pullRequest"]
+        assert not pr["pullRequestTargets"][0]["mergeMetadata"]["isMerged"]
+
+
+def test_comment_on_a_line_past_the_end_of_the_file_is_refused(server: Server) -> None:
+    repo = _repo_with_feature(server)
+    pr_id = _open_pr(server, repo)
+    cc = server.client("codecommit")
+    at = f"/console/repositories/{repo}/pull-requests/{pr_id}"
+    with _signed_in(server, _user(server, [ALL])) as c:
+        page = c.get(at).text
+        form = {
+            "csrf": _csrf(page),
+            "before": _hidden(page, "before"),
+            "after": _hidden(page, "after"),
+            "path": "a.txt",
+            "side": "AFTER",
+            "line": "999",
+            "content": "nowhere",
+        }
+        r = c.post(at + "/comment", data=form)
+        assert r.status_code == 400 and 'role="alert"' in r.text
+        assert (
+            cc.get_comments_for_pull_request(pullRequestId=pr_id)["commentsForPullRequestData"]
+            == []
+        )
+        assert c.get(at).status_code == 200
