@@ -55,6 +55,13 @@ def when(value: Any) -> str:
     return str(value or "")
 
 
+def who(arn: Any) -> str:
+    """Who an ARN names, as a page shows it: `alice` for a user, `root`, `Role/session` for
+    an assumed role."""
+    rest = str(arn or "").split(":", 5)[-1]
+    return rest.removeprefix("user/").removeprefix("assumed-role/")
+
+
 def numbered(diff: TextDiff) -> list[dict[str, Any]]:
     """The rows of a unified diff with the line each stands for: an added or unchanged line
     is a line of the AFTER version, a removed one of the BEFORE version (what a comment's
@@ -105,6 +112,7 @@ class PullRequestPages:
         self.console = console
         self.code = code
         console.templates.env.filters.setdefault("when", when)
+        console.templates.env.filters.setdefault("who", who)
 
     def routes(self) -> list[Route]:
         page = self.console.page
