@@ -27,6 +27,7 @@ from console import code, repositories
 from console.changes import ChangePages
 from console.connect import ConnectPage
 from console.sessions import Session, Sessions
+from console.settings import SettingsPages
 from emulator.api.invoke import invoke
 from emulator.core import Emulator
 from emulator.errors import ClientError
@@ -352,6 +353,7 @@ def build(emu: Emulator) -> Starlette:
     code_pages = code.CodePages(console)
     changes = ChangePages(console, code_pages)
     connect = ConnectPage(console, code_pages)
+    settings = SettingsPages(console, code_pages)
 
     async def index(request: Request) -> Response:
         return _redirect(request, "/repositories")
@@ -369,6 +371,7 @@ def build(emu: Emulator) -> Starlette:
         *pages.routes(),
         *changes.routes(),
         *connect.routes(),
+        *settings.routes(),
         *code_pages.routes(),
         Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),
     ]
