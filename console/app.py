@@ -26,6 +26,7 @@ from starlette.templating import Jinja2Templates
 from console import code, repositories
 from console.changes import ChangePages
 from console.connect import ConnectPage
+from console.credentials import CredentialPages
 from console.sessions import Session, Sessions
 from console.settings import SettingsPages
 from emulator.api.invoke import invoke
@@ -354,6 +355,7 @@ def build(emu: Emulator) -> Starlette:
     changes = ChangePages(console, code_pages)
     connect = ConnectPage(console, code_pages)
     settings = SettingsPages(console, code_pages)
+    credentials = CredentialPages(console)
 
     async def index(request: Request) -> Response:
         return _redirect(request, "/repositories")
@@ -372,6 +374,7 @@ def build(emu: Emulator) -> Starlette:
         *changes.routes(),
         *connect.routes(),
         *settings.routes(),
+        *credentials.routes(),
         *code_pages.routes(),
         Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),
     ]
