@@ -27,6 +27,7 @@ from console import code, repositories
 from console.changes import ChangePages
 from console.connect import ConnectPage
 from console.credentials import CredentialPages
+from console.events import EventPages
 from console.sessions import Session, Sessions
 from console.settings import SettingsPages
 from emulator.api.invoke import invoke
@@ -356,6 +357,7 @@ def build(emu: Emulator) -> Starlette:
     connect = ConnectPage(console, code_pages)
     settings = SettingsPages(console, code_pages)
     credentials = CredentialPages(console)
+    events = EventPages(console)
 
     async def index(request: Request) -> Response:
         return _redirect(request, "/repositories")
@@ -375,6 +377,7 @@ def build(emu: Emulator) -> Starlette:
         *connect.routes(),
         *settings.routes(),
         *credentials.routes(),
+        *events.routes(),
         *code_pages.routes(),
         Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),
     ]
