@@ -27,7 +27,10 @@ from console import code, repositories
 from console.changes import ChangePages
 from console.connect import ConnectPage
 from console.pulls import PullRequestPages
+from console.credentials import CredentialPages
+from console.events import EventPages
 from console.sessions import Session, Sessions
+from console.settings import SettingsPages
 from emulator.api.invoke import invoke
 from emulator.core import Emulator
 from emulator.errors import ClientError
@@ -354,6 +357,9 @@ def build(emu: Emulator) -> Starlette:
     changes = ChangePages(console, code_pages)
     connect = ConnectPage(console, code_pages)
     pulls = PullRequestPages(console, code_pages)
+    settings = SettingsPages(console, code_pages)
+    credentials = CredentialPages(console)
+    events = EventPages(console)
 
     async def index(request: Request) -> Response:
         return _redirect(request, "/repositories")
@@ -372,6 +378,9 @@ def build(emu: Emulator) -> Starlette:
         *changes.routes(),
         *connect.routes(),
         *pulls.routes(),
+        *settings.routes(),
+        *credentials.routes(),
+        *events.routes(),
         *code_pages.routes(),
         Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),
     ]

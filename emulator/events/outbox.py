@@ -308,10 +308,14 @@ class Outbox:
         repository: str | None = None,
         since: float | None = None,
         limit: int = 1000,
+        account: str | None = None,
     ) -> list[EventLog]:
         """Events (oldest first), each with its deliveries and their attempts."""
         clauses: list[str] = []
         args: list[object] = []
+        if account is not None:
+            clauses.append("account = ?")
+            args.append(account)
         if repository is not None:
             clauses.append("repository = ?")
             args.append(repository)
@@ -370,14 +374,18 @@ class Outbox:
             with self.changed:
                 self.changed.wait(min(left, 0.05))
 
-    def dead_letters(self, limit: int = 1000) -> list[Delivery]:
-        """Deliveries that finally failed, newest first: the dead-letter list."""
+    def dead_letters(self, limit: int = 1000, account: str | None = None) -> list[Delivery]:
+        """Deliveries that finally failed, newest first: the dead-letter list (of the events
+        of `account` only, when given)."""
+        where, args = "", []
+        if account is not None:
+            where, args = " AND event_id IN (SELECT id FROM events WHERE account = ?)", [account]
         rows = (
             self.db.read()
             .execute(
-                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state = 'dead'"
+                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state = 'dead'{where}"
                 " ORDER BY id DESC LIMIT ?",
-                (limit,),
+                (*args, limit),
             )
             .fetchall()
         )
