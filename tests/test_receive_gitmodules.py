@@ -193,3 +193,26 @@ def test_gitattributes_with_a_line_too_long_to_parse_is_refused(
     attrs = blob(git_env, work, b"*.txt text\n" + b"x" * 3000 + b" binary\n")
     commit = commit_with(git_env, work, [("100644", ".gitattributes", attrs)])
     check_against_git(server, git_env, repo_name, work, commit, "gitattributesLineLength")
+
+
+def test_gitmodules_read_back_after_a_large_push_keeps_the_stored_pack_intact(
+    server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
+) -> None:
+    # The `.gitmodules` check reads the blob back from the pack once the whole pack is in; with
+    # more than the indexer's 64 MiB cache of content after it, that read goes to the file.
+    # It once wrote the pack's trailer a second time, and every later clone got a pack with
+    # 20 bytes of junk at its end ("invalid length read" in git).
+    work = tmp_path / "w"
+    modules = blob(git_env, work, CASES["benign"][0])
+    big = blob(git_env, work, b"ccemu-" * (12 * 1024 * 1024))  # 72 MiB, compresses to little
+    commit = commit_with(
+        git_env, work, [("100644", ".gitmodules", modules), ("100644", "big.bin", big)]
+    )
+    create_repo(server, repo_name)
+    url = server.git_url(repo_name)
+    result = push(git_env, work, url, commit)
+    assert result.returncode == 0, result.stderr
+    clone = tmp_path / "clone.git"
+    git(git_env, "clone", "-q", "--bare", url, str(clone))
+    assert git(git_env, "rev-parse", "HEAD", cwd=clone).stdout.strip() == commit
+    git(git_env, "fsck", "--full", cwd=clone)

@@ -165,6 +165,9 @@ class StreamIndexer:
         if trailer != self._hash.digest():
             raise PackError("pack checksum mismatch")
         self._out.write(trailer)
+        # The trailer is on disk now, outside the hash: a later read-back (`_read_back` flushes
+        # first) must not write it a second time.
+        self._written = self._pos
         self._out.flush()
         if count == 0:
             return None
