@@ -26,9 +26,9 @@ from starlette.templating import Jinja2Templates
 from console import code, repositories
 from console.changes import ChangePages
 from console.connect import ConnectPage
-from console.pulls import PullRequestPages
 from console.credentials import CredentialPages
 from console.events import EventPages
+from console.pulls import PullRequestPages
 from console.sessions import Session, Sessions
 from console.settings import SettingsPages
 from emulator.api.invoke import invoke
