@@ -843,6 +843,100 @@ class Backend:
         return self.stats()["children_cpu"]
 
 
+class LighttpdBackend:
+    """`git http-backend` as CGI behind lighttpd (a C web server), request and response bodies
+    streamed: the way C git is served in production, so the comparison is ccemu's door against
+    C all the way (the Python bridge above adds its own time to every request)."""
+
+    def __init__(self, tmp: Path, repo: RepoInfo, env: dict[str, str]) -> None:
+        lighttpd = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
+        self.root = tmp / "backend-root"
+        self.root.mkdir()
+        self.name = "bench.git"
+        shutil.copytree(repo.path, self.root / self.name, symlinks=True)
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / self.name / "bench-ok").unlink()
+        run(["git", "init", "-q", "--bare", str(self.root / "initial.git")], env)
+        backend = subprocess.run(
+            ["git", "--exec-path"], capture_output=True, text=True, check=True, env=env
+        ).stdout.strip()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        conf = tmp / "lighttpd.conf"
+        home = env.get("HOME", str(tmp))
+        conf.write_text(
+            f"""
+server.modules = ("mod_alias", "mod_cgi", "mod_setenv")
+server.document-root = "{self.root}"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.errorlog = "{tmp / "lighttpd-error.log"}"
+server.stream-request-body = 0
+server.stream-response-body = 2
+server.max-keep-alive-requests = 1000
+alias.url = ("/git/" => "{backend}/git-http-backend/")
+$HTTP["url"] =~ "^/git/" {{
+    cgi.assign = ("" => "")
+    setenv.set-environment = (
+        "GIT_PROJECT_ROOT" => "{self.root}",
+        "GIT_HTTP_EXPORT_ALL" => "1",
+        "GIT_CONFIG_NOSYSTEM" => "1",
+        "HOME" => "{home}",
+        "PATH" => "{os.environ.get("PATH", "/usr/bin:/bin")}",
+        "GIT_CONFIG_COUNT" => "2",
+        "GIT_CONFIG_KEY_0" => "http.receivepack",
+        "GIT_CONFIG_VALUE_0" => "true",
+        "GIT_CONFIG_KEY_1" => "http.uploadpack",
+        "GIT_CONFIG_VALUE_1" => "true",
+    )
+}}
+"""
+        )
+        with open(tmp / "lighttpd.log", "wb") as logf:
+            self.proc = subprocess.Popen(
+                [lighttpd, "-D", "-f", str(conf)], stdout=logf, stderr=subprocess.STDOUT, env=env
+            )
+        _children.append(self.proc)
+        self.base = f"http://127.0.0.1:{port}/git"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    log = (tmp / "lighttpd.log").read_text()
+                    raise BenchError(f"lighttpd did not start: {log}") from None
+                time.sleep(0.05)
+
+    def url(self, name: str | None = None) -> str:
+        return f"{self.base}/{name or self.name}"
+
+    def stats(self) -> dict[str, float]:
+        """As the bridge reports them: the front's own CPU, and that of the CGI processes it has
+        waited for (git's peak RSS is not known for another process's children: 0)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        return {
+            "self_cpu": (int(fields[11]) + int(fields[12])) / tick,
+            "children_cpu": (int(fields[13]) + int(fields[14])) / tick,
+            "children_maxrss_kib": 0,
+            "self_maxrss_kib": read_status(self.proc.pid, "VmHWM"),
+        }
+
+    def cpu(self) -> float:
+        """CPU of the CGI processes lighttpd has waited for (http-backend and what it ran)."""
+        return self.stats()["children_cpu"]
+
+
+def make_backend(front: str, tmp: Path, repo: RepoInfo, env: dict[str, str]) -> Any:
+    """`git http-backend` behind `front`: "lighttpd" (C) or "bridge" (the Python CGI bridge)."""
+    if front == "lighttpd":
+        return LighttpdBackend(tmp, repo, env)
+    return Backend(tmp, repo, env)
+
+
 class Ccemu:
     def __init__(self, tmp: Path, env: dict[str, str], *extra: str) -> None:
         data = tmp / "ccemu-data"
@@ -964,7 +1058,7 @@ def bench(args: argparse.Namespace) -> int:
     if repo.objects < 20_000:
         print("  (fewer than 20,000 objects: the comparison says little)", flush=True)
 
-    backend = Backend(tmp, repo, env)
+    backend = make_backend(args.front, tmp, repo, env)
     bt = Target("git http-backend", lambda: backend.url(), backend.cpu)
     targets = [bt]
     ccemu_error = None
@@ -1154,7 +1248,7 @@ def churn_bench(args: argparse.Namespace) -> int:
     atexit.register(shutil.rmtree, tmp, True)
     env = git_env(tmp / "home")
     repo = prepare_repo(args, env)
-    backend = Backend(tmp, repo, env)
+    backend = make_backend(args.front, tmp, repo, env)
     # The background repack waits until asked, so the first clone is truly "before" it.
     ccemu = Ccemu(tmp, env, "--maintenance-delay", "3600")
     name = f"churn-{uuid.uuid4().hex[:8]}"
@@ -1309,9 +1403,15 @@ def render(
         f"- repository: {repo.description}; {repo.objects:,} objects, "
         f"{repo.pack_bytes / 2**20:.1f} MiB packed, {repo.commits:,} commits, {repo.refs} refs "
         "(branches and tags)",
+        f"- git http-backend served by {args.front} "
+        + (
+            "(C, CGI with streamed responses)"
+            if args.front == "lighttpd"
+            else "(this script's Python CGI bridge, which adds its own time to git's side)"
+        ),
         f"- median of {args.runs} runs, the real git CLI, default protocol (v2); server CPU is "
         "the server process's user+system time during the operation (for git: http-backend "
-        "and the processes it ran, from getrusage, not the bridge; for ccemu: /proc/<pid>/stat, "
+        "and the processes it ran, not the front; for ccemu: /proc/<pid>/stat, "
         "in 10 ms ticks)",
         f"- load average (1 min) at the start {extra['load before']:.2f}, at the end "
         f"{extra['load after']:.2f}: anything else running on the machine shows up as noise",
@@ -1356,14 +1456,16 @@ def render(
             f"- ccemu peak RSS during a full clone: {peak / 1024:.0f} MiB (idle before "
             f"the clone: {before / 1024:.0f} MiB; {how})"
         )
+    if bstats["children_maxrss_kib"]:
+        lines.append(
+            f"- git's largest process over the whole run (http-backend, upload-pack, "
+            f"pack-objects, receive-pack...): {bstats['children_maxrss_kib'] / 1024:.0f} "
+            "MiB peak RSS"
+        )
     lines.append(
-        f"- git's largest process over the whole run (http-backend, upload-pack, "
-        f"pack-objects, receive-pack...): {bstats['children_maxrss_kib'] / 1024:.0f} "
-        "MiB peak RSS"
-    )
-    lines.append(
-        f"- CGI bridge's own CPU: {fmt_s(extra['bridge clone cpu'])} per full clone "
-        f"(median); {bstats['self_cpu']:.2f} s over the whole run, against "
+        f"- {args.front}'s own CPU (in front of http-backend): "
+        f"{fmt_s(extra['bridge clone cpu'])} per full clone (median); "
+        f"{bstats['self_cpu']:.2f} s over the whole run, against "
         f"{bstats['children_cpu']:.2f} s for git behind it"
     )
     for tg in targets:
@@ -1417,6 +1519,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--commits", type=int, default=3000, help="commits of the generated repository")
     p.add_argument("--seed", type=int, default=1, help="seed of the generated repository")
     p.add_argument("--backend-only", action="store_true", help="measure git http-backend alone")
+    p.add_argument(
+        "--front",
+        choices=["lighttpd", "bridge"],
+        default="lighttpd" if shutil.which("lighttpd") else "bridge",
+        help="what serves git http-backend: lighttpd (C; the default where installed) or this"
+        " script's Python CGI bridge",
+    )
     p.add_argument("--tmp", default=None, help="where the servers' data and clones go")
     p.add_argument(
         "--churn",
