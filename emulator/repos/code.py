@@ -313,11 +313,12 @@ class CodeReader:
         encoded = spec.encode("utf-8", "surrogatepass")
         if b"\x7f" in encoded or not check_ref_format(Ref(b"refs/x/" + encoded)):
             raise error("InvalidCommitException")
-        refs = self.repos.refs(self.repo)
         candidates = [spec] if spec.startswith("refs/") else []
         candidates += [f"refs/{spec}", f"{TAGS}{spec}", f"{HEADS}{spec}"]
-        for name in candidates:
-            sha = refs.get(name.encode("utf-8", "surrogatepass"))
+        names = [name.encode("utf-8", "surrogatepass") for name in candidates]
+        refs = self.repos.refs_named(self.repo, names)
+        for name in names:
+            sha = refs.get(name)
             if sha is not None:
                 return self._commit_of(sha.decode())
         raise error("CommitDoesNotExistException")

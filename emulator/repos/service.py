@@ -278,6 +278,20 @@ class RepositoryService:
         )
         return {bytes(n): bytes(s) for n, s in rows}
 
+    def refs_named(self, repo: Repository, names: Sequence[bytes]) -> dict[bytes, bytes]:
+        """Those of `names` that exist: full name -> hex SHA (an indexed lookup each, where
+        `refs` reads them all)."""
+        marks = ",".join("?" * len(names))
+        rows = (
+            self.db.read()
+            .execute(
+                f"SELECT name, sha FROM refs WHERE repo_id = ? AND name IN ({marks})",
+                (repo.id, *names),
+            )
+            .fetchall()
+        )
+        return {bytes(n): bytes(s) for n, s in rows}
+
     def ref(self, repo: Repository, name: bytes) -> bytes | None:
         row = (
             self.db.read()
