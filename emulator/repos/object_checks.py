@@ -97,7 +97,8 @@ def _is_special_name(name: bytes, dotname: bytes, shortname: bytes) -> bool:
         base = lower.split(b":", 1)[0].rstrip(b". ")
         if lower == dotname or base in (dotname, shortname):
             return True
-        if _hfs_fold(part) == dotname.decode():
+        # Ignorable code points are not ASCII: an ASCII part folds to `lower`, checked above.
+        if not part.isascii() and _hfs_fold(part) == dotname.decode():
             return True
     return False
 
