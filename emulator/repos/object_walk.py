@@ -20,12 +20,11 @@ from emulator.repos.pack_reader import (
     OBJ_TREE,
     PackFormatError,
     PackReader,
+    is_gitlink_mode,
+    is_tree_mode,
     iter_tree,
     tag_target,
 )
-
-_DIR_MODE = b"40000"
-_GITLINK_MODE = b"160000"
 
 
 class ObjectWalk:
@@ -87,14 +86,14 @@ class ObjectWalk:
             base_dirs: dict[bytes, list[bytes]] = {}
             for b in base_shas:
                 for mode, name, bsha in self._base_entries(b):
-                    if mode == _DIR_MODE:
+                    if is_tree_mode(mode):
                         base_dirs.setdefault(name, []).append(bsha)
             for mode, name, esha in iter_tree(self._tree(sha)):
                 if esha in self.sending or esha in self.client_has:
                     continue
-                if mode == _DIR_MODE:
+                if is_tree_mode(mode):
                     stack.append((esha, base_dirs.get(name, [])))
-                elif mode != _GITLINK_MODE:
+                elif not is_gitlink_mode(mode):
                     self._add(esha)
 
     def add_object(self, sha: bytes) -> bytes | None:

@@ -408,6 +408,18 @@ def parse_commit(data: bytes) -> tuple[bytes, tuple[bytes, ...], int]:
     return tree, tuple(parents), when
 
 
+def is_tree_mode(mode: bytes) -> bool:
+    """Whether a tree entry's mode (as stored) names a subtree. git reads modes as octal and
+    accepts leading zeros (`040000`, which old repositories hold and fsck only warns about), so
+    the spelling alone is not enough."""
+    return mode == b"40000" or (mode[:1] == b"0" and int(mode, 8) & 0o170000 == 0o040000)
+
+
+def is_gitlink_mode(mode: bytes) -> bool:
+    """Whether a tree entry's mode names a submodule commit (which lives in another repository)."""
+    return mode == b"160000" or (mode[:1] == b"0" and int(mode, 8) & 0o170000 == 0o160000)
+
+
 def iter_tree(data: bytes) -> Iterator[tuple[bytes, bytes, bytes]]:
     """(mode, name, binary sha) of each tree entry."""
     pos = 0

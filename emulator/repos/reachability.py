@@ -20,13 +20,12 @@ from emulator.repos.pack_reader import (
     OBJ_TREE,
     PackFormatError,
     PackReader,
+    is_gitlink_mode,
+    is_tree_mode,
     iter_tree,
     tag_target,
 )
 from emulator.repos.pack_send import duplicate_positions
-
-_DIR_MODE = b"40000"
-_GITLINK_MODE = b"160000"  # a submodule commit: lives in another repository
 
 ShouldStop = Callable[[], bool]
 
@@ -138,9 +137,9 @@ def _walk(
             raise PackFormatError(f"tree {t.hex()} is missing")
         seen.add(t)
         for mode, _name, sha in iter_tree(obj[1]):
-            if mode == _DIR_MODE:
+            if is_tree_mode(mode):
                 trees.append(sha)
-            elif mode != _GITLINK_MODE and sha not in known:
+            elif not is_gitlink_mode(mode) and sha not in known:
                 seen.add(sha)
         read += 1
         if should_stop is not None and read % 512 == 0 and should_stop():
