@@ -23,7 +23,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from console import code, repositories
+from console import code, repositories, switch_role
 from console.changes import ChangePages
 from console.connect import ConnectPage
 from console.credentials import CredentialPages
@@ -122,7 +122,7 @@ class Console:
         session = self.sessions.get(request.cookies.get(COOKIE))
         if session is None:
             return None
-        p = session.principal
+        p = session.identity
         if p.kind == "IAMUser" and p.name:
             # A new password, a deleted profile or a deleted user ends the session.
             profile = self.emu.keys.login.find(p.account, p.name)
@@ -130,6 +130,7 @@ class Console:
             if profile is None or user is None or profile.version != session.profile_version:
                 self.sessions.end(request.cookies.get(COOKIE))
                 return None
+        switch_role.expire(session)
         return session
 
     def page(self, handler: Page, *, allow_pending: bool = False) -> Callable[..., Any]:
@@ -360,6 +361,7 @@ def build(emu: Emulator) -> Starlette:
     settings = SettingsPages(console, code_pages)
     credentials = CredentialPages(console)
     events = EventPages(console)
+    roles = switch_role.SwitchRolePages(console)
 
     async def index(request: Request) -> Response:
         return _redirect(request, "/repositories")
@@ -381,6 +383,7 @@ def build(emu: Emulator) -> Starlette:
         *settings.routes(),
         *credentials.routes(),
         *events.routes(),
+        *roles.routes(),
         *code_pages.routes(),
         Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),
     ]

@@ -32,6 +32,16 @@ class Session:
     # Signed in with a password that must be replaced before anything else.
     must_change: bool = False
     notes: list[str] = field(default_factory=list)
+    # While a role is switched to: who signed in (`principal` is then the role session), the
+    # display name chosen for the role, and the roles used lately (as AWS's console lists them).
+    signed_in: Principal | None = None
+    display: str = ""
+    recent_roles: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def identity(self) -> Principal:
+        """Who signed in, whichever role the session acts as now."""
+        return self.signed_in or self.principal
 
     def csrf_matches(self, token: str | None) -> bool:
         return token is not None and hmac.compare_digest(token.encode(), self.csrf.encode())
