@@ -438,6 +438,25 @@ class _Session:
             else:
                 assert objects is not None
                 send_objects(reader, out, list(objects), (), False)
+        elif not self.haves and not shallow_mode:
+            # A clone of some refs (`--single-branch`, a fetch into an empty repository): the
+            # client has nothing, so what goes out depends only on the packs, the wants and
+            # (for include-tag) the refs. Kept for the next such clone, which then walks no tree.
+            include_tag = b"include-tag" in self.caps
+            key = (
+                "fetch-objects",
+                reader.key,
+                tuple(sorted(set(self.wants))),
+                tuple(sorted(self.up.refs.values())) if include_tag else None,
+            )
+
+            def build() -> tuple[object, int]:
+                order = tuple(self._enumerate().order)
+                return order, len(order) + 1
+
+            order = reader.cache.get_or_build(key, build)
+            assert isinstance(order, tuple)
+            send_objects(reader, out, list(order), (), b"thin-pack" in self.caps)
         else:
             walk = self._enumerate()
             send_objects(reader, out, walk.order, walk.client_has, b"thin-pack" in self.caps)
