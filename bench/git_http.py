@@ -44,8 +44,14 @@ REGION = "us-east-1"
 KEY = SECRET = "test"
 GEN_VERSION = 1  # bump when the generator changes, so a cached repository is rebuilt
 
-TARGETS = {"ls-remote": 1.5, "full clone": 2.0, "fetch 50 commits": 3.0, "push 50 commits": 1.5}
-OPS = ["ls-remote", "full clone", "fetch 50 commits", "push 50 commits"]
+TARGETS = {
+    "ls-remote": 1.5,
+    "full clone": 2.0,
+    "single-branch clone": 2.0,
+    "fetch 50 commits": 3.0,
+    "push 50 commits": 1.5,
+}
+OPS = ["ls-remote", "full clone", "single-branch clone", "fetch 50 commits", "push 50 commits"]
 
 GIT_TIMEOUT = 900.0
 X = "\u00d7"  # the multiplication sign of "2.0x"
@@ -1157,6 +1163,26 @@ def bench(args: argparse.Namespace) -> int:
             if i == 0:
                 got, _ = count_objects(env, dest)
                 tg.notes["clone objects"] = str(got)
+            shutil.rmtree(dest)
+        for tg in targets:
+            # one branch of several: the server chooses the objects (no whole-pack reuse)
+            dest = tmp / f"single-{i}-{'b' if tg is bt else 'c'}"
+            c0 = tg.cpu()
+            t = timed(
+                [
+                    "git",
+                    "clone",
+                    "--quiet",
+                    "--bare",
+                    "--single-branch",
+                    "-b",
+                    repo.branch,
+                    tg.url(),
+                    str(dest),
+                ],
+                env,
+            )
+            tg.record("single-branch clone", t, tg.cpu() - c0)
             shutil.rmtree(dest)
         seed = 1000 + i
         for tg in targets:
