@@ -165,6 +165,9 @@ class StreamIndexer:
         if trailer != self._hash.digest():
             raise PackError("pack checksum mismatch")
         self._out.write(trailer)
+        # Written: a later read-back (resolving a delta whose base came after it) flushes
+        # what was consumed and must not write the trailer again.
+        self._written = self._pos
         self._out.flush()
         if count == 0:
             return None
