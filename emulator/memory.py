@@ -1,0 +1,89 @@
+"""Giving freed memory back to the operating system once the work is done.
+
+CPython frees a clone's buffers and a push's index when the request ends, but glibc's malloc
+keeps the freed heap (in every arena the worker threads used) for the next allocation, so the
+process's resident size stays at its peak for as long as it runs. `malloc_trim(0)` returns the
+free pages of every arena. It is called from the maintenance thread once nothing has used the pack
+caches for `idle` seconds after something did, never on the request path. Elsewhere than glibc it
+does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _load_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        libc = ctypes.CDLL(name)
+        trim = libc.malloc_trim  # glibc only
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+def rss_bytes() -> int | None:
+    """This process's resident set size (Linux), None where /proc is not there."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+class MemoryReturn:
+    """Trims the heap once `activity()` (the monotonic time of the last use of the caches,
+    which every git operation and code read makes) is `idle` seconds old and newer than the
+    last trim."""
+
+    def __init__(self, idle: float, activity: Callable[[], float]) -> None:
+        self.idle = idle
+        self._activity = activity
+        self._trim = _load_trim() if idle > 0 else None
+        self._trimmed_at = time.monotonic()
+        self.trims = 0
+        self.last_trim: tuple[int | None, int | None] | None = None  # RSS before and after
+
+    @property
+    def available(self) -> bool:
+        return self._trim is not None
+
+    def due_in(self) -> float | None:
+        """Seconds until a trim is due, None if there was no work since the last one."""
+        if self._trim is None:
+            return None
+        last = self._activity()
+        if last <= self._trimmed_at:
+            return None
+        return max(0.0, last + self.idle - time.monotonic())
+
+    def trim_if_due(self) -> bool:
+        left = self.due_in()
+        if left is None or left > 0 or self._trim is None:
+            return False
+        before = rss_bytes()
+        self._trim(0)
+        after = rss_bytes()
+        self._trimmed_at = time.monotonic()
+        self.trims += 1
+        self.last_trim = (before, after)
+        log.info(
+            "returned freed memory to the system: resident %s -> %s MiB",
+            "?" if before is None else before >> 20,
+            "?" if after is None else after >> 20,
+        )
+        return True
