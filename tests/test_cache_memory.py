@@ -115,3 +115,10 @@ def test_freed_memory_is_returned_once_the_server_is_idle(
         time.sleep(0.1)
     last = _stats(server)["memory"]["lastTrim"]
     assert last["rssAfter"] <= last["rssBefore"]
+
+
+def test_request_in_flight_for_a_deleted_repository_leaves_nothing_behind() -> None:
+    cache = PackCache(max_bytes=1 << 20)
+    cache.forget_owner("deleted")
+    assert cache.get_or_build("late", lambda: ("built", 100), owner="deleted") == "built"
+    assert cache.stats().entries == 0

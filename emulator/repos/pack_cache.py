@@ -33,6 +33,9 @@ COMMIT = 360  # a commit graph's entry: sha -> (tree, parents, time), all owned
 ENTRY_OVERHEAD = 200  # the cache's own record, the key, a small value
 
 
+_GONE_KEPT = 1024  # deleted repositories remembered (36-character ids)
+
+
 class Weighed:
     """A cached value that grows after it was built (a memo filled as requests read, a walk
     resumed page after page): the cache asks it for its size at each use."""
@@ -75,6 +78,9 @@ class PackCache:
     _items: OrderedDict[object, _Entry] = field(default_factory=OrderedDict)
     _weight: int = 0
     _evicted: int = 0
+    # Recently deleted repositories: a request still in flight for one builds what it needs,
+    # but nothing it builds is kept (else it would outlive the repository).
+    _gone: OrderedDict[str, None] = field(default_factory=OrderedDict)
     # When the cache was last used or shrunk (time.monotonic): what `emulator.memory` calls
     # activity, since every git operation and code read goes through here.
     last_used: float = 0.0
@@ -102,6 +108,8 @@ class PackCache:
         if weight > self.max_bytes:
             return value
         with self._lock:
+            if owner in self._gone:
+                return value
             entry = self._items.get(key)
             if entry is None:
                 entry = _Entry(value, weight, set())
@@ -124,6 +132,9 @@ class PackCache:
         """Drop what only `owner` (a deleted repository) used; returns the bytes dropped."""
         dropped = 0
         with self._lock:
+            self._gone[owner] = None
+            while len(self._gone) > _GONE_KEPT:
+                self._gone.popitem(last=False)
             for key in [k for k, e in self._items.items() if owner in e.owners]:
                 entry = self._items[key]
                 entry.owners.discard(owner)
