@@ -115,6 +115,12 @@ def test_freed_memory_is_returned_once_the_server_is_idle(
         time.sleep(0.1)
     last = _stats(server)["memory"]["lastTrim"]
     assert last["rssAfter"] <= last["rssBefore"]
+    # Later work, after a long quiet spell, is followed by a trim of its own.
+    time.sleep(0.5)
+    git(git_env, "clone", "-q", "--bare", server.git_url("worked"), str(tmp_path / "later"))
+    while _stats(server)["memory"]["trims"] == 1:
+        assert time.monotonic() < deadline + 30, "no trim after the later work"
+        time.sleep(0.1)
 
 
 def test_request_in_flight_for_a_deleted_repository_leaves_nothing_behind() -> None:

@@ -236,6 +236,10 @@ class Maintenance:
                     if trim is not None:
                         # Activity may go on meanwhile: look again then, not sooner.
                         wait = min(wait, trim + 0.05)
+                    elif self.memory is not None and self.memory.available:
+                        # Nothing to give back yet; work that starts later does not wake this
+                        # thread, so look again after one idle period.
+                        wait = min(wait, self.memory.idle)
                     self._cond.wait(max(0.01, wait))
                     continue
                 rid = min(ready, key=self._due.__getitem__)
