@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -76,6 +77,9 @@ class MemoryReturn:
         if left is None or left > 0 or self._trim is None:
             return False
         before = rss_bytes()
+        # Garbage in reference cycles (a request's reader and what it held) is freed only by
+        # a full collection, which allocations trigger: an idle server would keep it forever.
+        gc.collect()
         self._trim(0)
         after = rss_bytes()
         self._trimmed_at = time.monotonic()
