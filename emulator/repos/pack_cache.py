@@ -120,6 +120,11 @@ class PackCache:
             self._evict(keep=key)
             return entry.value
 
+    def touch(self) -> None:
+        """A reader is done (a clone sent its last byte, a push its report): activity too,
+        though a long send may not have used the cache since it began."""
+        self.last_used = time.monotonic()
+
     def reweigh(self, key: object, weight: int) -> None:
         """A cached value changed size (a holder refilled): account its new weight."""
         with self._lock:

@@ -236,6 +236,9 @@ class PackReader:
             if f is not None:
                 f.close()
         self._files = [None] * len(self.indexes)
+        self._resolved.clear()  # a reader kept by its engine holds no objects once done
+        self._resolved_bytes = 0
+        self.cache.touch()  # the end of work: what it freed may be given back
 
     def __enter__(self) -> PackReader:
         return self
