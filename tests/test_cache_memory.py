@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from conftest import Server, git, make_commits, start_server
 
+from emulator.memory import limit_arenas
 from emulator.repos.pack_cache import ENTRY_OVERHEAD, PackCache, Weighed
 
 
@@ -128,3 +129,9 @@ def test_request_in_flight_for_a_deleted_repository_leaves_nothing_behind() -> N
     cache.forget_owner("deleted")
     assert cache.get_or_build("late", lambda: ("built", 100), owner="deleted") == "built"
     assert cache.stats().entries == 0
+
+
+def test_arena_limit_leaves_an_explicit_setting_alone() -> None:
+    assert limit_arenas({"MALLOC_ARENA_MAX": "4"}) is None
+    limit = limit_arenas({})
+    assert limit is None or limit >= 2  # None: not glibc
