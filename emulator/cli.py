@@ -273,6 +273,20 @@ def build_parser() -> argparse.ArgumentParser:
         " in the background (POST /_ccemu/maintenance runs it at once)",
     )
     serve.add_argument(
+        "--cache-mib",
+        type=int,
+        default=256,
+        help="memory the caches of pack indexes, commit graphs and code reads may hold in all"
+        " (MiB, estimated; least recently used goes first)",
+    )
+    serve.add_argument(
+        "--memory-trim-idle",
+        type=float,
+        default=5.0,
+        help="seconds without git work after which freed memory is given back to the system"
+        " (glibc's malloc_trim; 0: never)",
+    )
+    serve.add_argument(
         "--aws-clone-urls",
         action="store_true",
         default=_env_flag("CCEMU_AWS_CLONE_URLS"),
@@ -404,6 +418,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     if args.delivery_retry_scale < 0:
         parser.error("--delivery-retry-scale must not be negative")
+    if args.cache_mib < 1:
+        parser.error("--cache-mib must be at least 1")
+    if args.memory_trim_idle < 0:
+        parser.error("--memory-trim-idle must not be negative")
     if args.maintenance_delay < 0:
         parser.error("--maintenance-delay must not be negative")
     limits = Limits()
@@ -438,6 +456,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         event_webhooks=tuple(args.event_webhook),
         delivery_retry_scale=args.delivery_retry_scale,
         maintenance_delay=args.maintenance_delay,
+        cache_bytes=args.cache_mib * 1024 * 1024,
+        memory_trim_idle=args.memory_trim_idle,
         aws_clone_urls=args.aws_clone_urls,
         accept_any_credentials=args.accept_any_credentials,
         access_log=args.access_log,

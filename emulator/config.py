@@ -82,6 +82,12 @@ class Config:
     # Seconds after a push or ref change before the repository's packs are merged and what
     # no ref reaches is collected (emulator.repos.maintenance), so a burst costs one pass.
     maintenance_delay: float = 2.0
+    # Bytes (estimated) the caches built from packs may hold in all: parsed indexes, commit
+    # graphs, reachability answers, per-repository memos (emulator.repos.pack_cache).
+    cache_bytes: int = 256 * 1024 * 1024
+    # Seconds without git work after which the freed heap is given back to the OS
+    # (emulator.memory); 0 turns it off.
+    memory_trim_idle: float = 5.0
     # cloneUrlHttp / cloneUrlSsh in AWS's form (emulator.repos.clone_urls) instead of this
     # server's own URLs; `ccemu configure --aws-clone-urls` sends those hosts here.
     aws_clone_urls: bool = False

@@ -20,6 +20,7 @@ from emulator.iam.sts import STS
 from emulator.kms.master import open_master_key
 from emulator.kms.secrets import SecretBox
 from emulator.kms.service import KmsService
+from emulator.memory import MemoryReturn, limit_arenas
 from emulator.repos.approval_rules import ApprovalRuleService
 from emulator.repos.approval_templates import ApprovalTemplateService
 from emulator.repos.clone_urls import aws_clone_url_http, aws_clone_url_ssh
@@ -96,11 +97,18 @@ class Emulator:
             config.data_dir / "repos",
             config.limits.max_repositories,
             data_keys=self.data_keys,
+            cache_bytes=config.cache_bytes,
         )
+        self.repos.delete_listeners.append(self.data_keys.forget)
         self.repos.discard_quarantine()
         self.pack_cache = self.repos.pack_cache
         # Pack merging and the collector of unreachable objects run off the request path.
-        self.maintenance = Maintenance(self.repos, self.pack_cache, config.maintenance_delay)
+        self.memory = MemoryReturn(config.memory_trim_idle, lambda: self.pack_cache.last_used)
+        if config.memory_trim_idle > 0:  # the same switch: leave malloc alone when told to
+            limit_arenas(os.environ)
+        self.maintenance = Maintenance(
+            self.repos, self.pack_cache, config.maintenance_delay, self.memory
+        )
         self.repos.maintenance_listeners.append(lambda repo: self.maintenance.schedule(repo.id))
         for repo_id in self.repos.ids():  # what a crash left unreachable goes now
             self.maintenance.schedule(repo_id, after=0.0)

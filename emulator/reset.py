@@ -72,12 +72,7 @@ def reset(emu: Emulator) -> None:
 def _forget_caches(emu: Emulator) -> None:
     # Each of these is keyed by ids a new object could not reuse, so a stale entry would only
     # waste memory; they are emptied so that a reset server is indistinguishable from a new one.
-    pack_cache = emu.pack_cache
-
-    def zero_weight() -> None:
-        pack_cache._weight = 0
-
-    _forget(pack_cache, "_items", "_lock", zero_weight)
+    emu.pack_cache.clear()
     _forget(emu.data_keys, "_cache", "_guard")
     _forget(emu.kms, "_material", "_guard")
     _forget(emu.keys.access, "_recorded", "_lock")

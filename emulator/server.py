@@ -23,6 +23,7 @@ from emulator import ready_file, tls
 from emulator.api import ccemu_events
 from emulator.api.ccemu_maintenance import routes as maintenance_routes
 from emulator.api.ccemu_reset import routes as reset_routes
+from emulator.api.ccemu_stats import routes as stats_routes
 from emulator.api.endpoint import api_endpoint, warm_services
 from emulator.core import Emulator
 from emulator.http_access_log import AccessLogMiddleware
@@ -85,6 +86,7 @@ def build_app(emu: Emulator) -> Starlette:
         *reset_routes(emu),
         *ccemu_events.routes(emu),
         *maintenance_routes(emu),
+        *stats_routes(emu),
         *git_routes(emu),
         Mount("/console", app=_LazyConsole(emu)),
         Route("/{path:path}", rest_api, methods=["POST"]),  # last: every other route first

@@ -69,3 +69,41 @@ def test_truncated_and_corrupt(git_env: dict[str, str], tmp_path: Path) -> None:
     for bad in (pack[:-30], pack[:12] + b"\x00" * (len(pack) - 12), pack[:-1] + b"\x00"):
         with pytest.raises(PackError):
             _index(bad, tmp_path, 1 << 20)
+
+
+def test_delta_before_its_base_stores_the_pack_unchanged(tmp_path: Path) -> None:
+    """A REF_DELTA may precede its base in a pushed pack (it is resolved once the base has
+    arrived, by reading the delta back from the stored copy). Reading back used to write the
+    pack's trailer a second time, so the stored pack ended in 20 bytes of junk and every clone
+    that sent it as it is failed (`fatal: invalid length read`)."""
+    import hashlib
+    import zlib
+
+    from dulwich.objects import Blob
+
+    from emulator.repos.pack_reader import OBJ_BLOB, REF_DELTA, encode_entry_header
+
+    base = Blob.from_string(b"".join(b"line %d of the base\n" % n for n in range(200)))
+    target = base.data + b"one more line\n"
+    # copy the whole base, then insert the new line
+    n = len(base.data)
+    delta = bytes([n & 0x7F | 0x80, n >> 7, len(target) & 0x7F | 0x80, len(target) >> 7])
+    delta += bytes([0x80 | 0x10 | 0x20, n & 0xFF, n >> 8])
+    delta += bytes([14]) + b"one more line\n"
+    body = b"PACK\0\0\0\2\0\0\0\2"
+    body += encode_entry_header(REF_DELTA, len(delta)) + base.sha().digest()
+    body += zlib.compress(delta)
+    body += encode_entry_header(OBJ_BLOB, n) + zlib.compress(base.data)
+    pack = body + hashlib.sha1(body).digest()  # noqa: S324 - the pack trailer is SHA-1
+    stream = io.BytesIO(pack)
+    seen: list[tuple[int, bytes]] = []
+    with open(tmp_path / "q.pack", "w+b") as f:
+        indexed = StreamIndexer(
+            stream.read, f, lambda sha: None, lambda t, sha, c: seen.append((t, sha)), 1 << 30
+        ).run()
+    assert indexed is not None
+    assert {sha.hex() for _, sha in seen} == {
+        base.id.decode(),
+        Blob.from_string(target).id.decode(),
+    }
+    assert (tmp_path / "q.pack").read_bytes() == pack

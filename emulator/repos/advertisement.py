@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from importlib.metadata import PackageNotFoundError, version
 
 from emulator.repos.object_store import RepoObjectStore
+from emulator.repos.pack_cache import SHA
 from emulator.repos.pack_reader import OBJ_TAG, PackCache, PackReader, parse_entry_header
 from emulator.repos.pack_send import FLUSH, pkt
 
@@ -101,9 +102,9 @@ def cached_peel(reader: PackReader) -> Callable[[bytes], bytes | None]:
             if _stored_type(reader, sha) != OBJ_TAG:
                 return b"", 1
             target = reader.peel(sha)
-            return (target or b""), 1
+            return (target or b""), SHA
 
-        out = reader.cache.get_or_build(("peel", sha), build)
+        out = reader.cached(("peel", sha), build)
         assert isinstance(out, bytes)
         return out.hex().encode() if out else None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 from dulwich.objects import Commit, ShaFile
 from dulwich.refs import Ref, check_ref_format
@@ -19,6 +19,7 @@ from dulwich.refs import Ref, check_ref_format
 from emulator.codecommit_errors import error
 from emulator.errors import ClientError
 from emulator.repos.model import Repository
+from emulator.repos.pack_cache import DICT_ITEM, INT, SHA, Weighed
 from emulator.repos.pack_reader import (
     OBJ_BLOB,
     OBJ_COMMIT,
@@ -42,7 +43,17 @@ MAX_FILE_SIZE = 6 * 1024 * 1024
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}")
 _HEX_ID = re.compile(rb"[0-9a-fA-F]{40}")
 _TAG_CHAIN = 100
-_MEMO_ENTRIES = 300_000  # per table of a RepoMemo; past it the table starts afresh
+# What one remembered item of each `RepoMemo` table is estimated to hold (see pack_cache): a
+# step is a (tree, name) key and a (mode, id) value; a commit as the API shows it is about ten
+# small strings and objects plus its message; a generation is an id and an int; a peeled id two
+# hex strings and a tuple.
+_STEP_BYTES = 300
+_COMMIT_BYTES = 1500  # plus twice the message's length (str and the raw bytes it came from)
+_GENERATION_BYTES = SHA + INT + DICT_ITEM
+_PEELED_BYTES = 300
+_MEMO_SHARE = 8  # a repository's memo may take up to this fraction of the cache
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 # Tree entry modes (as git writes them, octal text) and what CodeCommit calls them.
 MODE_TREE = 0o040000
@@ -164,29 +175,59 @@ def format_date(when: int, offset: int) -> str:
     return f"{when} {sign}{minutes // 60:02d}{minutes % 60:02d}"
 
 
-class RepoMemo:
+class _Table(dict[_K, _V]):
+    """A dict that counts the estimated bytes put in it and starts afresh past its budget."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__()
+        self.budget = budget
+        self.used = 0
+
+    def put(self, key: _K, value: _V, size: int) -> None:
+        if self.used + size > self.budget:
+            self.clear()
+            self.used = 0
+        self[key] = value
+        self.used += size
+
+
+class RepoMemo(Weighed):
     """What stays true of a repository's objects, since they are named by their content: the
     entry a tree holds under a name, a commit as the API shows it, a commit's generation
     (`commit_graph.generations`). Kept in the emulator's `PackCache` per repository, so a
-    history walked again after a push reads only the new commits and trees. Each table is
-    bounded; one that fills up is emptied."""
+    history walked again after a push reads only the new commits and trees. Each table has a
+    quarter of `budget` bytes (estimated); one that fills up is emptied."""
 
-    def __init__(self) -> None:
-        self.steps: dict[tuple[bytes, bytes], tuple[int, bytes] | None] = {}
-        self.commits: dict[str, CommitInfo] = {}
+    def __init__(self, budget: int) -> None:
+        self.table_budget = max(1, budget // 4)
+        self.steps: _Table[tuple[bytes, bytes], tuple[int, bytes] | None] = _Table(
+            self.table_budget
+        )
+        self.commits: _Table[str, CommitInfo] = _Table(self.table_budget)
         self.generations: dict[bytes, int] = {}
-        self.peeled: dict[str, tuple[int, str]] = {}  # object id -> what its tags lead to
+        # object id -> what its tags lead to
+        self.peeled: _Table[str, tuple[int, str]] = _Table(self.table_budget)
 
     @staticmethod
     def of(repo: Repository, cache: PackCache) -> RepoMemo:
-        memo = cache.get_or_build(("memo", repo.id), lambda: (RepoMemo(), _MEMO_ENTRIES))
+        def build() -> tuple[object, int]:
+            memo = RepoMemo(cache.max_bytes // _MEMO_SHARE)
+            return memo, memo.cache_bytes()
+
+        memo = cache.get_or_build(("memo", repo.id), build, owner=repo.id)
         assert isinstance(memo, RepoMemo)
         return memo
 
-    @staticmethod
-    def make_room(table: dict[Any, Any]) -> None:
-        if len(table) >= _MEMO_ENTRIES:
-            table.clear()
+    def known_generations(self) -> dict[bytes, int]:
+        """The generations table, to be filled by `commit_graph.generations`; a new one once
+        it is over its budget (a new dict, not emptied: a cached walk may hold the old one)."""
+        if len(self.generations) * _GENERATION_BYTES > self.table_budget:
+            self.generations = {}
+        return self.generations
+
+    def cache_bytes(self) -> int:
+        generations = len(self.generations) * _GENERATION_BYTES
+        return self.steps.used + self.commits.used + self.peeled.used + generations
 
 
 class CodeReader:
@@ -249,8 +290,7 @@ class CodeReader:
             if found is None:
                 return None  # not remembered: a later push may bring it
             if found[0] != OBJ_TAG:
-                RepoMemo.make_room(self.memo.peeled)
-                self.memo.peeled[start] = (found[0], sha)
+                self.memo.peeled.put(start, (found[0], sha), _PEELED_BYTES)
                 return found[0], sha
             obj = self.get(sha)
             assert obj is not None
@@ -278,8 +318,7 @@ class CodeReader:
         if obj is None or obj[0] != OBJ_COMMIT:
             raise PackFormatError(f"commit {sha} is missing")
         info = _plain_commit(sha, obj[1]) or _dulwich_commit(sha, obj[1])
-        RepoMemo.make_room(self.memo.commits)
-        self.memo.commits[sha] = info
+        self.memo.commits.put(sha, info, _COMMIT_BYTES + 2 * len(info.message))
         return info
 
     def commit_tree(self, sha: str) -> str:
@@ -361,8 +400,7 @@ class CodeReader:
                 found = steps[key]
             else:
                 found = find_tree_entry(self.raw_tree(sha), part)
-                RepoMemo.make_room(steps)
-                steps[key] = found
+                steps.put(key, found, _STEP_BYTES)
             if found is None:
                 return None
             mode, sha = found

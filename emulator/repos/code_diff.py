@@ -18,6 +18,7 @@ from emulator.repos.code import (
     parse_path,
 )
 from emulator.repos.commit_graph import Graph, load_generations, load_graph
+from emulator.repos.pack_cache import POINTER, Weighed
 from emulator.repos.pack_reader import iter_tree
 
 BinEntry = tuple[int, bytes]  # (mode, binary id) of a tree entry
@@ -69,13 +70,19 @@ def differences(
             raise error("PathDoesNotExistException")
         out: list[Difference] = []
         _compare(reader, before, after, before_parts, after_parts, out)
-        return tuple(out), len(out) + 1
+        return tuple(out), sum(_difference_bytes(d) for d in out)
 
     # The two commits fix the answer: a push to another branch leaves it standing.
     key = ("differences", reader.repo.id, before_id, after_id)
-    found = reader.reader.cache.get_or_build((*key, before_parts, after_parts), build)
+    found = reader.reader.cached((*key, before_parts, after_parts), build)
     assert isinstance(found, tuple)
     return found
+
+
+def _difference_bytes(d: Difference) -> int:
+    """Estimated memory of a cached `Difference`: the objects and their strings."""
+    paths = sum(len(s.path) + len(s.blob_id) for s in (d.before, d.after) if s is not None)
+    return 400 + 2 * paths
 
 
 def _side(entry: BinEntry, parts: tuple[bytes, ...]) -> BlobSide:
@@ -141,7 +148,7 @@ class FileVersion:
     children: tuple[str, ...]  # newer versions whose history continues from this one
 
 
-class FileHistory:
+class FileHistory(Weighed):
     """The commits that changed one path, newest first, as `git log -- <path>` lists them
     (default history simplification: a commit that leaves the path as one of its parents had
     it is left out, and a merge is followed only through the first such parent), with each
@@ -171,6 +178,13 @@ class FileHistory:
         self.counter = 0
         self.heap: list[tuple[int, int, bytes]] = [(-graph[start][2], 0, start)]
         self.queued = {start}
+
+    def cache_bytes(self) -> int:
+        """Estimated memory of the walk's own tables (the graph and generations are shared
+        and cached on their own): each item is a dict or set slot, a SHA and a small value."""
+        items = len(self.entries) + len(self.blobs) + len(self.simplified) + len(self.nearest)
+        items += len(self.targets) + len(self.queued)
+        return items * 150 + len(self.shown) * POINTER + len(self.heap) * 100
 
     def _entry(self, reader: CodeReader, parts: tuple[bytes, ...], tree: bytes) -> BinEntry | None:
         entries = self.entries
@@ -303,16 +317,18 @@ def file_history(
     `commit_id` (see `FileHistory`)."""
     head = bytes.fromhex(commit_id)
     graph = load_graph(reader.reader)
-    generations = load_generations(reader.reader, graph, reader.memo.generations)
+    generations = load_generations(reader.reader, graph, reader.memo.known_generations())
 
     def build() -> tuple[object, int]:
-        return FileHistory(graph, generations, head), len(graph) + 1
+        walk = FileHistory(graph, generations, head)
+        return walk, walk.cache_bytes()
 
     # The start commit fixes the history (its ancestors are in every later set of packs).
     key = ("file-history", reader.repo.id, head, parts)
-    walk = reader.reader.cache.get_or_build(key, build)
+    walk = reader.reader.cached(key, build)
     assert isinstance(walk, FileHistory)
     shas, children, more = walk.page(reader, parts, start, size)
+    reader.reader.cache.reweigh(key, walk.cache_bytes())  # the walk went further
     shown_path = join_path(parts)
     versions = []
     for sha in shas:

@@ -11,6 +11,7 @@ import zlib
 from collections import ChainMap
 from collections.abc import Iterable, Mapping
 
+from emulator.repos.pack_cache import COMMIT, DICT_ITEM, INT
 from emulator.repos.pack_reader import (
     OBJ_COMMIT,
     OFS_DELTA,
@@ -114,9 +115,9 @@ def load_graph(reader: PackReader) -> Graph:
 
         def build(p: int = p) -> tuple[object, int]:
             g = _scan_pack_commits(reader, p)
-            return g, len(g) + 1
+            return g, len(g) * COMMIT
 
-        g = reader.cache.get_or_build(("commits", ix.key), build)
+        g = reader.cached(("commits", ix.key), build)
         assert isinstance(g, dict)
         parts.append(g)
     if len(parts) == 1:
@@ -126,9 +127,9 @@ def load_graph(reader: PackReader) -> Graph:
         merged: Graph = {}
         for g in reversed(parts):  # the first pack's copy wins, like PackReader.locate
             merged.update(g)
-        return merged, len(merged) + 1
+        return merged, len(merged) * DICT_ITEM  # the commits are the packs' graphs' own
 
-    merged = reader.cache.get_or_build(("graph", reader.key), merge)
+    merged = reader.cached(("graph", reader.key), merge)
     assert isinstance(merged, dict)
     return merged
 
@@ -180,9 +181,9 @@ def load_generations(
     """`generations` of the reader's commit graph (`load_graph`), from the cache when possible."""
 
     def build() -> tuple[object, int]:
-        return generations(graph, known), len(graph) + 1
+        return generations(graph, known), len(graph) * (DICT_ITEM + INT)
 
-    gen = reader.cache.get_or_build(("generations", reader.key), build)
+    gen = reader.cached(("generations", reader.key), build)
     assert isinstance(gen, Mapping)
     return gen
 

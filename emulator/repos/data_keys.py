@@ -174,6 +174,12 @@ class RepositoryDataKeys:
             self._cache[(repo.id, wrapped)] = plaintext
         return plaintext
 
+    def forget(self, repo: Repository) -> None:
+        """A deleted repository's data key leaves memory too."""
+        with self._guard:
+            for key in [k for k in self._cache if k[0] == repo.id]:
+                del self._cache[key]
+
     def _row(self, repo: Repository) -> tuple[str, int, bytes]:
         row = (
             self.db.read()

@@ -118,6 +118,10 @@ class EncryptedRepoFiles:
     def root(self) -> Path:
         return self.inner.root
 
+    @property
+    def owner(self) -> str:
+        return self.inner.owner
+
     def _key(self) -> bytes:
         if self._data_key is None:
             self._data_key = self._keys.data_key(self.repo)

@@ -119,6 +119,12 @@ class RepoFiles(Protocol):
 
     def mtime(self, relpath: str) -> float: ...
 
+    @property
+    def owner(self) -> str:
+        """Whose files these are (the repository id): what is cached from them is dropped
+        when the repository is deleted."""
+        ...
+
     def identity(self, relpath: str) -> tuple[str, int, int, int]:
         """(path, inode, stored size, modification time in ns): a publish, which replaces the
         file, changes it."""
@@ -157,6 +163,10 @@ class LocalRepoFiles:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    @property
+    def owner(self) -> str:
+        return self.root.name
 
     def path(self, relpath: str) -> Path:
         return self.root.joinpath(*_checked_parts(relpath))

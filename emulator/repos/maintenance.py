@@ -31,6 +31,7 @@ import threading
 import time
 from enum import Enum
 
+from emulator.memory import MemoryReturn
 from emulator.repos.commit_graph import load_graph
 from emulator.repos.files import PACK_DIR
 from emulator.repos.model import Repository
@@ -154,10 +155,18 @@ def _retire(
 class Maintenance:
     """Schedules and runs `maintain` per repository on one background thread."""
 
-    def __init__(self, repos: RepositoryService, cache: PackCache, delay: float) -> None:
+    def __init__(
+        self,
+        repos: RepositoryService,
+        cache: PackCache,
+        delay: float,
+        memory: MemoryReturn | None = None,
+    ) -> None:
         self.repos = repos
         self.cache = cache
         self.delay = delay
+        # Idle-time work of this thread: giving freed heap back once requests stop.
+        self.memory = memory
         self._cond = threading.Condition()
         self._due: dict[str, float] = {}
         self._running: set[str] = set()
@@ -216,6 +225,21 @@ class Maintenance:
                 ready = [rid for rid, when in self._due.items() if when <= now]
                 if not ready:
                     wait = min(self._due.values(), default=now + 3600.0) - now
+                    trim = None if self.memory is None else self.memory.due_in()
+                    if trim is not None and trim <= 0 and self.memory is not None:
+                        self._cond.release()  # trimming takes a moment: schedule() must not wait
+                        try:
+                            self.memory.trim_if_due()
+                        finally:
+                            self._cond.acquire()
+                        continue
+                    if trim is not None:
+                        # Activity may go on meanwhile: look again then, not sooner.
+                        wait = min(wait, trim + 0.05)
+                    elif self.memory is not None and self.memory.available:
+                        # Nothing to give back yet; work that starts later does not wake this
+                        # thread, so look again after one idle period.
+                        wait = min(wait, self.memory.idle)
                     self._cond.wait(max(0.01, wait))
                     continue
                 rid = min(ready, key=self._due.__getitem__)

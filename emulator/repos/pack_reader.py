@@ -9,18 +9,20 @@ be encrypted at rest), reads raw entries and resolves deltas.
 
 from __future__ import annotations
 
-import threading
 import zlib
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from dulwich.pack import apply_delta
 
 from emulator.repos.files import PACK_DIR, RepoFiles
+from emulator.repos.pack_cache import PackCache, sha_list_bytes
+
+__all__ = ["PackCache"]  # the cache lives in pack_cache; readers import it from here too
 
 OBJ_COMMIT = 1
 OBJ_TREE = 2
@@ -56,6 +58,11 @@ class PackIndex:
     @property
     def count(self) -> int:
         return len(self.shas)
+
+    def cache_bytes(self) -> int:
+        """Estimated memory: the SHAs and the three offset arrays."""
+        arrays = (self.offsets, self.sorted_offsets, self.sorted_pos)
+        return sha_list_bytes(self.count) + sum(len(a) * a.itemsize for a in arrays)
 
     def find(self, sha: bytes) -> int | None:
         i = bisect_left(self.shas, sha)
@@ -107,40 +114,6 @@ def parse_index(name: str, data: bytes, pack_size: int) -> PackIndex:
         sorted_offsets=sorted_offsets,
         sorted_pos=array("I", order),
     )
-
-
-@dataclass
-class _Entry:
-    value: object
-    weight: int
-
-
-@dataclass
-class PackCache:
-    """Parsed indexes and per-pack-set data (commit graphs), shared by all requests of one
-    emulator. Bounded by the number of objects it describes; least recently used goes first."""
-
-    max_objects: int = 20_000_000
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _items: OrderedDict[object, _Entry] = field(default_factory=OrderedDict)
-    _weight: int = 0
-
-    def get_or_build(self, key: object, build: Callable[[], tuple[object, int]]) -> object:
-        with self._lock:
-            entry = self._items.get(key)
-            if entry is not None:
-                self._items.move_to_end(key)
-                return entry.value
-        # Built outside the lock: two requests may build the same thing once; both are right.
-        value, weight = build()
-        with self._lock:
-            if key not in self._items:
-                self._items[key] = _Entry(value, weight)
-                self._weight += weight
-            while self._weight > self.max_objects and len(self._items) > 1:
-                _, old = self._items.popitem(last=False)
-                self._weight -= old.weight
-            return self._items[key].value if key in self._items else value
 
 
 @dataclass
@@ -209,6 +182,7 @@ class PackReader:
     def __init__(self, files: RepoFiles, names: list[str], cache: PackCache) -> None:
         self.files = files
         self.cache = cache
+        self.owner = files.owner  # what this reader caches dies with this repository
         indexes = [self._load_index(n) for n in names]
         indexes.sort(key=lambda ix: (-ix.pack_size, ix.name))
         self.indexes = indexes
@@ -227,13 +201,13 @@ class PackReader:
             pack_size = self.files.size(rel_pack)
             with self.files.open_read(rel) as f:
                 f.seek(max(0, size - 20))
-                return (f.read(20), pack_size), 1
+                return (f.read(20), pack_size), 0
 
         # The index's checksum, read once per published version of the two files (their
         # identity changes when they are replaced): an encrypted index is not opened on every
         # request just to read its last 20 bytes.
         stamp = ("idx-trailer", self.files.identity(rel), self.files.identity(rel_pack))
-        found = self.cache.get_or_build(stamp, read_trailer)
+        found = self.cached(stamp, read_trailer)
         assert isinstance(found, tuple)
         idx_sum, pack_size = found
 
@@ -243,20 +217,28 @@ class PackReader:
             ix = parse_index(name, data, pack_size)
             if ix.key[1] != idx_sum:
                 raise PackFormatError(f"{name}.idx changed while it was read")
-            return ix, ix.count + 1
+            return ix, ix.cache_bytes()
 
         # The cache is shared by all repositories, and the same pack pushed to two of them
         # has the same name and index: the pack's size is part of the key, so a damaged
         # (truncated) copy in one repository never lends its extent to the other.
-        ix = self.cache.get_or_build(("idx", name, idx_sum, pack_size), build)
+        ix = self.cached(("idx", name, idx_sum, pack_size), build)
         assert isinstance(ix, PackIndex)
         return ix
+
+    def cached(self, key: object, build: Callable[[], tuple[object, int]]) -> object:
+        """`PackCache.get_or_build` for this repository: `build` returns the value and an
+        estimate of its bytes (see `pack_cache`)."""
+        return self.cache.get_or_build(key, build, self.owner)
 
     def close(self) -> None:
         for f in self._files:
             if f is not None:
                 f.close()
         self._files = [None] * len(self.indexes)
+        self._resolved.clear()  # a reader kept by its engine holds no objects once done
+        self._resolved_bytes = 0
+        self.cache.touch()  # the end of work: what it freed may be given back
 
     def __enter__(self) -> PackReader:
         return self

@@ -12,6 +12,7 @@ import struct
 import zlib
 from collections.abc import Callable, Collection, Sequence
 
+from emulator.repos.pack_cache import INT, SET_ITEM
 from emulator.repos.pack_reader import (
     OBJ_TAG,
     OFS_DELTA,
@@ -99,9 +100,9 @@ def duplicate_positions(reader: PackReader) -> list[set[int]]:
         for ix in reader.indexes[1:]:
             dups.append({i for i, s in enumerate(ix.shas) if s in seen})
             seen.update(ix.shas)
-        return dups, 1 + sum(len(d) for d in dups)
+        return dups, sum(len(d) for d in dups) * (SET_ITEM + INT)
 
-    dups = reader.cache.get_or_build(("dups", reader.key), build)
+    dups = reader.cached(("dups", reader.key), build)
     assert isinstance(dups, list)
     return dups
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Iterable
 from collections.abc import Set as AbstractSet
 
 from emulator.repos.commit_graph import Graph
+from emulator.repos.pack_cache import sha_set_bytes
 from emulator.repos.pack_reader import (
     OBJ_COMMIT,
     OBJ_TAG,
@@ -50,7 +51,8 @@ def reachable_objects(
     if not reader.indexes:
         return set()
     base = reader.indexes[0]
-    holder = reader.cache.get_or_build(("reach", base.key), lambda: ([], 2 * base.count + 1))
+    key = ("reach", base.key)
+    holder = reader.cached(key, lambda: ([], 0))
     assert isinstance(holder, list)
     last = holder[0] if holder else None
     result: set[bytes] | None = None
@@ -64,6 +66,7 @@ def reachable_objects(
     if result is None:
         result, _ = _walk(reader, graph, tips, frozenset(), should_stop)
     holder[:] = [(tips, frozenset(result))]
+    reader.cache.reweigh(key, sha_set_bytes(len(result) + len(tips)))
     return result
 
 
@@ -71,9 +74,11 @@ def remember_reachable(reader: PackReader, tips: frozenset[bytes], found: set[by
     """Seed the derivation of `reachable_objects` for a new set of packs (after a repack)."""
     if reader.indexes:
         base = reader.indexes[0]
-        holder = reader.cache.get_or_build(("reach", base.key), lambda: ([], 2 * base.count + 1))
+        key = ("reach", base.key)
+        holder = reader.cached(key, lambda: ([], 0))
         assert isinstance(holder, list)
         holder[:] = [(tips, frozenset(found))]
+        reader.cache.reweigh(key, sha_set_bytes(len(found) + len(tips)))
 
 
 def _walk(
@@ -174,7 +179,7 @@ def exact_key(reader: PackReader, tips: frozenset[bytes]) -> tuple[object, ...]:
 
 
 def remember_exact(reader: PackReader, tips: frozenset[bytes], exact: bool) -> None:
-    reader.cache.get_or_build(exact_key(reader, tips), lambda: (exact, 1))
+    reader.cached(exact_key(reader, tips), lambda: (exact, sha_set_bytes(len(tips))))
 
 
 def clone_objects(
@@ -188,9 +193,9 @@ def clone_objects(
     def build() -> tuple[object, int]:
         found = reachable_objects(reader, graph, tips)
         walked.append(found)
-        return stored_exactly(reader, found), 1
+        return stored_exactly(reader, found), sha_set_bytes(len(tips))
 
-    exact = reader.cache.get_or_build(exact_key(reader, tips), build)
+    exact = reader.cached(exact_key(reader, tips), build)
     if exact:
         return True, None
     return False, walked[0] if walked else reachable_objects(reader, graph, tips)

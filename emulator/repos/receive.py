@@ -47,6 +47,7 @@ from emulator.repos.files import RepoFiles
 from emulator.repos.gitmodules import check_special_blob, non_blob
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
 from emulator.repos.object_checks import BLOB, COMMIT, TAG, ObjectCheckError, check_raw_object
+from emulator.repos.pack_cache import sha_set_bytes
 from emulator.repos.pack_indexer import (
     ClientGone,
     PackError,
@@ -429,10 +430,10 @@ class ReceivePack:
         for ix in reader.indexes:
 
             def build(ix: PackIndex = ix) -> tuple[object, int]:
-                return frozenset(ix.shas), ix.count
+                return frozenset(ix.shas), sha_set_bytes(ix.count)
 
             # One set per stored pack, kept across requests: packs never change once published.
-            members = self.cache.get_or_build(("sha-set", *ix.key), build)
+            members = reader.cached(("sha-set", *ix.key), build)
             assert isinstance(members, frozenset)
             missing = missing.difference(members)
             if not missing:

@@ -20,7 +20,7 @@ from emulator.repos.files import PACK_DIR, SCRATCH_DIR, TEMP_PREFIX, LocalRepoFi
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
 from emulator.repos.names import validate_repository_name
 from emulator.repos.object_store import RepoObjectStore
-from emulator.repos.pack_reader import PackCache
+from emulator.repos.pack_cache import DEFAULT_CACHE_BYTES, PackCache
 from emulator.repos.repack import delete_retired
 from emulator.repos.repo_lock import RepoLock
 from emulator.state.db import Database
@@ -77,6 +77,7 @@ class RepositoryService:
         max_repositories: int = 10_000,
         data_keys: DataKeyProvider | None = None,
         cipher: SegmentCipher | None = None,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> None:
         """With `data_keys`, every pack and index is encrypted at rest (`encrypted_files`).
         The cipher is AES-GCM; only a benchmark measuring what encryption costs replaces it
@@ -89,7 +90,7 @@ class RepositoryService:
         self.cipher = cipher if cipher is not None else cipher_from_env(root)
         # Parsed pack indexes and commit graphs, shared by every reader and writer of these
         # repositories (a pack's index is parsed once, not once per request).
-        self.pack_cache = PackCache()
+        self.pack_cache = PackCache(cache_bytes)
         # Called inside the ref transaction with (conn, repo, applied updates, actor ARN).
         self.ref_listeners: builtins.list[RefListener] = []
         self._locks_guard = threading.Lock()
@@ -97,6 +98,8 @@ class RepositoryService:
         self._repo_locks: dict[str, RepoLock] = {}
         # Called (outside any transaction) when a repository may need maintenance.
         self.maintenance_listeners: builtins.list[Callable[[Repository], None]] = []
+        # Called once a repository is deleted (its files gone): what was kept for it goes.
+        self.delete_listeners: builtins.list[Callable[[Repository], None]] = []
 
     # -- repositories ---------------------------------------------------------------------
 
@@ -197,7 +200,20 @@ class RepositoryService:
             repo = _row_to_repo(row)
             conn.execute("DELETE FROM repositories WHERE id = ?", (repo.id,))
         self.files(repo).destroy()
+        self.forget(repo)
         return repo
+
+    def forget(self, repo: Repository) -> None:
+        """Drop what memory holds for a deleted repository: its cache entries (a pack another
+        repository also uses stays), its locks, and whatever the listeners keep."""
+        self.pack_cache.forget_owner(repo.id)
+        with self._locks_guard:
+            # A pass or push still holding one keeps its own reference; nothing new finds
+            # the repository.
+            self._merge_locks.pop(repo.id, None)
+            self._repo_locks.pop(repo.id, None)
+        for listener in self.delete_listeners:
+            listener(repo)
 
     def rename(self, account: str, region: str, old: str, new: str) -> Repository:
         validate_repository_name(old)

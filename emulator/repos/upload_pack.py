@@ -37,6 +37,7 @@ from emulator.repos.commit_graph import (
 )
 from emulator.repos.object_store import RepoObjectStore
 from emulator.repos.object_walk import ObjectWalk
+from emulator.repos.pack_cache import sha_list_bytes
 from emulator.repos.pack_reader import (
     OBJ_TAG,
     PackCache,
@@ -452,9 +453,9 @@ class _Session:
 
             def build() -> tuple[object, int]:
                 order = tuple(self._enumerate().order)
-                return order, len(order) + 1
+                return order, sha_list_bytes(len(order))
 
-            order = reader.cache.get_or_build(key, build)
+            order = reader.cached(key, build)
             assert isinstance(order, tuple)
             send_objects(reader, out, list(order), (), b"thin-pack" in self.caps)
         else:

@@ -1,0 +1,119 @@
+"""Giving freed memory back to the operating system once the work is done.
+
+CPython frees a clone's buffers and a push's index when the request ends, but glibc's malloc
+keeps the freed heap (in every arena the worker threads used) for the next allocation, so the
+process's resident size stays at its peak for as long as it runs. `malloc_trim(0)` returns the
+free pages of every arena. It is called from the maintenance thread once nothing has used the pack
+caches for `idle` seconds after something did, never on the request path. Elsewhere than glibc it
+does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _load_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        libc = ctypes.CDLL(name)
+        trim = libc.malloc_trim  # glibc only
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+_M_ARENA_MAX = -8  # mallopt's parameter (malloc.h)
+
+
+def limit_arenas(environ: Mapping[str, str]) -> int | None:
+    """Let glibc make at most one malloc arena per CPU (at least two) instead of eight: each
+    worker thread that allocates gets an arena, and each arena keeps its own free memory and
+    high-water mark, so 16 parallel clones grew the process by that much more. The threads
+    mostly hold the GIL while allocating, so fewer arenas cost no parallelism that exists.
+    Set before the worker threads start; `MALLOC_ARENA_MAX` in the environment wins. Returns
+    the limit set, None if none was."""
+    if "MALLOC_ARENA_MAX" in environ:
+        return None
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):
+        return None
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    limit = max(2, os.cpu_count() or 1)
+    return limit if mallopt(_M_ARENA_MAX, limit) == 1 else None
+
+
+def rss_bytes() -> int | None:
+    """This process's resident set size (Linux), None where /proc is not there."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+class MemoryReturn:
+    """Trims the heap once `activity()` (the monotonic time of the last use of the caches,
+    which every git operation and code read makes) is `idle` seconds old and newer than the
+    last trim."""
+
+    def __init__(self, idle: float, activity: Callable[[], float]) -> None:
+        self.idle = idle
+        self._activity = activity
+        self._trim = _load_trim() if idle > 0 else None
+        self._trimmed_at = time.monotonic()
+        self.trims = 0
+        self.last_trim: tuple[int | None, int | None] | None = None  # RSS before and after
+
+    @property
+    def available(self) -> bool:
+        return self._trim is not None
+
+    def due_in(self) -> float | None:
+        """Seconds until a trim is due, None if there was no work since the last one."""
+        if self._trim is None:
+            return None
+        last = self._activity()
+        if last <= self._trimmed_at:
+            return None
+        return max(0.0, last + self.idle - time.monotonic())
+
+    def trim_if_due(self) -> bool:
+        left = self.due_in()
+        if left is None or left > 0 or self._trim is None:
+            return False
+        before = rss_bytes()
+        # Garbage in reference cycles (a request's reader and what it held) is freed only by
+        # a full collection, which allocations trigger: an idle server would keep it forever.
+        gc.collect()
+        self._trim(0)
+        after = rss_bytes()
+        self._trimmed_at = time.monotonic()
+        self.trims += 1
+        self.last_trim = (before, after)
+        log.info(
+            "returned freed memory to the system: resident %s -> %s MiB",
+            "?" if before is None else before >> 20,
+            "?" if after is None else after >> 20,
+        )
+        return True

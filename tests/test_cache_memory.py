@@ -1,0 +1,137 @@
+"""Memory that comes back: the pack caches are bounded in bytes, a deleted repository's entries
+go with it, and freed heap is returned to the system once the server is idle."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Server, git, make_commits, start_server
+
+from emulator.memory import limit_arenas
+from emulator.repos.pack_cache import ENTRY_OVERHEAD, PackCache, Weighed
+
+
+def test_cache_weighs_entries_in_bytes_and_evicts_least_recently_used() -> None:
+    cache = PackCache(max_bytes=10_000)
+    for name in "abc":
+        cache.get_or_build(name, lambda n=name: (n, 3_000 - ENTRY_OVERHEAD), owner="r1")
+    assert cache.stats().bytes == 9_000
+    cache.get_or_build("a", lambda: ("rebuilt", 0))  # a hit: "a" becomes the most recent
+    cache.get_or_build("d", lambda: ("d", 3_000 - ENTRY_OVERHEAD), owner="r1")
+    stats = cache.stats()
+    assert (stats.bytes, stats.entries, stats.evicted) == (9_000, 3, 1)
+    assert cache.get_or_build("b", lambda: ("b again", 0)) == "b again"  # "b" went first
+    # A value larger than the whole budget is built and used, never kept.
+    assert cache.get_or_build("huge", lambda: ("huge", 20_000)) == "huge"
+    assert cache.get_or_build("huge", lambda: ("built again", 0)) == "built again"
+    assert cache.stats().bytes <= 10_000
+
+
+def test_growing_value_is_reweighed_at_each_use() -> None:
+    class Memo(Weighed):
+        size = 100
+
+        def cache_bytes(self) -> int:
+            return self.size
+
+    cache = PackCache(max_bytes=100_000)
+    memo = Memo()
+    cache.get_or_build("memo", lambda: (memo, memo.size))
+    memo.size = 50_000
+    cache.get_or_build("memo", lambda: (Memo(), 0))
+    assert cache.stats().bytes == 50_000 + ENTRY_OVERHEAD
+
+
+def test_forgetting_a_repository_keeps_what_another_one_uses() -> None:
+    cache = PackCache(max_bytes=1 << 20)
+    cache.get_or_build(("idx", "shared"), lambda: ("idx", 1000), owner="a")
+    cache.get_or_build(("idx", "shared"), lambda: ("idx", 1000), owner="b")
+    cache.get_or_build(("memo", "a"), lambda: ("memo", 500), owner="a")
+    assert cache.forget_owner("a") == 500 + ENTRY_OVERHEAD
+    assert cache.owned_bytes("a") == 0
+    assert cache.owned_bytes("b") == 1000 + ENTRY_OVERHEAD
+    cache.forget_owner("b")
+    assert cache.stats().entries == 0
+
+
+def _stats(server: Server) -> dict[str, Any]:
+    with urllib.request.urlopen(server.url + "/_ccemu/stats", timeout=30) as resp:
+        data: dict[str, Any] = json.loads(resp.read())
+        return data
+
+
+@pytest.fixture
+def trimming_server(tmp_path: Path) -> Iterator[Server]:
+    srv = start_server(tmp_path / "data", "--memory-trim-idle", "0.2")
+    yield srv
+    srv.stop()
+
+
+def _push_and_clone(server: Server, env: dict[str, str], work: Path, name: str) -> str:
+    server.client().create_repository(repositoryName=name)
+    head = make_commits(env, work / name, 3)[-1]
+    git(env, "push", "-q", server.git_url(name), "HEAD:refs/heads/main", cwd=work / name)
+    git(env, "clone", "-q", "--bare", server.git_url(name), str(work / f"{name}-clone"))
+    return head
+
+
+def test_deleted_repository_leaves_nothing_in_the_caches(
+    trimming_server: Server, git_env: dict[str, str], tmp_path: Path
+) -> None:
+    server = trimming_server
+    cc = server.client()
+    for name in ("kept", "deleted"):
+        head = _push_and_clone(server, git_env, tmp_path, name)
+        cc.get_commit(repositoryName=name, commitId=head)  # the repository's memo too
+    full = _stats(server)["cache"]
+    assert full["bytes"] > 0
+    cc.delete_repository(repositoryName="deleted")
+    after = _stats(server)["cache"]
+    assert 0 < after["bytes"] < full["bytes"]
+    # The other repository's entries are intact and it still serves.
+    git(git_env, "clone", "-q", "--bare", server.git_url("kept"), str(tmp_path / "again"))
+    cc.delete_repository(repositoryName="kept")
+    # Every entry was owned by one of the two: nothing is left.
+    assert _stats(server)["cache"] == {**after, "bytes": 0, "entries": 0}
+
+
+def test_freed_memory_is_returned_once_the_server_is_idle(
+    trimming_server: Server, git_env: dict[str, str], tmp_path: Path
+) -> None:
+    server = trimming_server
+    memory = _stats(server)["memory"]
+    if not memory["trimAvailable"]:
+        pytest.skip("malloc_trim is glibc's")
+    assert memory["trims"] == 0  # nothing has run: nothing to give back
+    _push_and_clone(server, git_env, tmp_path, "worked")
+    deadline = time.monotonic() + 30
+    while _stats(server)["memory"]["trims"] == 0:
+        assert time.monotonic() < deadline, "no trim after the work ended"
+        time.sleep(0.1)
+    last = _stats(server)["memory"]["lastTrim"]
+    assert last["rssAfter"] <= last["rssBefore"]
+    # Later work, after a long quiet spell, is followed by a trim of its own.
+    time.sleep(0.5)
+    git(git_env, "clone", "-q", "--bare", server.git_url("worked"), str(tmp_path / "later"))
+    while _stats(server)["memory"]["trims"] == 1:
+        assert time.monotonic() < deadline + 30, "no trim after the later work"
+        time.sleep(0.1)
+
+
+def test_request_in_flight_for_a_deleted_repository_leaves_nothing_behind() -> None:
+    cache = PackCache(max_bytes=1 << 20)
+    cache.forget_owner("deleted")
+    assert cache.get_or_build("late", lambda: ("built", 100), owner="deleted") == "built"
+    assert cache.stats().entries == 0
+
+
+def test_arena_limit_leaves_an_explicit_setting_alone() -> None:
+    assert limit_arenas({"MALLOC_ARENA_MAX": "4"}) is None
+    limit = limit_arenas({})
+    assert limit is None or limit >= 2  # None: not glibc
