@@ -32,6 +32,7 @@ from console.general import GeneralPages
 from console.pulls import PullRequestPages
 from console.sessions import Session, Sessions
 from console.settings import SettingsPages
+from console.upload import UploadPages
 from emulator.api.invoke import invoke
 from emulator.core import Emulator
 from emulator.errors import ClientError
@@ -373,6 +374,7 @@ def build(emu: Emulator) -> Starlette:
     pulls = PullRequestPages(console, code_pages)
     settings = SettingsPages(console, code_pages)
     general = GeneralPages(console, settings)
+    uploads = UploadPages(console, code_pages, changes)
     credentials = CredentialPages(console)
     events = EventPages(console)
     roles = switch_role.SwitchRolePages(console)
@@ -396,6 +398,7 @@ def build(emu: Emulator) -> Starlette:
         *pulls.routes(),
         *settings.routes(),
         *general.routes(),
+        *uploads.routes(),
         *credentials.routes(),
         *events.routes(),
         *roles.routes(),
