@@ -28,9 +28,11 @@ from console.changes import ChangePages
 from console.connect import ConnectPage
 from console.credentials import CredentialPages
 from console.events import EventPages
+from console.general import GeneralPages
 from console.pulls import PullRequestPages
 from console.sessions import Session, Sessions
 from console.settings import SettingsPages
+from console.upload import UploadPages
 from emulator.api.invoke import invoke
 from emulator.core import Emulator
 from emulator.errors import ClientError
@@ -48,6 +50,7 @@ _ACCOUNT = re.compile(r"\d{12}")
 _HERE = Path(__file__).parent
 
 Page = Callable[[Request, Session], Awaitable[Response]]
+FormReader = Callable[[Request], Awaitable[dict[str, str] | None]]
 
 
 class Console:
@@ -133,9 +136,12 @@ class Console:
         switch_role.expire(session)
         return session
 
-    def page(self, handler: Page, *, allow_pending: bool = False) -> Callable[..., Any]:
+    def page(
+        self, handler: Page, *, allow_pending: bool = False, reader: FormReader | None = None
+    ) -> Callable[..., Any]:
         """Wrap a page: signed in, from this origin with the CSRF token if it is a POST, and
-        through the password change first when one is due."""
+        through the password change first when one is due. A POST's body is read by `reader`
+        (an urlencoded form unless told), only once its origin is known to be this one."""
 
         async def endpoint(request: Request) -> Response:
             session = self.session_of(request)
@@ -144,8 +150,13 @@ class Console:
                     return self.refuse(request, "Your session has ended. Sign in again.")
                 return _redirect(request, "/signin")
             if request.method == "POST":
-                form = await read_form(request)
-                if form is None or not same_origin(request):
+                if not same_origin(request):
+                    return self.refuse(request, "Cross-site request refused.", session)
+                try:
+                    form = await (reader or read_form)(request)
+                except ClientError as exc:  # a body past its bound, refused unread
+                    return self.failed(request, session, exc)
+                if form is None:
                     return self.refuse(request, "Cross-site request refused.", session)
                 if not session.csrf_matches(form.get("csrf")):
                     return self.refuse(request, "The form has expired. Try again.", session)
@@ -157,14 +168,17 @@ class Console:
             except Denied as exc:
                 return self.denied(request, session, exc)
             except ClientError as exc:
-                # What the operation answered (RepositoryDoesNotExistException, ...), as AWS
-                # words it; nothing was changed.
-                status = 404 if exc.code.endswith("DoesNotExistException") else 400
-                return self.render(
-                    request, "error.html", status, session, code=exc.code, message=exc.message
-                )
+                return self.failed(request, session, exc)
 
         return endpoint
+
+    def failed(self, request: Request, session: Session, exc: ClientError) -> Response:
+        """What an operation answered (RepositoryDoesNotExistException, ...), as AWS words it;
+        nothing was changed."""
+        status = 404 if exc.code.endswith("DoesNotExistException") else 400
+        return self.render(
+            request, "error.html", status, session, code=exc.code, message=exc.message
+        )
 
     def refuse(self, request: Request, message: str, session: Session | None = None) -> Response:
         return self.render(request, "refused.html", 403, session, message=message)
@@ -359,6 +373,8 @@ def build(emu: Emulator) -> Starlette:
     connect = ConnectPage(console, code_pages)
     pulls = PullRequestPages(console, code_pages)
     settings = SettingsPages(console, code_pages)
+    general = GeneralPages(console, settings)
+    uploads = UploadPages(console, code_pages, changes)
     credentials = CredentialPages(console)
     events = EventPages(console)
     roles = switch_role.SwitchRolePages(console)
@@ -381,6 +397,8 @@ def build(emu: Emulator) -> Starlette:
         *connect.routes(),
         *pulls.routes(),
         *settings.routes(),
+        *general.routes(),
+        *uploads.routes(),
         *credentials.routes(),
         *events.routes(),
         *roles.routes(),

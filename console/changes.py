@@ -153,7 +153,7 @@ class ChangePages:
             error=error,
         )
 
-    def _author(self, session: Session, form: dict[str, str]) -> dict[str, Any]:
+    def author(self, session: Session, form: dict[str, str]) -> dict[str, Any]:
         params: dict[str, Any] = {}
         who = session.principal.name or "root"
         params["name"] = form.get("author", "").strip() or who
@@ -174,7 +174,7 @@ class ChangePages:
             "branchName": form.get("branch", "").strip(),
             "filePath": form.get("path", "").strip(),
             "fileContent": base64.b64encode(content.encode()).decode(),
-            **self._author(session, form),
+            **self.author(session, form),
         }
         try:
             out = await self.console.call(request, session, "PutFile", params)
@@ -190,7 +190,7 @@ class ChangePages:
             "repositoryName": name,
             "branchName": form.get("branch", ""),
             "filePath": form.get("path", ""),
-            **self._author(session, form),
+            **self.author(session, form),
         }
         out = await self.console.call(request, session, "DeleteFile", params)
         note = f"Deleted {params['filePath']} in {out['commitId'][:7]}."

@@ -1,9 +1,10 @@
-"""The Repositories page: list (search, paging), create, delete with confirmation.
+"""The Repositories page: list (search, paging), create (with tags and a KMS key), delete with
+confirmation.
 
 Each action is a CodeCommit operation run as the signed-in principal through
 `emulator.api.invoke` (ListRepositories, BatchGetRepositories, GetRepository,
-CreateRepository, DeleteRepository): the API's validation, access declaration and handler,
-so the page holds no rule of its own.
+CreateRepository, DeleteRepository; KMS's ListAliases and ListKeys offer the account's keys):
+the API's validation, access declaration and handler, so the page holds no rule of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = 25  # BatchGetRepositories' limit, so one page is one call
 MAX_SEARCH = 100
+TAG_ROWS = 3  # key/value rows the create form shows
+MAX_TAG_ROWS = 50  # rows read back (CodeCommit's limit on a repository's tags)
+MAX_KEYS = 100  # keys and aliases offered in the create form
 
 
 class Pages:
@@ -80,7 +84,32 @@ class Pages:
             total=len(names),
             error=error,
             notices=_take_notes(session),
+            kms_keys=await self._kms_keys(request, session),
+            tag_rows=TAG_ROWS,
+            draft=getattr(request.state, "form", None) or {},
         )
+
+    async def _kms_keys(self, request: Request, session: Session) -> list[tuple[str, str]]:
+        """(value, label) for each of the account's KMS aliases and keys the principal may
+        list (ListAliases, ListKeys); none when it may not, and a key is then typed."""
+        from console.app import Denied
+
+        offered: list[tuple[str, str]] = []
+        try:
+            aliases = await self.console.call(
+                request, session, "ListAliases", {"Limit": MAX_KEYS}, "kms"
+            )
+            named: dict[str, list[str]] = {}
+            for a in aliases.get("Aliases", []):
+                if a.get("TargetKeyId"):
+                    offered.append((a["AliasName"], a["TargetKeyId"]))
+                    named.setdefault(a["TargetKeyId"], []).append(a["AliasName"])
+            keys = await self.console.call(request, session, "ListKeys", {"Limit": MAX_KEYS}, "kms")
+        except (Denied, ClientError):
+            return offered
+        for k in keys.get("Keys", []):
+            offered.append((k["KeyArn"], ", ".join(named.get(k["KeyId"], [])) or k["KeyId"]))
+        return offered
 
     async def _rows(
         self, request: Request, session: Session, names: list[str]
@@ -104,9 +133,14 @@ class Pages:
 
     async def create(self, request: Request, session: Session) -> Response:
         form = request.state.form
-        params = {"repositoryName": form.get("name", "").strip()}
+        params: dict[str, Any] = {"repositoryName": form.get("name", "").strip()}
         if form.get("description", ""):
             params["repositoryDescription"] = form["description"]
+        tags = _tags(form)
+        if tags:
+            params["tags"] = tags
+        if form.get("kms_key_id", "").strip():
+            params["kmsKeyId"] = form["kms_key_id"].strip()
         try:
             out = await self.console.call(request, session, "CreateRepository", params)
         except ClientError as exc:
@@ -148,6 +182,17 @@ class Pages:
             # DeleteRepository answers success for a name that does not exist, as on AWS.
             return await self.listing(request, session, f"{name[:100]} does not exist", 404)
         return _done(request, session, f"Deleted repository {name}.")
+
+
+def _tags(form: dict[str, str]) -> dict[str, str]:
+    """The form's tag rows (`tag_key_N`, `tag_value_N`) with a key; CreateRepository judges
+    them."""
+    tags: dict[str, str] = {}
+    for n in range(MAX_TAG_ROWS):
+        key = form.get(f"tag_key_{n}", "")
+        if key:
+            tags[key] = form.get(f"tag_value_{n}", "")
+    return tags
 
 
 def _done(request: Request, session: Session, notice: str, then: str = "") -> Response:
