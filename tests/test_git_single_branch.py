@@ -1,6 +1,7 @@
 """Clones of some of the refs (`--single-branch`): the server walks what the wanted commits
-reach, and keeps the answer for the next such clone. A kept answer must never outlive what it
-describes: a push (new objects, moved refs, a new tag) changes what the next clone gets."""
+reach, and keeps the answer for the next such clone, growing it from a kept answer for older
+commits. A kept answer must never outlive what it describes, nor lend another branch's objects:
+a push (new objects, moved refs, a new tag) changes what the next clone gets."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def test_single_branch_clone_after_a_push_is_not_served_from_a_stale_walk(
     # main moved back to an older commit (no new objects): the clone follows the ref
     git(git_env, "push", "-q", "-f", url, f"{first}:refs/heads/main", cwd=work)
     assert _clone_one(git_env, url, tmp_path / "c4") == first
-    # the other branch alone
+    # the other branch alone: what it reaches, and nothing of main's newer commit
     side = git(git_env, "rev-parse", "side", cwd=work).stdout.strip()
-    assert _clone_one(git_env, url, tmp_path / "c5", "side") == side
+    c5 = tmp_path / "c5"
+    assert _clone_one(git_env, url, c5, "side") == side
+    assert git(git_env, "cat-file", "-e", new, cwd=c5, check=False).returncode != 0

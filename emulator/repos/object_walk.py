@@ -10,7 +10,7 @@ again; that costs bytes, never correctness. Everything read from the boundary is
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from emulator.repos.commit_graph import Graph
 from emulator.repos.pack_reader import (
@@ -125,12 +125,30 @@ class ObjectWalk:
     def include_tags(self, tags: Iterable[tuple[bytes, list[bytes]]]) -> None:
         """git's include-tag: send annotated tags whose chain reaches an object being sent.
         Each item is (tag sha, the objects along its chain)."""
-        for tag, chain in tags:
-            if tag in self.sending or tag in self.client_has:
-                continue
-            if any(o in self.sending for o in chain):
-                for o in [tag, *chain]:
-                    if o not in self.sending and o not in self.client_has and o not in self.graph:
-                        obj = self.reader.get(o)
-                        if obj is not None and obj[0] == OBJ_TAG:
-                            self._add(o)
+        for o in tags_reaching(self.reader, self.graph, tags, self.sending, self.client_has):
+            self._add(o)
+
+
+def tags_reaching(
+    reader: PackReader,
+    graph: Graph,
+    tags: Iterable[tuple[bytes, list[bytes]]],
+    sending: Collection[bytes],
+    client_has: Collection[bytes] = (),
+) -> list[bytes]:
+    """The annotated tag objects to add to a pack of `sending` (git's include-tag): those of each
+    tag whose chain reaches an object being sent, unless sent or held already."""
+    added: list[bytes] = []
+    seen: set[bytes] = set()
+    for tag, chain in tags:
+        if tag in sending or tag in client_has or tag in seen:
+            continue
+        if any(o in sending for o in chain):
+            for o in [tag, *chain]:
+                if o in sending or o in client_has or o in graph or o in seen:
+                    continue
+                obj = reader.get(o)
+                if obj is not None and obj[0] == OBJ_TAG:
+                    added.append(o)
+                    seen.add(o)
+    return added

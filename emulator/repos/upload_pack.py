@@ -28,6 +28,7 @@ from emulator.repos.advertisement import (
     cached_peel,
     open_reader,
 )
+from emulator.repos.closures import Closures
 from emulator.repos.commit_graph import (
     Graph,
     can_all_reach,
@@ -36,8 +37,7 @@ from emulator.repos.commit_graph import (
     mark_have,
 )
 from emulator.repos.object_store import RepoObjectStore
-from emulator.repos.object_walk import ObjectWalk
-from emulator.repos.pack_cache import sha_list_bytes
+from emulator.repos.object_walk import ObjectWalk, tags_reaching
 from emulator.repos.pack_reader import (
     OBJ_TAG,
     PackCache,
@@ -75,6 +75,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# One fetch sends at most this many objects (a bound on the walk's memory).
+MAX_FETCH_OBJECTS = 50_000_000
 
 INFINITE_DEPTH = 0x7FFFFFFF  # git's INFINITE_DEPTH, sent by `fetch --unshallow`
 
@@ -428,7 +431,9 @@ class _Session:
         sideband = self._sideband()
         self.out = out = PackOutput(self.write, sideband)
         reader = self.up.reader
-        shallow_mode = bool(self.depth or self.deepen_since or self.client_shallow)
+        shallow_mode = bool(
+            self.depth or self.deepen_since or self.deepen_not or self.client_shallow
+        )
         if not self.haves and not shallow_mode and self._wants_every_ref():
             # A clone: only what the refs reach goes out (never the objects of a deleted
             # branch or a force-pushed-away commit). The stored packs go as they are when they
@@ -439,25 +444,17 @@ class _Session:
             else:
                 assert objects is not None
                 send_objects(reader, out, list(objects), (), False)
-        elif not self.haves and not shallow_mode:
-            # A clone of some refs (`--single-branch`, a fetch into an empty repository): the
-            # client has nothing, so what goes out depends only on the packs, the wants and
-            # (for include-tag) the refs. Kept for the next such clone, which then walks no tree.
-            include_tag = b"include-tag" in self.caps
-            key = (
-                "fetch-objects",
-                reader.key,
-                tuple(sorted(set(self.wants))),
-                tuple(sorted(self.up.refs.values())) if include_tag else None,
-            )
-
-            def build() -> tuple[object, int]:
-                order = tuple(self._enumerate().order)
-                return order, sha_list_bytes(len(order))
-
-            order = reader.cached(key, build)
-            assert isinstance(order, tuple)
-            send_objects(reader, out, list(order), (), b"thin-pack" in self.caps)
+        elif not self.haves and not shallow_mode and all(w in self.up.graph for w in self.wants):
+            # A clone of some branches (`--single-branch`, a fetch into an empty repository):
+            # every object the wanted commits reach, kept and grown per repository (`closures`).
+            closures = reader.cached(("closures", reader.owner), lambda: (Closures(), 0))
+            assert isinstance(closures, Closures)
+            tips = tuple(sorted(set(self.wants)))
+            closure = closures.of(reader, self.up.graph, tips, MAX_FETCH_OBJECTS)
+            order = list(closure.order)
+            if b"include-tag" in self.caps:
+                order += tags_reaching(reader, self.up.graph, self._tag_chains(), closure.members)
+            send_objects(reader, out, order, (), b"thin-pack" in self.caps)
         else:
             walk = self._enumerate()
             send_objects(reader, out, walk.order, walk.client_has, b"thin-pack" in self.caps)
@@ -471,7 +468,7 @@ class _Session:
 
     def _enumerate(self) -> ObjectWalk:
         graph = self.up.graph
-        walk = ObjectWalk(self.up.reader, graph, max_objects=50_000_000)
+        walk = ObjectWalk(self.up.reader, graph, max_objects=MAX_FETCH_OBJECTS)
         have_commits: list[bytes] = []
         for h in self.haves:
             if h in graph:
