@@ -138,6 +138,9 @@ def send_whole_packs(reader: PackReader, out: PackOutput, ofs_delta: bool) -> in
     return total
 
 
+_BLOCK = 1 << 20  # bytes read at once by send_objects
+
+
 def send_objects(
     reader: PackReader,
     out: PackOutput,
@@ -158,6 +161,8 @@ def send_objects(
     located.sort()  # pack order: sequential reads
     out.data(pack_header(len(located)))
     reused = 0
+    # Entries are read a block at a time (they come in pack order), not one read each.
+    block_p, block_start, block = -1, 0, b""
     for p, off, _sha in located:
         ix = reader.indexes[p]
         end = ix.entry_end(off)
@@ -166,7 +171,12 @@ def send_objects(
             hdr = parse_entry_header(head, off)
             raw = None
         else:
-            hdr, raw = reader.read_entry(p, off)
+            if p != block_p or off < block_start or end > block_start + len(block):
+                last = ix.pack_size - 20
+                block_p, block_start = p, off
+                block = reader.read_at(p, off, max(end, min(off + _BLOCK, last)) - off)
+            raw = block[off - block_start : end - block_start]
+            hdr = parse_entry_header(raw, off)
         if hdr.type <= OBJ_TAG:
             if raw is None:
                 for chunk in reader.iter_entry_chunks(p, off, end):
