@@ -17,6 +17,7 @@ from urllib.parse import quote, unquote
 import httpx
 import pytest
 from botocore.exceptions import ClientError
+from console_helpers import csrf as _csrf
 
 from tests.conftest import ACCOUNT, Server, git, needs_openssh, ssh_keygen
 
@@ -65,12 +66,6 @@ def _signed_in(srv: Server, name: str) -> Iterator[httpx.Client]:
         )
         assert r.status_code == 303
         yield c
-
-
-def _csrf(page: str) -> str:
-    m = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert m, page
-    return m.group(1)
 
 
 def _shown(page: str, cls: str) -> str:

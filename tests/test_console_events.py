@@ -4,8 +4,6 @@ letters redelivered by a POST that carries the CSRF token, one account's events 
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from console_helpers import console_user as _user
+from console_helpers import csrf as _csrf
 
 from tests.conftest import ACCOUNT, Server, start_server
 from tests.events_receiver import Receiver, get_json, wait_idle
@@ -40,16 +40,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterato
     s.stop()
 
 
-def _user(srv: Server, statements: list[dict[str, Any]]) -> str:
-    iam = srv.client("iam")
-    name = f"u-{uuid.uuid4().hex[:10]}"
-    iam.create_user(UserName=name)
-    iam.create_login_profile(UserName=name, Password=PASSWORD)
-    doc = json.dumps({"Version": "2012-10-17", "Statement": statements})
-    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=doc)
-    return name
-
-
 @contextmanager
 def _signed_in(srv: Server, name: str | None) -> Iterator[httpx.Client]:
     """As the IAM user `name`, or as the account's root user when None."""
@@ -60,12 +50,6 @@ def _signed_in(srv: Server, name: str | None) -> Iterator[httpx.Client]:
             form = {"kind": "iam", "account": ACCOUNT, "username": name, "password": PASSWORD}
         assert c.post("/console/signin", data=form).status_code == 303
         yield c
-
-
-def _csrf(page: str) -> str:
-    m = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert m, page
-    return m.group(1)
 
 
 def _dead_commit(srv: Server, receiver: Receiver, key: str = "test") -> str:

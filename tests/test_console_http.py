@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -10,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from console_helpers import csrf as _csrf
 
 from tests.conftest import ACCOUNT, Server, start_server
 
@@ -52,12 +52,6 @@ def _sign_in(c: httpx.Client, name: str, password: str = PASSWORD) -> httpx.Resp
         "/console/signin",
         data={"kind": "iam", "account": ACCOUNT, "username": name, "password": password},
     )
-
-
-def _csrf(page: str) -> str:
-    m = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert m, page
-    return m.group(1)
 
 
 def test_session_cookie_is_httponly_strict_and_scoped(console_server: Server) -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
-import httpx
+from console_helpers import console_user as _user
+from console_helpers import csrf as _csrf
+from console_helpers import hidden as _hidden
+from console_helpers import signed_in as _signed_in
 
 from tests.conftest import ACCOUNT, Server
 
@@ -20,39 +20,6 @@ ALL = {"Effect": "Allow", "Action": "codecommit:*", "Resource": "*"}
 ONE_APPROVAL = json.dumps(
     {"Version": "2018-11-08", "Statements": [{"Type": "Approvers", "NumberOfApprovalsNeeded": 1}]}
 )
-
-
-def _user(srv: Server, statements: list[dict[str, Any]]) -> str:
-    iam = srv.client("iam")
-    name = f"u-{uuid.uuid4().hex[:10]}"
-    iam.create_user(UserName=name)
-    iam.create_login_profile(UserName=name, Password=PASSWORD)
-    doc = json.dumps({"Version": "2012-10-17", "Statement": statements})
-    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=doc)
-    return name
-
-
-@contextmanager
-def _signed_in(srv: Server, name: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=srv.url, headers={"Origin": srv.url}, timeout=30) as c:
-        r = c.post(
-            "/console/signin",
-            data={"kind": "iam", "account": ACCOUNT, "username": name, "password": PASSWORD},
-        )
-        assert r.status_code == 303
-        yield c
-
-
-def _csrf(page: str) -> str:
-    m = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert m, page
-    return m.group(1)
-
-
-def _hidden(page: str, name: str) -> str:
-    m = re.search(rf'name="{name}" value="([^"]*)"', page)
-    assert m, name
-    return m.group(1)
 
 
 def _repo_with_feature(srv: Server) -> str:

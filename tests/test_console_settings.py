@@ -4,16 +4,16 @@ notification rules with a topic made inline, tags, the encryption key, and refus
 from __future__ import annotations
 
 import json
-import re
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from console_helpers import console_user as _user
+from console_helpers import csrf as _csrf
+from console_helpers import signed_in as _signed_in
 
 from tests.conftest import ACCOUNT, REGION, Server, git, make_commits
 from tests.events_receiver import Receiver, wait_idle
@@ -31,33 +31,6 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.stop()
-
-
-def _user(srv: Server, statements: list[dict[str, Any]]) -> str:
-    iam = srv.client("iam")
-    name = f"u-{uuid.uuid4().hex[:10]}"
-    iam.create_user(UserName=name)
-    iam.create_login_profile(UserName=name, Password=PASSWORD)
-    doc = json.dumps({"Version": "2012-10-17", "Statement": statements})
-    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=doc)
-    return name
-
-
-@contextmanager
-def _signed_in(srv: Server, name: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=srv.url, headers={"Origin": srv.url}, timeout=30) as c:
-        r = c.post(
-            "/console/signin",
-            data={"kind": "iam", "account": ACCOUNT, "username": name, "password": PASSWORD},
-        )
-        assert r.status_code == 303
-        yield c
-
-
-def _csrf(page: str) -> str:
-    m = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert m, page
-    return m.group(1)
 
 
 def _repo(srv: Server) -> str:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from console_helpers import csrf as _csrf
+from console_helpers import signed_in as _signed_in
 
 from tests.conftest import ACCOUNT, Server
 
@@ -41,23 +40,6 @@ def _role_in_other_account(srv: Server, trusted: str) -> tuple[str, str, str]:
     arn = iam.create_role(RoleName=role, Path="/team/", AssumeRolePolicyDocument=_doc(trust))
     iam.attach_role_policy(RoleName=role, PolicyArn="arn:aws:iam::aws:policy/AWSCodeCommitReadOnly")
     return repo, role, arn["Role"]["Arn"]
-
-
-@contextmanager
-def _signed_in(srv: Server, name: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=srv.url, headers={"Origin": srv.url}, timeout=30) as c:
-        r = c.post(
-            "/console/signin",
-            data={"kind": "iam", "account": ACCOUNT, "username": name, "password": PASSWORD},
-        )
-        assert r.status_code == 303
-        yield c
-
-
-def _csrf(page: str) -> str:
-    m = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert m, page
-    return m.group(1)
 
 
 def _switch(c: httpx.Client, role: str, display: str = "", **headers: str) -> httpx.Response:

@@ -3,16 +3,15 @@ bytes as sent, the 6 MB bound applied before the body is read, and refusals."""
 
 from __future__ import annotations
 
-import json
-import re
 import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
+from console_helpers import console_user as _user
+from console_helpers import csrf as _csrf
 
 from console.upload import MAX_BODY
 from tests.conftest import ACCOUNT, Server, git
@@ -32,16 +31,6 @@ PNG = (
 SIX_MB = 6 * 1024 * 1024
 
 
-def _user(srv: Server, statements: list[dict[str, Any]]) -> str:
-    iam = srv.client("iam")
-    name = f"u-{uuid.uuid4().hex[:10]}"
-    iam.create_user(UserName=name)
-    iam.create_login_profile(UserName=name, Password=PASSWORD)
-    doc = json.dumps({"Version": "2012-10-17", "Statement": statements})
-    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=doc)
-    return name
-
-
 @contextmanager
 def _signed_in(srv: Server, name: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=srv.url, headers={"Origin": srv.url}, timeout=60) as c:
@@ -51,12 +40,6 @@ def _signed_in(srv: Server, name: str) -> Iterator[httpx.Client]:
         )
         assert r.status_code == 303
         yield c
-
-
-def _csrf(page: str) -> str:
-    m = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert m, page
-    return m.group(1)
 
 
 def _repo(srv: Server) -> tuple[str, str]:
