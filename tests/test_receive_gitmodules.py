@@ -216,3 +216,21 @@ def test_gitmodules_read_back_after_a_large_push_keeps_the_stored_pack_intact(
     git(git_env, "clone", "-q", "--bare", url, str(clone))
     assert git(git_env, "rev-parse", "HEAD", cwd=clone).stdout.strip() == commit
     git(git_env, "fsck", "--full", cwd=clone)
+
+
+def test_names_accepted_once_are_checked_again_with_other_kinds(
+    server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
+) -> None:
+    # The verdict on a directory's list of names is kept between trees; the same names with
+    # `.gitmodules` now a symbolic link must still be refused as git refuses it.
+    work = tmp_path / "w"
+    modules = blob(git_env, work, CASES["benign"][0])
+    readme = blob(git_env, work, b"hello\n")
+    good = commit_with(
+        git_env, work, [("100644", ".gitmodules", modules), ("100644", "README", readme)]
+    )
+    check_against_git(server, git_env, repo_name, work, good, None)
+    bad = commit_with(
+        git_env, work, [("120000", ".gitmodules", modules), ("100644", "README", readme)]
+    )
+    check_against_git(server, git_env, f"{repo_name}-2", work, bad, "gitmodulesSymlink")

@@ -210,17 +210,49 @@ def _check_tree(data: bytes, limits: Limits, specials: dict[bytes, str] | None) 
         or b"/" in joined
         or b"\\" in joined
     ):
-        for (_, name, sha), kind in zip(entries, kinds, strict=True):
-            first = name[:1]
-            if not first or first in b".gG" or first >= b"\x80" or b"\\" in name or b"/" in name:
-                _check_special_name(name, kind)
-                if specials is not None and kind != _S_IFLNK:
-                    if _is_special_name(name, b".gitmodules", b"gitmod~1"):
-                        specials[sha] = ".gitmodules"
-                    elif _is_special_name(name, b".gitattributes", b"gitatt~1"):
-                        specials[sha] = ".gitattributes"
+        for i, what in _special_entries(joined, names, kinds):
+            if specials is not None:
+                specials[entries[i][2]] = what
     # a submodule's commit (gitlink) lives in another repository
     return [sha for (_, _, sha), kind in zip(entries, kinds, strict=True) if kind != _S_IFGITLINK]
+
+
+# The names of a directory change little from one commit to the next (a root's `.gitignore`,
+# `.github`, `docs` in every commit of a history), so the verdict on a list of names and kinds is
+# kept: (index, ".gitmodules" / ".gitattributes") of the entries to check later. Only lists that
+# pass are kept; bounded in bytes (the names), emptied when full.
+_SPECIAL_ENTRIES: dict[tuple[bytes, tuple[int | None, ...]], tuple[tuple[int, str], ...]] = {}
+_SPECIAL_ENTRIES_BYTES = [0]
+_MAX_SPECIAL_ENTRIES_BYTES = 4 * 1024 * 1024
+
+
+def _special_entries(
+    joined: bytes, names: list[bytes], kinds: list[int | None]
+) -> tuple[tuple[int, str], ...]:
+    """Check every name that could be a spelling of .git (raises); return the entries that
+    are .gitmodules or .gitattributes (not symbolic links), by index."""
+    key = (joined, tuple(kinds))
+    hit = _SPECIAL_ENTRIES.get(key)
+    if hit is not None:
+        return hit
+    found: list[tuple[int, str]] = []
+    for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+        first = name[:1]
+        if not first or first in b".gG" or first >= b"\x80" or b"\\" in name or b"/" in name:
+            _check_special_name(name, kind)
+            if kind != _S_IFLNK:
+                if _is_special_name(name, b".gitmodules", b"gitmod~1"):
+                    found.append((i, ".gitmodules"))
+                elif _is_special_name(name, b".gitattributes", b"gitatt~1"):
+                    found.append((i, ".gitattributes"))
+    result = tuple(found)
+    size = 2 * len(joined) + 16 * len(names) + 200
+    if _SPECIAL_ENTRIES_BYTES[0] + size > _MAX_SPECIAL_ENTRIES_BYTES:
+        _SPECIAL_ENTRIES.clear()
+        _SPECIAL_ENTRIES_BYTES[0] = 0
+    _SPECIAL_ENTRIES[key] = result
+    _SPECIAL_ENTRIES_BYTES[0] += size
+    return result
 
 
 def _check_special_name(name: bytes, kind: int | None) -> None:
