@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from operator import itemgetter
 
 from emulator.config import Limits
 
@@ -50,6 +51,7 @@ _HEX40 = re.compile(rb"[0-9a-fA-F]{40}\Z")
 _DATE = re.compile(rb"[ \t]*([0-9]+) ([+-][0-9]{4})\Z")
 _TREE_ENTRY = re.compile(rb"([0-7]+) ([^\0]*)\0(.{20})", re.DOTALL)
 _TREE = re.compile(rb"(?:[0-7]+ [^\0]*\0.{20})*", re.DOTALL)
+_MODE, _NAME, _SHA = itemgetter(0), itemgetter(1), itemgetter(2)  # of a parsed tree entry
 _KINDS = {
     m: int(m, 8) & 0o170000
     for m in (b"100644", b"100755", b"40000", b"040000", b"120000", b"160000", b"100664")
@@ -189,17 +191,21 @@ def _check_tree(data: bytes, limits: Limits, specials: dict[bytes, str] | None) 
     entries = _TREE_ENTRY.findall(data)
     if len(entries) > limits.max_tree_entries:
         raise ObjectCheckError(f"has more than {limits.max_tree_entries} entries")
-    get = _KINDS.get
-    kinds: list[int | None] = [get(mode) for mode, _, _ in entries]
+    modes = list(map(_MODE, entries))
+    kinds: list[int | None] = list(map(_KINDS.get, modes))
     if None in kinds:
-        kinds = [_mode_kind(mode) for mode, _, _ in entries]
-    names = [name for _, name, _ in entries]
+        kinds = [_mode_kind(mode) for mode in modes]
+    names = list(map(_NAME, entries))
     if len(set(names)) != len(names):
         raise _Bad("duplicateEntries: contains duplicate file entries")
     # git orders a directory as if its name ended with '/' (fsck.c verify_ordered)
-    keys = [
-        name + b"/" if kind == _S_IFDIR else name for name, kind in zip(names, kinds, strict=True)
-    ]
+    if _S_IFDIR in kinds:
+        keys = [
+            name + b"/" if kind == _S_IFDIR else name
+            for name, kind in zip(names, kinds, strict=True)
+        ]
+    else:
+        keys = names
     if keys != sorted(keys):
         raise _Bad("treeNotSorted: not properly sorted")
     joined = b"\0".join(names)
@@ -214,6 +220,8 @@ def _check_tree(data: bytes, limits: Limits, specials: dict[bytes, str] | None) 
             if specials is not None:
                 specials[entries[i][2]] = what
     # a submodule's commit (gitlink) lives in another repository
+    if _S_IFGITLINK not in kinds:
+        return list(map(_SHA, entries))
     return [sha for (_, _, sha), kind in zip(entries, kinds, strict=True) if kind != _S_IFGITLINK]
 
 
