@@ -107,3 +107,23 @@ def test_delta_before_its_base_stores_the_pack_unchanged(tmp_path: Path) -> None
         Blob.from_string(target).id.decode(),
     }
     assert (tmp_path / "q.pack").read_bytes() == pack
+
+
+def test_index_of_a_pack_past_2_gib_keeps_large_offsets() -> None:
+    # Offsets of 2 GiB and more go to the index's 64-bit table (git's pack-format): read back
+    # by the reader's own parser, every entry is where it was.
+    from emulator.repos.pack_reader import parse_index
+
+    entries = sorted(
+        [
+            (bytes([0x01]) + b"\x00" * 19, 12, 7),
+            (bytes([0x80]) + b"\x11" * 19, 3 << 30, 8),
+            (bytes([0xFF]) + b"\x22" * 19, (5 << 30) + 3, 9),
+            (bytes([0x80]) + b"\x33" * 19, 0x7FFFFFFF, 10),
+        ]
+    )
+    out = io.BytesIO()
+    write_index_v2(out, entries, b"\x44" * 20)
+    ix = parse_index("big", out.getvalue(), (6 << 30) + 20)
+    for sha, offset, _ in entries:
+        assert ix.find(sha) == offset

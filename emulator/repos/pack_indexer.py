@@ -13,9 +13,11 @@ import hashlib
 import os
 import struct
 import zlib
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
+from operator import itemgetter
 from typing import BinaryIO
 
 from dulwich.pack import apply_delta
@@ -452,28 +454,29 @@ def _patch(base: bytes, delta: bytes) -> bytes:
 
 def write_index_v2(f: BinaryIO, entries: list[tuple[bytes, int, int]], pack_sha: bytes) -> None:
     """Write a version-2 `.idx` for `entries` (binary sha, offset, crc32), sorted by sha."""
+    shas = list(map(itemgetter(0), entries))
+    offsets = list(map(itemgetter(1), entries))
+    crcs = list(map(itemgetter(2), entries))
     counts = [0] * 256
-    for sha, _, _ in entries:
-        counts[sha[0]] += 1
-    fanout = []
-    total = 0
-    for c in counts:
-        total += c
-        fanout.append(total)
-    small: list[int] = []
+    for first, c in Counter(map(itemgetter(0), shas)).items():
+        counts[first] = c
+    fanout = list(accumulate(counts))
+    small: list[int] = offsets
     large: list[int] = []
-    for _, offset, _ in entries:
-        if offset < 0x80000000:
-            small.append(offset)
-        else:
-            small.append(0x80000000 | len(large))
-            large.append(offset)
+    if offsets and max(offsets) >= 0x80000000:
+        small = []
+        for offset in offsets:
+            if offset < 0x80000000:
+                small.append(offset)
+            else:
+                small.append(0x80000000 | len(large))
+                large.append(offset)
     n = len(entries)
     parts = [
         b"\xfftOc\x00\x00\x00\x02",
         struct.pack(">256I", *fanout),
-        b"".join(sha for sha, _, _ in entries),
-        struct.pack(f">{n}I", *(crc for _, _, crc in entries)),
+        b"".join(shas),
+        struct.pack(f">{n}I", *crcs),
         struct.pack(f">{n}I", *small),
         struct.pack(f">{len(large)}Q", *large),
         pack_sha,
