@@ -229,18 +229,36 @@ class PullRequestService:
         return [int(r[0]) for r in self.db.read().execute(sql, args).fetchall()]
 
     def events(
-        self, pr: PullRequest, kind: str | None = None, actor: str | None = None
-    ) -> list[Event]:
-        sql = "SELECT kind, actor, date, metadata FROM pull_request_events WHERE pull_request = ?"
-        args: list[object] = [pr.key]
+        self,
+        pr: PullRequest,
+        kind: str | None = None,
+        actor: str | None = None,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+    ) -> list[tuple[int, Event]]:
+        """The pull request's events in order, each with its sequence number: those after
+        `after`, at most `limit` (read by the primary key, so a page costs what it holds)."""
+        sql = (
+            "SELECT seq, kind, actor, date, metadata FROM pull_request_events"
+            " WHERE pull_request = ? AND seq > ?"
+        )
+        args: list[object] = [pr.key, after]
         if kind is not None:
             sql += " AND kind = ?"
             args.append(kind)
         if actor is not None:
             sql += " AND actor = ?"
             args.append(actor)
-        rows = self.db.read().execute(sql + " ORDER BY seq", args).fetchall()
-        return [Event(pr.id, str(k), str(a), _date(d), json.loads(str(m))) for k, a, d, m in rows]
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        rows = self.db.read().execute(sql, args).fetchall()
+        return [
+            (int(q), Event(pr.id, str(k), str(a), _date(d), json.loads(str(m))))
+            for q, k, a, d, m in rows
+        ]
 
     # -- creating -------------------------------------------------------------------------
 

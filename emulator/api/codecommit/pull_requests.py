@@ -12,7 +12,7 @@ from typing import Any
 
 from emulator.api.codecommit.approvals import approval_rules_of
 from emulator.api.codecommit.common import Output, entry_error, repository
-from emulator.api.pagination import offset_of, page, token_at
+from emulator.api.pagination import offset_of, token_at
 from emulator.api.service import RequestContext
 from emulator.api.shapes import Invalid
 from emulator.codecommit_errors import error
@@ -252,10 +252,12 @@ def describe_pull_request_events(
         raise error("ActorDoesNotExistException")
     prs = ctx.emu.pull_requests
     pr = prs.find(ctx.account, ctx.region, pull_request_id)
-    events = prs.events(pr, pull_request_event_type, actor_arn)
+    # Keyset paging: the token holds the sequence number of the last event of the page before.
     listing = f"pull-request-events:{pr.key}:{pull_request_event_type}:{actor_arn}"
-    items, token = page(events, next_token, size, listing)
-    return {"pullRequestEvents": [_event(e) for e in items], "nextToken": token}
+    after = offset_of(next_token, listing)
+    found = prs.events(pr, pull_request_event_type, actor_arn, after=after, limit=size + 1)
+    token = token_at(found[size - 1][0], listing) if len(found) > size else None
+    return {"pullRequestEvents": [_event(e) for _, e in found[:size]], "nextToken": token}
 
 
 def _merge(
