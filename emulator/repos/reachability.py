@@ -154,13 +154,13 @@ def _walk(
 
 def stored_exactly(reader: PackReader, reachable: Collection[bytes]) -> bool:
     """Whether the reader's packs hold exactly `reachable`: nothing more, nothing less."""
+    members = reachable if isinstance(reachable, (set, frozenset)) else set(reachable)
     distinct = 0
     for ix, dups in zip(reader.indexes, duplicate_positions(reader), strict=True):
-        for sha in ix.shas:
-            if sha not in reachable:
-                return False
+        if not members.issuperset(ix.shas):  # the loop in C: a pack holds 100,000s of ids
+            return False
         distinct += ix.count - len(dups)
-    return distinct == len(reachable)
+    return distinct == len(members)
 
 
 def tips_of(ref_values: Iterable[bytes]) -> frozenset[bytes]:
