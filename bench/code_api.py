@@ -18,7 +18,6 @@ import argparse
 import atexit
 import os
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -37,7 +36,6 @@ from git_http import (  # a sibling script, not a package
     Ccemu,
     RepoInfo,
     _data,
-    _stop_all,
     fmt_s,
     git_env,
     git_out,
@@ -45,6 +43,8 @@ from git_http import (  # a sibling script, not a package
     prepare_repo,
     read_proc_cpu,
     run,
+    run_bench,
+    write_section,
 )
 
 MARK = "code-api"
@@ -719,20 +719,6 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def write_results(path: Path, report: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (or append it)."""
-    start, end = f"<!-- bench:{MARK} -->", f"<!-- /bench:{MARK} -->"
-    block = f"{start}\n{report}{end}\n"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        after = rest.split(end, 1)[1].lstrip("\n")
-        text = before + block + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
-
-
 def bench(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
     load0 = os.getloadavg()[0]
@@ -761,7 +747,7 @@ def bench(args: argparse.Namespace) -> int:
     print()
     print(report)
     if args.out:
-        write_results(Path(args.out), report)
+        write_section(Path(args.out), MARK, report)
         print(f"wrote {args.out}")
     return 0
 
@@ -790,19 +776,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
 
-    def on_signal(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    atexit.register(_stop_all)
-    try:
-        return bench(args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        _stop_all()
+    return run_bench(lambda: bench(args))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import atexit
 import json
 import os
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -41,12 +40,13 @@ from git_http import (
     SECRET,
     BenchError,
     Ccemu,
-    _stop_all,
     git_env,
     git_out,
     machine,
     prepare_repo,
     run,
+    run_bench,
+    write_section,
 )
 
 MARK = "console"
@@ -227,20 +227,6 @@ def render(args: argparse.Namespace, pages: list[Page], load: tuple[float, float
     return "\n".join(lines) + "\n"
 
 
-def write_results(path: Path, report: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (or append it)."""
-    start, end = f"<!-- bench:{MARK} -->", f"<!-- /bench:{MARK} -->"
-    block = f"{start}\n{report}{end}\n"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        after = rest.split(end, 1)[1].lstrip("\n")
-        text = before + block + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
-
-
 def bench(args: argparse.Namespace) -> int:
     load0 = os.getloadavg()[0]
     if not args.repo:
@@ -258,7 +244,7 @@ def bench(args: argparse.Namespace) -> int:
     print()
     print(report)
     if args.out:
-        write_results(Path(args.out), report)
+        write_section(Path(args.out), MARK, report)
         print(f"wrote {args.out}")
     over = [p.name for p in pages if statistics.median(p.times) * 1000 >= TARGET_MS]
     return 1 if over else 0
@@ -276,19 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tmp", default=None, help="where the server's data goes")
     args = p.parse_args(argv)
 
-    def on_signal(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    atexit.register(_stop_all)
-    try:
-        return bench(args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        _stop_all()
+    return run_bench(lambda: bench(args))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import argparse
 import atexit
 import os
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -32,7 +31,6 @@ from git_http import (  # a sibling script, not a package
     BenchError,
     Ccemu,
     RssSampler,
-    _stop_all,
     fmt_s,
     git_env,
     git_out,
@@ -40,7 +38,9 @@ from git_http import (  # a sibling script, not a package
     make_commits,
     prepare_repo,
     run,
+    run_bench,
     timed,
+    write_section,
 )
 
 MARK = "encryption"
@@ -145,7 +145,7 @@ def bench(args: argparse.Namespace) -> int:
     print()
     print(report)
     if args.out:
-        write_results(Path(args.out), report)
+        write_section(Path(args.out), MARK, report)
         print(f"wrote {args.out}")
     ratios = [
         statistics.median(aes.samples[op]) / statistics.median(null.samples[op]) for op in OPS
@@ -207,20 +207,6 @@ def render(
     return "\n".join(lines)
 
 
-def write_results(path: Path, report: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (or append it)."""
-    start, end = f"<!-- bench:{MARK} -->", f"<!-- /bench:{MARK} -->"
-    block = f"{start}\n{report}{end}\n"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        after = rest.split(end, 1)[1].lstrip("\n")
-        text = before + block + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -233,20 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tmp", default=None, help="where the servers' data and clones go")
     args = p.parse_args(argv)
 
-    def on_signal(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    atexit.register(_stop_all)
     os.environ.pop(NULL_ENV, None)
-    try:
-        return bench(args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        _stop_all()
+    return run_bench(lambda: bench(args))
 
 
 if __name__ == "__main__":

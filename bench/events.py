@@ -44,6 +44,7 @@ from git_http import (  # a sibling script, not a package
     run,
     sigv4_git_password,
     start_process,
+    write_section,
 )
 
 ACCOUNT = "123456789012"
@@ -243,26 +244,6 @@ def bench(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, report: str) -> None:
-    start, end = f"<!-- bench:{MARK} -->", f"<!-- /bench:{MARK} -->"
-    block = f"{start}\n{report}{end}\n"
-    text = (
-        path.read_text()
-        if path.exists()
-        else (
-            "# Benchmark results\n\nWritten by the scripts in bench/ with `--out`; each section is "
-            "replaced when the same measurement is run again.\n\n"
-        )
-    )
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        after = rest.split(end, 1)[1].lstrip("\n")
-        text = before + block + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -280,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stop_all()
     print(report)
     if args.out:
-        write_section(Path(args.out), report)
+        write_section(Path(args.out), MARK, report)
     return 0
 
 

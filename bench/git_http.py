@@ -1509,18 +1509,14 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def write_results(path: Path, report: str, args: argparse.Namespace, section: str = "") -> None:
-    """Replace the section for this repository (and kind of run) in RESULTS.md (or start
-    the file)."""
-    marker_key = f"repo={args.repo or f'generated-{args.commits}-s{args.seed}'}"
-    if section:
-        marker_key += f" {section}"
-    start = f"<!-- bench:{marker_key} -->"
-    end = f"<!-- /bench:{marker_key} -->"
+def write_section(path: Path, mark: str, report: str) -> None:
+    """Replace the section `<!-- bench:MARK -->` of a results file with `report` (or add it;
+    or start the file). Every bench script writes its figures this way."""
+    start, end = f"<!-- bench:{mark} -->", f"<!-- /bench:{mark} -->"
     block = f"{start}\n{report}{end}\n"
     header = (
-        "# Benchmark results\n\nWritten by `bench/git_http.py --out`; each section is "
-        "replaced when the same repository is measured again.\n\n"
+        "# Benchmark results\n\nWritten by the scripts in bench/ with `--out`; each section is "
+        "replaced when the same measurement is run again.\n\n"
     )
     text = path.read_text() if path.exists() else header
     if start in text and end in text:
@@ -1530,6 +1526,33 @@ def write_results(path: Path, report: str, args: argparse.Namespace, section: st
     else:
         text = text.rstrip("\n") + "\n\n" + block
     path.write_text(text)
+
+
+def write_results(path: Path, report: str, args: argparse.Namespace, section: str = "") -> None:
+    """Replace the section for this repository (and kind of run) in RESULTS.md."""
+    marker_key = f"repo={args.repo or f'generated-{args.commits}-s{args.seed}'}"
+    if section:
+        marker_key += f" {section}"
+    write_section(path, marker_key, report)
+
+
+def run_bench(bench: Callable[[], int]) -> int:
+    """Run a bench script's measurement: SIGTERM/SIGHUP end it cleanly, every server it started
+    is stopped whatever happens, and a `BenchError` is reported as the exit status 2."""
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    atexit.register(_stop_all)
+    try:
+        return bench()
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        _stop_all()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1563,19 +1586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
 
-    def on_signal(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    atexit.register(_stop_all)
-    try:
-        return churn_bench(args) if args.churn else bench(args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        _stop_all()
+    return run_bench(lambda: churn_bench(args) if args.churn else bench(args))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -46,11 +45,12 @@ from git_http import (  # a sibling script, not a package
     SECRET,
     BenchError,
     Ccemu,
-    _stop_all,
     git_env,
     run,
+    run_bench,
     sigv4_git_password,
     timed,
+    write_section,
 )
 
 ACCOUNT = "123456789012"
@@ -502,7 +502,7 @@ def bench(args: argparse.Namespace) -> int:
     print()
     print(report)
     if args.out:
-        write_section(Path(args.out), report)
+        write_section(Path(args.out), MARK, report)
         print(f"wrote {args.out}")
     return 1 if any(r.errors for r in rates.values()) else 0
 
@@ -602,26 +602,6 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, report: str) -> None:
-    start, end = f"<!-- bench:{MARK} -->", f"<!-- /bench:{MARK} -->"
-    block = f"{start}\n{report}{end}\n"
-    text = (
-        path.read_text()
-        if path.exists()
-        else (
-            "# Benchmark results\n\nWritten by the scripts in bench/ with `--out`; each section is "
-            "replaced when the same measurement is run again.\n\n"
-        )
-    )
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        after = rest.split(end, 1)[1].lstrip("\n")
-        text = before + block + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -639,19 +619,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--tmp", default=None, help="where the server's data goes")
     args = p.parse_args(argv)
 
-    def on_signal(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    atexit.register(_stop_all)
-    try:
-        return bench(args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        _stop_all()
+    return run_bench(lambda: bench(args))
 
 
 if __name__ == "__main__":

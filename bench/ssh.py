@@ -12,11 +12,9 @@ ls-remote, full clone, push of 50 commits, fetch of those 50 commits.
 from __future__ import annotations
 
 import argparse
-import atexit
 import getpass
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -34,7 +32,6 @@ from git_http import (  # a sibling script, not a package
     BenchError,
     Ccemu,
     _children,
-    _stop_all,
     fmt_s,
     git_env,
     git_out,
@@ -44,7 +41,9 @@ from git_http import (  # a sibling script, not a package
     prepare_repo,
     read_proc_cpu,
     run,
+    run_bench,
     timed,
+    write_section,
 )
 
 MARK = "ssh"
@@ -321,23 +320,10 @@ def bench(args: argparse.Namespace) -> int:
     print()
     print(report)
     if args.out:
-        write_section(Path(args.out), report)
+        write_section(Path(args.out), MARK, report)
         print(f"wrote {args.out}")
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
-
-
-def write_section(path: Path, report: str) -> None:
-    start, end = f"<!-- bench:{MARK} -->", f"<!-- /bench:{MARK} -->"
-    block = f"{start}\n{report}{end}\n"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        after = rest.split(end, 1)[1].lstrip("\n")
-        text = before + block + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -352,18 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--tmp", default=None, help="where the servers' data and clones go")
     args = p.parse_args(argv)
 
-    def on_signal(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    atexit.register(_stop_all)
-    try:
-        return bench(args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        _stop_all()
+    return run_bench(lambda: bench(args))
 
 
 if __name__ == "__main__":

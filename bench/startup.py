@@ -32,6 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from emulator.pytest_plugin import Ccemu, start_server  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from git_http import write_section  # noqa: E402  # a sibling script, not a package
+
 
 def _median_ms(xs: list[float]) -> str:
     return f"{statistics.median(xs) * 1000:.0f} ms"
@@ -202,20 +205,6 @@ def report(
     return "\n".join(lines) + "\n"
 
 
-def write_results(path: Path, text: str) -> None:
-    """Replace the startup section of RESULTS.md (or append it)."""
-    start, end = "<!-- bench:startup -->", "<!-- /bench:startup -->"
-    block = f"{start}\n{text}{end}\n"
-    current = path.read_text() if path.exists() else "# Benchmark results\n"
-    if start in current and end in current:
-        before, rest = current.split(start, 1)
-        after = rest.split(end, 1)[1].lstrip("\n")
-        current = before + block + ("\n" + after if after else "")
-    else:
-        current = current.rstrip("\n") + "\n\n" + block
-    path.write_text(current)
-
-
 def main() -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -236,7 +225,7 @@ def main() -> int:
     text = report(start, reset, pyt, args.runs, took, (load0, os.getloadavg()[0]))
     print(text)
     if args.out:
-        write_results(Path(args.out), text)
+        write_section(Path(args.out), "startup", text)
     print(json.dumps({k: statistics.median(v) for k, v in start.items()}))
     return 0
 
