@@ -18,22 +18,31 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 
-def _load_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
+def _libc_function(name: str) -> Any:
+    """A function of the C library by name, None where there is no such library or function
+    (`malloc_trim` and `mallopt` are glibc's)."""
+    lib = ctypes.util.find_library("c")
+    if lib is None:
         return None
     try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim  # glibc only
+        return getattr(ctypes.CDLL(lib), name)
     except (OSError, AttributeError):
+        return None
+
+
+def _load_trim() -> Callable[[int], int] | None:
+    trim = _libc_function("malloc_trim")
+    if trim is None:
         return None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
-    return trim
+    found: Callable[[int], int] = trim
+    return found
 
 
 _M_ARENA_MAX = -8  # mallopt's parameter (malloc.h)
@@ -48,12 +57,8 @@ def limit_arenas(environ: Mapping[str, str]) -> int | None:
     the limit set, None if none was."""
     if "MALLOC_ARENA_MAX" in environ:
         return None
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
+    mallopt = _libc_function("mallopt")
+    if mallopt is None:
         return None
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
