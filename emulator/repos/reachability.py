@@ -60,11 +60,11 @@ def reachable_objects(
         old_tips, known = last
         if old_tips == tips:
             return set(known)
-        found, touched = _walk(reader, graph, tips - old_tips, known, should_stop)
+        found, touched = walk_reachable(reader, graph, tips - old_tips, known, should_stop)
         if all(t in tips or t in touched for t in old_tips):
             result = known | found
     if result is None:
-        result, _ = _walk(reader, graph, tips, frozenset(), should_stop)
+        result, _ = walk_reachable(reader, graph, tips, frozenset(), should_stop)
     holder[:] = [(tips, frozenset(result))]
     reader.cache.reweigh(key, sha_set_bytes(len(result) + len(tips)))
     return result
@@ -81,7 +81,7 @@ def remember_reachable(reader: PackReader, tips: frozenset[bytes], found: set[by
         reader.cache.reweigh(key, sha_set_bytes(len(found) + len(tips)))
 
 
-def _walk(
+def walk_reachable(
     reader: PackReader,
     graph: Graph,
     tips: Iterable[bytes],

@@ -76,9 +76,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# One fetch sends at most this many objects (a bound on the walk's memory).
-MAX_FETCH_OBJECTS = 50_000_000
-
 INFINITE_DEPTH = 0x7FFFFFFF  # git's INFINITE_DEPTH, sent by `fetch --unshallow`
 
 
@@ -450,8 +447,8 @@ class _Session:
             closures = reader.cached(("closures", reader.owner), lambda: (Closures(), 0))
             assert isinstance(closures, Closures)
             tips = tuple(sorted(set(self.wants)))
-            closure = closures.of(reader, self.up.graph, tips, MAX_FETCH_OBJECTS)
-            order = list(closure.order)
+            closure = closures.of(reader, self.up.graph, tips)
+            order = list(closure.members)  # send_objects puts them in pack order
             if b"include-tag" in self.caps:
                 order += tags_reaching(reader, self.up.graph, self._tag_chains(), closure.members)
             send_objects(reader, out, order, (), b"thin-pack" in self.caps)
@@ -468,7 +465,7 @@ class _Session:
 
     def _enumerate(self) -> ObjectWalk:
         graph = self.up.graph
-        walk = ObjectWalk(self.up.reader, graph, max_objects=MAX_FETCH_OBJECTS)
+        walk = ObjectWalk(self.up.reader, graph, max_objects=50_000_000)
         have_commits: list[bytes] = []
         for h in self.haves:
             if h in graph:
