@@ -17,9 +17,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from emulator.repos.commit_graph import Graph
-from emulator.repos.pack_cache import Weighed, sha_set_bytes
+from emulator.repos.pack_cache import Weighed
 from emulator.repos.pack_reader import PackReader
 from emulator.repos.reachability import walk_reachable
+from emulator.repos.sha_table import ShaTable
 
 _KEPT = 4  # closures kept per repository (the branches cloned alone most recently)
 
@@ -27,7 +28,7 @@ _KEPT = 4  # closures kept per repository (the branches cloned alone most recent
 @dataclass(frozen=True)
 class Closure:
     tips: tuple[bytes, ...]  # the wanted commits, sorted
-    members: frozenset[bytes]  # every object they reach
+    members: ShaTable  # every object they reach
 
 
 class Closures(Weighed):
@@ -37,7 +38,7 @@ class Closures(Weighed):
 
     def cache_bytes(self) -> int:
         with self._lock:
-            return sha_set_bytes(sum(len(c.members) for c in self._items.values()))
+            return sum(c.members.cache_bytes() for c in self._items.values())
 
     def of(self, reader: PackReader, graph: Graph, tips: tuple[bytes, ...]) -> Closure:
         """The objects the commits `tips` (sorted, each in `graph`) reach."""
@@ -48,9 +49,10 @@ class Closures(Weighed):
                 return hit
             kept = list(self._items.values())
         base = _ancestor_closure(graph, tips, kept)
-        known = base.members if base is not None else frozenset()
+        known = base.members if base is not None else ShaTable(b"")
         found, _ = walk_reachable(reader, graph, tips, known, None)
         closure = Closure(tips, known.union(found))
+        del found
         with self._lock:
             self._items[tips] = closure
             while len(self._items) > _KEPT:

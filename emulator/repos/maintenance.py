@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Collection
 from enum import Enum
 
 from emulator.memory import MemoryReturn
@@ -108,7 +109,7 @@ def maintain(
             return Outcome.SETTLED
         if not merge:
             return _retire(repos, repo, refs, redundant)
-        keep: set[bytes] | None = None
+        keep: Collection[bytes] | None = None
     else:
         merge, keep = names, reachable
     new = (

@@ -20,7 +20,8 @@ from typing import BinaryIO
 from dulwich.pack import apply_delta
 
 from emulator.repos.files import PACK_DIR, RepoFiles
-from emulator.repos.pack_cache import PackCache, sha_list_bytes
+from emulator.repos.pack_cache import PackCache
+from emulator.repos.sha_table import ShaTable
 
 __all__ = ["PackCache"]  # the cache lives in pack_cache; readers import it from here too
 
@@ -50,7 +51,7 @@ class PackIndex:
     key: tuple[str, bytes]
     pack_size: int
     pack_checksum: bytes
-    shas: list[bytes]
+    shas: ShaTable
     offsets: array[int]  # parallel to `shas`
     sorted_offsets: array[int]  # ascending, plus `pack_size - 20` as a sentinel
     sorted_pos: array[int]  # index into `shas` of the k-th entry in pack order
@@ -62,13 +63,11 @@ class PackIndex:
     def cache_bytes(self) -> int:
         """Estimated memory: the SHAs and the three offset arrays."""
         arrays = (self.offsets, self.sorted_offsets, self.sorted_pos)
-        return sha_list_bytes(self.count) + sum(len(a) * a.itemsize for a in arrays)
+        return self.shas.cache_bytes() + sum(len(a) * a.itemsize for a in arrays)
 
     def find(self, sha: bytes) -> int | None:
-        i = bisect_left(self.shas, sha)
-        if i < len(self.shas) and self.shas[i] == sha:
-            return self.offsets[i]
-        return None
+        i = self.shas.position(sha)
+        return None if i is None else self.offsets[i]
 
     def entry_end(self, offset: int) -> int:
         return self.sorted_offsets[bisect_right(self.sorted_offsets, offset)]
@@ -91,7 +90,7 @@ def parse_index(name: str, data: bytes, pack_size: int) -> PackIndex:
     large_start = off_start + 4 * n
     if len(data) < large_start + 40:
         raise PackFormatError(f"{name}.idx: truncated")
-    shas = [data[i : i + 20] for i in range(sha_start, sha_start + 20 * n, 20)]
+    shas = ShaTable(data[sha_start : sha_start + 20 * n])
     small = array("I", data[off_start:large_start])
     small.byteswap()
     offsets = array("Q", small)

@@ -11,7 +11,6 @@ collector's walk also serves the next clone, and a clone that had to walk serves
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from collections.abc import Set as AbstractSet
 
 from emulator.repos.commit_graph import Graph
 from emulator.repos.pack_cache import sha_set_bytes
@@ -27,6 +26,7 @@ from emulator.repos.pack_reader import (
     tag_target,
 )
 from emulator.repos.pack_send import duplicate_positions
+from emulator.repos.sha_table import ShaTable
 
 ShouldStop = Callable[[], bool]
 
@@ -40,52 +40,55 @@ def reachable_objects(
     graph: Graph,
     tips: frozenset[bytes],
     should_stop: ShouldStop | None = None,
-) -> set[bytes]:
+) -> ShaTable:
     """Binary ids of every object reachable from `tips` (binary ids of ref values). Raises
     `PackFormatError` if a reachable commit or tree is missing: then nothing may be dropped.
 
     The last answer is kept per base pack (the largest), and a new one is derived from it
     when every old tip is still reachable (fast-forwards, new branches and tags: the usual
     push): only the new objects are walked, so a clone after a push does not read every tree
-    again. Object ids name content, so the answer holds whichever repository asks."""
+    again. Object ids name content, so the answer holds whichever repository asks. The answer
+    is a `ShaTable`: kept for as long as the packs are, it must not be 100,000s of objects."""
     if not reader.indexes:
-        return set()
+        return ShaTable(b"")
     base = reader.indexes[0]
     key = ("reach", base.key)
     holder = reader.cached(key, lambda: ([], 0))
     assert isinstance(holder, list)
     last = holder[0] if holder else None
-    result: set[bytes] | None = None
+    result: ShaTable | None = None
     if last is not None:
         old_tips, known = last
+        assert isinstance(known, ShaTable)
         if old_tips == tips:
-            return set(known)
+            return known
         found, touched = walk_reachable(reader, graph, tips - old_tips, known, should_stop)
         if all(t in tips or t in touched for t in old_tips):
-            result = known | found
+            result = known.union(found)
     if result is None:
-        result, _ = walk_reachable(reader, graph, tips, frozenset(), should_stop)
-    holder[:] = [(tips, frozenset(result))]
-    reader.cache.reweigh(key, sha_set_bytes(len(result) + len(tips)))
+        walked, _ = walk_reachable(reader, graph, tips, frozenset(), should_stop)
+        result = ShaTable.of(walked)
+        del walked
+    remember_reachable(reader, tips, result)
     return result
 
 
-def remember_reachable(reader: PackReader, tips: frozenset[bytes], found: set[bytes]) -> None:
+def remember_reachable(reader: PackReader, tips: frozenset[bytes], found: ShaTable) -> None:
     """Seed the derivation of `reachable_objects` for a new set of packs (after a repack)."""
     if reader.indexes:
         base = reader.indexes[0]
         key = ("reach", base.key)
         holder = reader.cached(key, lambda: ([], 0))
         assert isinstance(holder, list)
-        holder[:] = [(tips, frozenset(found))]
-        reader.cache.reweigh(key, sha_set_bytes(len(found) + len(tips)))
+        holder[:] = [(tips, found)]
+        reader.cache.reweigh(key, found.cache_bytes() + sha_set_bytes(len(tips)))
 
 
 def walk_reachable(
     reader: PackReader,
     graph: Graph,
     tips: Iterable[bytes],
-    known: AbstractSet[bytes],
+    known: Collection[bytes],
     should_stop: ShouldStop | None,
 ) -> tuple[set[bytes], set[bytes]]:
     """Objects reachable from `tips` that are not in `known` (closed under reachability, so
@@ -154,6 +157,8 @@ def walk_reachable(
 
 def stored_exactly(reader: PackReader, reachable: Collection[bytes]) -> bool:
     """Whether the reader's packs hold exactly `reachable`: nothing more, nothing less."""
+    if isinstance(reachable, ShaTable) and len(reader.indexes) == 1:
+        return reader.indexes[0].shas.blob == reachable.blob  # both sorted: one comparison
     members = reachable if isinstance(reachable, (set, frozenset)) else set(reachable)
     distinct = 0
     for ix, dups in zip(reader.indexes, duplicate_positions(reader), strict=True):
@@ -184,11 +189,11 @@ def remember_exact(reader: PackReader, tips: frozenset[bytes], exact: bool) -> N
 
 def clone_objects(
     reader: PackReader, graph: Graph, tips: frozenset[bytes]
-) -> tuple[bool, set[bytes] | None]:
+) -> tuple[bool, ShaTable | None]:
     """For a request that wants every ref: (True, None) if the stored packs hold exactly what
     the refs reach, else (False, the objects to send). Walks only when the answer for these
     packs and tips is not known yet."""
-    walked: list[set[bytes]] = []
+    walked: list[ShaTable] = []
 
     def build() -> tuple[object, int]:
         found = reachable_objects(reader, graph, tips)

@@ -1,0 +1,59 @@
+"""`ShaTable` against a Python set of the same ids: lookups, order, splicing new ids in."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from emulator.repos.sha_table import ShaTable
+
+
+def _ids(rng: random.Random, n: int) -> list[bytes]:
+    return [rng.randbytes(20) for _ in range(n)]
+
+
+def test_lookups_and_order_match_a_set_of_the_same_ids() -> None:
+    rng = random.Random(7)
+    ids = set(_ids(rng, 5000))
+    table = ShaTable.of(ids)
+    ordered = sorted(ids)
+    assert len(table) == len(ids)
+    assert list(table) == ordered
+    assert table[0] == ordered[0] and table[-1] == ordered[-1]
+    for i, sha in enumerate(ordered[::97]):
+        assert table.position(sha) == i * 97
+        assert sha in table
+    for sha in _ids(rng, 500):
+        assert (sha in table) == (sha in ids)
+    assert b"short" not in table and "not bytes" not in table
+    with pytest.raises(IndexError):
+        table[len(ids)]
+
+
+def test_ids_sharing_their_first_eight_bytes_are_told_apart() -> None:
+    prefix = b"\x5a" * 8
+    a, b, c = (prefix + bytes([k]) * 12 for k in (1, 2, 3))
+    table = ShaTable.of([c, a])
+    assert (table.position(a), table.position(c)) == (0, 1)
+    assert b not in table
+    grown = table.union([b, a])
+    assert list(grown) == [a, b, c]
+    assert grown.position(b) == 1
+    assert prefix + b"\x00" * 12 not in grown and prefix + b"\xff" * 12 not in grown
+
+
+def test_union_splices_new_ids_into_their_places() -> None:
+    rng = random.Random(11)
+    ids = set(_ids(rng, 3000))
+    table = ShaTable.of(ids)
+    more = _ids(rng, 200) + rng.sample(sorted(ids), 50)  # new ones and ones already there
+    grown = table.union(more)
+    assert list(grown) == sorted(ids | set(more))
+    assert table.union(rng.sample(sorted(ids), 10)) is table  # nothing new: the same table
+    assert list(ShaTable(b"").union(more)) == sorted(set(more))
+
+
+def test_a_blob_that_is_not_whole_ids_is_refused() -> None:
+    with pytest.raises(ValueError):
+        ShaTable(b"\0" * 21)
