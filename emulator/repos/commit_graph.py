@@ -1,17 +1,20 @@
 """An in-memory commit graph (sha -> tree, parents, commit time) and the walks a fetch needs.
 
-Built once per pack by reading only its commit objects, merged per set of packs, and cached in
-the `PackCache`, so a push (one new pack) costs one small scan, not a rebuild.
+Built once per pack by reading only its commit objects, kept per pack in the `PackCache` as a
+`CommitTable` (a few buffers, not an object per id: see `sha_table`), and read through a
+`PackGraphs` over a set of packs, so a push (one new pack) costs one small scan, not a rebuild.
 """
 
 from __future__ import annotations
 
 import heapq
 import zlib
+from array import array
 from collections import ChainMap
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TypeVar, overload
 
-from emulator.repos.pack_cache import COMMIT, DICT_ITEM, INT
+from emulator.repos.pack_cache import DICT_ITEM, INT
 from emulator.repos.pack_reader import (
     OBJ_COMMIT,
     OFS_DELTA,
@@ -21,14 +24,129 @@ from emulator.repos.pack_reader import (
     parse_commit,
     parse_entry_header,
 )
+from emulator.repos.sha_table import ShaTable
 
 Commit = tuple[bytes, tuple[bytes, ...], int]  # tree, parents, commit time
-Graph = dict[bytes, Commit]
+Graph = Mapping[bytes, Commit]
 
 _WINDOW = 1 << 20
+_ID = 20
+_T = TypeVar("_T")
 
 
-def _scan_pack_commits(reader: PackReader, p: int) -> Graph:
+class CommitTable(Mapping[bytes, Commit]):
+    """One pack's commits: ids in a `ShaTable`; trees, times and parents in buffers in the
+    same order (a commit's parents are `parents[ends[i - 1]:ends[i]]`, counted in ids)."""
+
+    __slots__ = ("_ends", "_ids", "_parents", "_times", "_trees")
+
+    def __init__(self, commits: Mapping[bytes, Commit]) -> None:
+        self._ids = ShaTable.of(commits)
+        trees: list[bytes] = []
+        parents: list[bytes] = []
+        ends = array("I")
+        times = array("q")
+        n = 0
+        for c in self._ids:
+            tree, ps, when = commits[c]
+            trees.append(tree)
+            parents.extend(ps)
+            n += len(ps)
+            ends.append(n)
+            times.append(when)
+        self._trees = b"".join(trees)
+        self._parents = b"".join(parents)
+        self._ends = ends
+        self._times = times
+
+    def _at(self, i: int) -> Commit:
+        a = self._ends[i - 1] * _ID if i else 0
+        b = self._ends[i] * _ID
+        ps = self._parents
+        if b - a == _ID:
+            parents: tuple[bytes, ...] = (ps[a:b],)
+        else:
+            parents = tuple(ps[j : j + _ID] for j in range(a, b, _ID))
+        t = i * _ID
+        return self._trees[t : t + _ID], parents, self._times[i]
+
+    @overload
+    def get(self, key: bytes, /) -> Commit | None: ...
+    @overload
+    def get(self, key: bytes, default: Commit | _T, /) -> Commit | _T: ...
+    def get(self, key: bytes, default: object = None, /) -> object:
+        i = self._ids.position(key)
+        return default if i is None else self._at(i)
+
+    def __getitem__(self, key: bytes) -> Commit:
+        i = self._ids.position(key)
+        if i is None:
+            raise KeyError(key)
+        return self._at(i)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._ids
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def cache_bytes(self) -> int:
+        return (
+            self._ids.cache_bytes()
+            + len(self._trees)
+            + len(self._parents)
+            + 4 * len(self._ends)
+            + 8 * len(self._times)
+        )
+
+
+class PackGraphs(Mapping[bytes, Commit]):
+    """The commits of several packs, the first pack's copy first (like `PackReader.locate`)."""
+
+    __slots__ = ("_len", "_parts")
+
+    def __init__(self, parts: list[CommitTable]) -> None:
+        self._parts = parts
+        self._len = -1
+
+    @overload
+    def get(self, key: bytes, /) -> Commit | None: ...
+    @overload
+    def get(self, key: bytes, default: Commit | _T, /) -> Commit | _T: ...
+    def get(self, key: bytes, default: object = None, /) -> object:
+        for part in self._parts:
+            found = part.get(key)
+            if found is not None:
+                return found
+        return default
+
+    def __getitem__(self, key: bytes) -> Commit:
+        found: Commit | None = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return any(key in part for part in self._parts)
+
+    def __iter__(self) -> Iterator[bytes]:
+        seen: set[bytes] = set()
+        for part in self._parts:
+            for c in part:
+                if c not in seen:
+                    seen.add(c)
+                    yield c
+
+    def __len__(self) -> int:
+        if self._len < 0:
+            self._len = sum(1 for _ in self)
+        return self._len
+
+
+def _scan_pack_commits(reader: PackReader, p: int) -> dict[bytes, Commit]:
     """Read every entry header of pack `p` sequentially; inflate only the commits (and resolve
     the rare commit stored as a delta)."""
     ix: PackIndex = reader.indexes[p]
@@ -36,7 +154,7 @@ def _scan_pack_commits(reader: PackReader, p: int) -> Graph:
     types: dict[int, int] = {}  # offset -> resolved type (1-4)
     pending: list[tuple[int, bytes]] = []  # REF_DELTA entries: (offset, base sha)
     delta_commits: list[int] = []
-    commits: Graph = {}
+    commits: dict[bytes, Commit] = {}
     f = reader.file(p)
     buf = b""
     buf_start = 0
@@ -110,28 +228,17 @@ def _external_type(reader: PackReader, sha: bytes) -> int:
 
 def load_graph(reader: PackReader) -> Graph:
     """The commit graph of all the reader's packs, from the cache when possible."""
-    parts: list[Graph] = []
+    parts: list[CommitTable] = []
     for p, ix in enumerate(reader.indexes):
 
         def build(p: int = p) -> tuple[object, int]:
-            g = _scan_pack_commits(reader, p)
-            return g, len(g) * COMMIT
+            table = CommitTable(_scan_pack_commits(reader, p))
+            return table, table.cache_bytes()
 
         g = reader.cached(("commits", ix.key), build)
-        assert isinstance(g, dict)
+        assert isinstance(g, CommitTable)
         parts.append(g)
-    if len(parts) == 1:
-        return parts[0]
-
-    def merge() -> tuple[object, int]:
-        merged: Graph = {}
-        for g in reversed(parts):  # the first pack's copy wins, like PackReader.locate
-            merged.update(g)
-        return merged, len(merged) * DICT_ITEM  # the commits are the packs' graphs' own
-
-    merged = reader.cached(("graph", reader.key), merge)
-    assert isinstance(merged, dict)
-    return merged
+    return parts[0] if len(parts) == 1 else PackGraphs(parts)
 
 
 def generations(graph: Graph, known: dict[bytes, int] | None = None) -> Mapping[bytes, int]:

@@ -29,7 +29,6 @@ POINTER = 8  # a slot in a list or tuple
 SET_ITEM = 42  # a set's share of the table per member (the member itself not included)
 DICT_ITEM = 52  # a dict's share of the table per item (key and value not included)
 INT = 28  # an int that is not one of the small cached ones
-COMMIT = 360  # a commit graph's entry: sha -> (tree, parents, time), all owned
 ENTRY_OVERHEAD = 200  # the cache's own record, the key, a small value
 
 
@@ -42,10 +41,6 @@ class Weighed:
 
     def cache_bytes(self) -> int:
         raise NotImplementedError
-
-
-def sha_list_bytes(n: int) -> int:
-    return n * (SHA + POINTER)
 
 
 def sha_set_bytes(n: int) -> int:
