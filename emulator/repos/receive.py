@@ -47,7 +47,6 @@ from emulator.repos.files import RepoFiles
 from emulator.repos.gitmodules import check_special_blob, non_blob
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
 from emulator.repos.object_checks import BLOB, COMMIT, TAG, ObjectCheckError, check_raw_object
-from emulator.repos.pack_cache import sha_set_bytes
 from emulator.repos.pack_indexer import (
     ClientGone,
     PackError,
@@ -57,7 +56,7 @@ from emulator.repos.pack_indexer import (
     WorkLimit,
     write_index_v2,
 )
-from emulator.repos.pack_reader import PackCache, PackIndex, PackReader
+from emulator.repos.pack_reader import PackCache, PackReader
 from emulator.repos.pkt_reader import PktReader
 from emulator.repos.service import ATOMIC_FAILED, RepositoryService
 from emulator.repos.shallow import SHALLOW_UPDATE_REFUSED, refs_needing_shallow
@@ -313,9 +312,9 @@ class ReceivePack:
                 raise PackTooLarge(f"pack exceeds the maximum size of {limit} bytes")
             return data
 
-        # referenced binary SHAs, and which object referenced each (for the error message)
-        referenced: set[bytes] = set()
-        referrers: list[tuple[bytes, list[bytes]]] = []
+        # referenced binary SHA -> an object that names it (for the error message): one entry
+        # per object named, not one per tree entry (a history's trees name millions)
+        referenced: dict[bytes, bytes] = {}
 
         specials: dict[bytes, str] = {}  # blobs named .gitmodules or .gitattributes
 
@@ -324,8 +323,7 @@ class ReceivePack:
             if self.client_shallow and type_num in (COMMIT, TAG):
                 refs = self._shallow_links(type_num, sha, refs)
             if refs:
-                referenced.update(refs)
-                referrers.append((sha, refs))
+                referenced.update(dict.fromkeys(refs, sha))
 
         fmt = DEFAULT_OBJECT_FORMAT
         # Scratch files come from the store: an encrypted store keeps them encrypted too.
@@ -379,7 +377,7 @@ class ReceivePack:
                 indexed.types,
             )
             self._enter_window()
-            self._check_connectivity(referenced, referrers, indexed.types)
+            self._check_connectivity(referenced, indexed.types)
             return quarantine
         except BaseException:
             for path in (idx_path, pack_path):
@@ -428,36 +426,26 @@ class ReceivePack:
         reader = self._stored(refresh)
         missing = shas
         for ix in reader.indexes:
-
-            def build(ix: PackIndex = ix) -> tuple[object, int]:
-                return frozenset(ix.shas), sha_set_bytes(ix.count)
-
-            # One set per stored pack, kept across requests: packs never change once published.
-            members = reader.cached(("sha-set", *ix.key), build)
-            assert isinstance(members, frozenset)
-            missing = missing.difference(members)
+            missing = {s for s in missing if s not in ix.shas}
             if not missing:
                 break
         return missing
 
     def _check_connectivity(
         self,
-        referenced: set[bytes],
-        referrers: Sequence[tuple[bytes, list[bytes]]],
+        referenced: Mapping[bytes, bytes],
         present: Mapping[bytes, int],
     ) -> None:
-        missing = referenced.difference(present)
+        missing = referenced.keys() - present.keys()
         if missing:
             missing = self._missing_from_store(missing)
         if missing:  # a push that completed meanwhile may have stored them
             missing = self._missing_from_store(missing, refresh=True)
         if missing:
-            for sha, refs in referrers:
-                for ref in refs:
-                    if ref in missing:
-                        raise ObjectCheckError(
-                            f"missing object {ref.hex()} referenced by {sha.hex()}"
-                        )
+            ref = min(missing)
+            raise ObjectCheckError(
+                f"missing object {ref.hex()} referenced by {referenced[ref].hex()}"
+            )
 
     # -- the refs ---------------------------------------------------------------------------
 
