@@ -50,6 +50,7 @@ from git_http import (  # a sibling script, not a package
     Ccemu,
     X,
     _redact,
+    _stop_all,
     git_env,
     git_out,
     machine,
@@ -449,6 +450,7 @@ class Soak:
         self.record = Record()
         self.stopping = threading.Event()
         self.samples: list[Sample] = []
+        self.threads: list[threading.Thread] = []
         self.phase = "setup"
         self.started = time.monotonic()
         self.server: Ccemu
@@ -527,6 +529,8 @@ class Soak:
             sampler.start()
             clients = [Client(k, self) for k in range(args.clients)]
             self.parallel([c.setup for c in clients])
+            self.phase = "seeded"
+            self.sample()
             self.phase = "work"
             work_start = time.monotonic()
             deadline = work_start + args.minutes * 60
@@ -549,6 +553,11 @@ class Soak:
         finally:
             self.stopping.set()
             self.procs.close()
+            # the clients notice and stop; then the server, before its data dir goes
+            until = time.monotonic() + 30
+            for t in self.threads:
+                t.join(max(0.0, until - time.monotonic()))
+            _stop_all()
             shutil.rmtree(self.tmp, ignore_errors=True)
         print(report)
         if args.out:
@@ -570,6 +579,7 @@ class Soak:
                 )
 
         threads = [threading.Thread(target=wrap, args=(j,), daemon=True) for j in jobs]
+        self.threads += threads
         for t in threads:
             t.start()
         for t in threads:
@@ -651,9 +661,9 @@ def rss_table(samples: list[Sample], work_start: float, work_end: float, end: Sa
     first = next((s for s in samples if s.phase == "idle after start"), None)
     if first:
         rows.append(("idle after start", first))
-    seeded = [s for s in samples if s.t <= work_start]
+    seeded = next((s for s in samples if s.phase == "seeded"), None)
     if seeded:
-        rows.append(("after seeding and client setup", seeded[-1]))
+        rows.append(("after seeding and client setup", seeded))
     if work:
         rows.append(("minimum during the work", min(work, key=lambda s: s.rss_mib)))
         rows.append(("maximum during the work", max(work, key=lambda s: s.rss_mib)))
