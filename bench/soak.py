@@ -35,7 +35,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -242,6 +242,9 @@ class Client:
             except GitFailed as exc:
                 if self.soak.stopping.is_set():
                     return
+                if self.lost_to_rewrite(op, exc.stderr, t0):
+                    self.soak.record.refused(op)
+                    continue
                 self.soak.record.error(
                     t0 - self.soak.started, op, f"exit {exc.code}: {first_lines(exc.stderr)}"
                 )
@@ -312,14 +315,21 @@ class Client:
                 cwd=self.work,
             )
             make_commits(self.soak.env, self.work, self.branch, 2, self.next_seed())
-            self.git(
-                "push", "-q", "--force", self.url(), f"{self.branch}:{self.branch}", cwd=self.work
-            )
+            with self.soak.rewriting(self.repo):
+                self.git(
+                    "push",
+                    "-q",
+                    "--force",
+                    self.url(),
+                    f"{self.branch}:{self.branch}",
+                    cwd=self.work,
+                )
             self.pushed = True
         elif op == "delete branch":
             if not self.pushed:
                 return self.do("push")
-            self.git("push", "-q", self.url(), f":refs/heads/{self.branch}", cwd=self.work)
+            with self.soak.rewriting(self.repo):
+                self.git("push", "-q", self.url(), f":refs/heads/{self.branch}", cwd=self.work)
             self.pushed = False
         elif op == "ls-remote":
             out = self.git("ls-remote", self.url())
@@ -344,6 +354,19 @@ class Client:
         else:
             return self.api_call(op)
         return False
+
+    def lost_to_rewrite(self, op: str, stderr: str, t0: float) -> bool:
+        """A clone or fetch whose ref advertisement named a tip that another client then
+        force-pushed away or deleted: the fetch request that follows (a separate HTTP request)
+        wants a commit no current ref reaches, and is refused with "not our ref" (as C git's
+        `check_non_tip` refuses it in protocol v0; C git's protocol v2 serves any object it
+        has). Expected only when such a rewrite of this repository overlapped the operation."""
+        # a single-branch clone wants the default or the shared branch, never rewritten
+        if op not in ("clone", "fetch", "push shared branch"):
+            return False
+        if "not our ref" not in stderr:
+            return False
+        return self.soak.rewritten_during(self.repo, t0, time.monotonic())
 
     def check_clone(self, dest: Path) -> None:
         # `git clone` checks connectivity itself; this catches a pack that lies about its refs
@@ -451,6 +474,7 @@ class Soak:
         self.stopping = threading.Event()
         self.samples: list[Sample] = []
         self.threads: list[threading.Thread] = []
+        self.rewrites: dict[str, list[list[float]]] = defaultdict(list)
         self.phase = "setup"
         self.started = time.monotonic()
         self.server: Ccemu
@@ -458,6 +482,22 @@ class Soak:
         self.head = "main"
         self.files: list[str] = []
         self.folders: list[str] = []
+
+    # -- force-pushes and branch deletes, to tell a lost race from an error
+
+    @contextlib.contextmanager
+    def rewriting(self, repo: str) -> Iterator[None]:
+        span = [time.monotonic(), float("inf")]
+        with self.record.lock:
+            self.rewrites[repo].append(span)
+        try:
+            yield
+        finally:
+            span[1] = time.monotonic()
+
+    def rewritten_during(self, repo: str, start: float, end: float) -> bool:
+        with self.record.lock:
+            return any(a < end and b > start for a, b in self.rewrites[repo])
 
     # -- RSS
 
@@ -634,7 +674,16 @@ class Soak:
                 f"| {op} | {len(xs)} | {rec.expected[op]} | {errors_by_op[op]} | "
                 f"{fmt_s(pct(xs, 50))} | {fmt_s(pct(xs, 95))} |"
             )
-        lines += ["", f"{total} operations done, {len(rec.errors)} errors.", ""]
+        lines += [
+            "",
+            f"{total} operations done, {len(rec.errors)} errors. Expected refusals: a push to the"
+            " shared branch that git refuses as non-fast-forward (another client pushed first);"
+            ' a clone or fetch refused with "not our ref" while another client force-pushed or'
+            " deleted a branch of the same repository (the advertised tip is gone by the time the"
+            " pack is asked for; C git refuses it too in protocol v0, its protocol v2 serves any"
+            " object it still has).",
+            "",
+        ]
         if rec.errors:
             distinct = Counter((op, normalize(msg)) for _, op, msg in rec.errors)
             lines += ["Errors (distinct messages, with their count and first time):", ""]
