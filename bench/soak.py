@@ -438,8 +438,12 @@ class Client:
 
 
 def non_fast_forward(stderr: str) -> bool:
-    """git refused the push itself: the branch moved since this client fetched it."""
-    return "[rejected]" in stderr and ("fetch first" in stderr or "non-fast-forward" in stderr)
+    """The branch moved since this client fetched it: git refused the push itself, or the
+    server's compare-and-swap of the ref lost to another client's push that landed first
+    (C git's receive-pack says "failed to update ref" / "cannot lock ref" then)."""
+    if "[rejected]" in stderr and ("fetch first" in stderr or "non-fast-forward" in stderr):
+        return True
+    return "[remote rejected]" in stderr and "it changed during the push" in stderr
 
 
 def describe(exc: Exception) -> str:
@@ -677,7 +681,8 @@ class Soak:
         lines += [
             "",
             f"{total} operations done, {len(rec.errors)} errors. Expected refusals: a push to the"
-            " shared branch that git refuses as non-fast-forward (another client pushed first);"
+            " shared branch that git refuses as non-fast-forward, or whose ref update the server"
+            " refuses because the branch changed during the push (another client pushed first);"
             ' a clone or fetch refused with "not our ref" while another client force-pushed or'
             " deleted a branch of the same repository (the advertised tip is gone by the time the"
             " pack is asked for; C git refuses it too in protocol v0, its protocol v2 serves any"
