@@ -8,12 +8,14 @@ import socket
 import ssl
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -24,7 +26,6 @@ from emulator.api import ccemu_events
 from emulator.api.ccemu_maintenance import routes as maintenance_routes
 from emulator.api.ccemu_reset import routes as reset_routes
 from emulator.api.ccemu_stats import routes as stats_routes
-from emulator.api.endpoint import api_endpoint, warm_services
 from emulator.core import Emulator
 from emulator.http_access_log import AccessLogMiddleware
 from emulator.http_protocol import limited_http_protocol
@@ -53,7 +54,48 @@ class _LazyConsole:
         await self._app(scope, receive, send)
 
 
-def build_app(emu: Emulator) -> Starlette:
+ApiEndpoint = Callable[[Emulator, Request], Awaitable[Response]]
+
+
+class _LazyApi:
+    """The AWS API door, imported once the listeners accept connections (in the background) or
+    by its first request if that comes first: botocore and every service's handlers are a third
+    of start-up, and a git-only client never needs them."""
+
+    def __init__(self) -> None:
+        self._endpoint: ApiEndpoint | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> ApiEndpoint:
+        """The door's entry point, imported on the first call (blocking: call it in a thread)."""
+        if self._endpoint is None:
+            with self._lock:
+                if self._endpoint is None:
+                    from emulator.api.endpoint import api_endpoint
+
+                    self._endpoint = api_endpoint
+        return self._endpoint
+
+    def warm(self) -> None:
+        """Import the door and load every service's model and handlers now, and the signer that
+        SigV4 git passwords are checked with, rather than on their first request."""
+        self.load()
+        from emulator.api.endpoint import warm_services
+        from emulator.iam import git_password
+
+        warm_services()
+        git_password.warm()
+
+    async def __call__(self, emu: Emulator, request: Request) -> Response:
+        endpoint = self._endpoint
+        if endpoint is None:  # not warm yet: import in a thread, the event loop keeps serving
+            endpoint = await run_in_threadpool(self.load)
+        return await endpoint(emu, request)
+
+
+def build_app(emu: Emulator, api_door: _LazyApi | None = None) -> Starlette:
+    api_endpoint = api_door if api_door is not None else _LazyApi()
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -230,9 +272,11 @@ def serve(emu: Emulator) -> int:
 
     written: list[str] = []  # the ready file's text, once written: removed at exit
 
+    api_door = _LazyApi()
+
     def on_ready() -> None:
-        # The API door's botocore models load in the background once the listeners are up.
-        threading.Thread(target=warm_services, name="ccemu-warm", daemon=True).start()
+        # The API door and its botocore models load in the background once the listeners are up.
+        threading.Thread(target=api_door.warm, name="ccemu-warm", daemon=True).start()
         info = {"http": emu.endpoints.http or "", "ssh": emu.endpoints.ssh or ""}
         info["data_dir"] = str(cfg.data_dir.resolve())
         if https_url:
@@ -258,7 +302,7 @@ def serve(emu: Emulator) -> int:
         )
 
     config = uvicorn.Config(
-        build_app(emu),
+        build_app(emu, api_door),
         log_level="warning",
         access_log=False,
         http=limited_http_protocol(
