@@ -392,6 +392,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0 if args.command is None and argv is not None else 2
 
+    # First, before the server's imports: a new data dir's RSA host key is made meanwhile.
+    from emulator.keygen import rsa_host_key_maker
+
+    make_rsa_host_key = rsa_host_key_maker(args.data_dir)
+
     from dataclasses import replace
 
     from emulator import ready_file
@@ -479,7 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         emu.close()
         print(f"ccemu: error: {exc}", file=sys.stderr)
         return 2
-    return serve(emu)
+    return serve(emu, make_rsa_host_key)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from emulator.api.ccemu_stats import routes as stats_routes
 from emulator.core import Emulator
 from emulator.http_access_log import AccessLogMiddleware
 from emulator.http_protocol import limited_http_protocol
+from emulator.keygen import rsa_pem
 from emulator.trust import HOST_KEYS_PATH, HostKey, TrustError, existing_data_dir, host_key_lines
 from git_http.app import git_routes
 from ssh_server.host_keys import load_existing, load_or_create
@@ -220,7 +221,9 @@ def ssh_host_key_lines(data_dir: Path, host: str, port: int) -> list[str]:
     return host_key_lines(ssh_host_keys(data_dir), host, port)
 
 
-def serve(emu: Emulator) -> int:
+def serve(emu: Emulator, make_rsa_host_key: Callable[[], bytes] = rsa_pem) -> int:
+    """Run every listener until stopped. `make_rsa_host_key` makes the RSA host key's PEM if the
+    data dir has none (emulator.keygen: `ccemu serve` starts it before importing the server)."""
     cfg = emu.config
     try:
         http_sock = bind(cfg.host, cfg.port)
@@ -265,7 +268,7 @@ def serve(emu: Emulator) -> int:
         max_unauthenticated=limits.max_ssh_unauthenticated,
         max_connections=limits.max_ssh_connections,
     )
-    host_keys = load_or_create(cfg.data_dir)
+    host_keys = load_or_create(cfg.data_dir, make_rsa_host_key)
     emu.endpoints.ssh_host_keys = tuple(HostKey(k.get_name(), k.get_base64()) for k in host_keys)
     ssh = SSHServer(emu, ssh_sock, host_keys, ssh_limits)
     emu.endpoints.ssh = f"ssh://{_url_host(cfg.host)}:{ssh.port}"

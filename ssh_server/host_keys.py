@@ -14,36 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import paramiko
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-ED25519_FILE = "ssh_host_ed25519_key"
-RSA_FILE = "ssh_host_rsa_key"
-# 2048 bits (112-bit security, accepted by every OpenSSH): 3072 would add a quarter second on
-# average to the first start, which CI fixtures pay on every run; Ed25519 is offered first anyway.
-RSA_BITS = 2048
+from emulator.keygen import ED25519_HOST_KEY, RSA_HOST_KEY, ed25519_pem, rsa_pem
 
-
-def _ed25519_pem() -> bytes:
-    return ed25519.Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    )
-
-
-def _rsa_pem() -> bytes:
-    return rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS).private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    )
-
-
-_KINDS: tuple[tuple[str, Callable[[], bytes], type[paramiko.PKey]], ...] = (
-    (ED25519_FILE, _ed25519_pem, paramiko.Ed25519Key),
-    (RSA_FILE, _rsa_pem, paramiko.RSAKey),
-)
+ED25519_FILE = ED25519_HOST_KEY
+RSA_FILE = RSA_HOST_KEY
 
 
 def _create(path: Path, pem: bytes) -> None:
@@ -62,11 +37,16 @@ def _create(path: Path, pem: bytes) -> None:
         tmp.unlink()
 
 
-def load_or_create(data_dir: Path) -> list[paramiko.PKey]:
-    """The host keys, Ed25519 first; generated and stored on first use."""
+def load_or_create(data_dir: Path, make_rsa: Callable[[], bytes] = rsa_pem) -> list[paramiko.PKey]:
+    """The host keys, Ed25519 first; generated and stored on first use (the RSA key's PEM by
+    `make_rsa`, which `ccemu serve` starts early: see emulator.keygen)."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    kinds: tuple[tuple[str, Callable[[], bytes], type[paramiko.PKey]], ...] = (
+        (ED25519_FILE, ed25519_pem, paramiko.Ed25519Key),
+        (RSA_FILE, make_rsa, paramiko.RSAKey),
+    )
     keys: list[paramiko.PKey] = []
-    for name, generate, cls in _KINDS:
+    for name, generate, cls in kinds:
         path = data_dir / name
         if not path.exists():
             _create(path, generate())
@@ -78,7 +58,7 @@ def load_existing(data_dir: Path) -> list[paramiko.PKey]:
     """The host keys a server has made in `data_dir`, Ed25519 first; FileNotFoundError if
     there are none (nothing is made: a key no server uses must not be trusted)."""
     keys: list[paramiko.PKey] = []
-    for name, _generate, cls in _KINDS:
+    for name, cls in ((ED25519_FILE, paramiko.Ed25519Key), (RSA_FILE, paramiko.RSAKey)):
         path = data_dir / name
         if not path.is_file():
             raise FileNotFoundError(f"no SSH host key {path}")
