@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import socket
 import ssl
@@ -32,8 +33,58 @@ from emulator.http_protocol import limited_http_protocol
 from emulator.keygen import rsa_pem
 from emulator.trust import HOST_KEYS_PATH, HostKey, TrustError, existing_data_dir, host_key_lines
 from git_http.app import git_routes
-from ssh_server.host_keys import load_existing, load_or_create
-from ssh_server.server import SSHLimits, SSHServer
+from ssh_server import host_key_files
+from ssh_server.limits import SSHLimits
+
+log = logging.getLogger(__name__)
+
+
+class _LazySsh:
+    """The SSH door, started once the HTTP listeners accept connections: paramiko and the door's
+    modules then load in the background instead of before the server is ready (a tenth of
+    start-up). Its socket is bound and listening before that, and its host keys are made and
+    announced, so a client that connects meanwhile is accepted and waits in the listen backlog
+    for its banner, tens of milliseconds, as it would behind a busy server."""
+
+    def __init__(
+        self, emu: Emulator, sock: socket.socket, key_files: list[Path], limits: SSHLimits
+    ) -> None:
+        self._emu = emu
+        self._sock = sock
+        self._key_files = key_files
+        self._limits = limits
+        self._lock = threading.Lock()
+        self._closed = False
+        self._server: Any = None  # an ssh_server.server.SSHServer once started
+
+    def start(self, on_failure: Callable[[], None]) -> None:
+        threading.Thread(
+            target=self._run, args=(on_failure,), name="ccemu-ssh-start", daemon=True
+        ).start()
+
+    def _run(self, on_failure: Callable[[], None]) -> None:
+        try:
+            from ssh_server.host_keys import load
+            from ssh_server.server import SSHServer
+
+            server = SSHServer(self._emu, self._sock, load(self._key_files), self._limits)
+        except Exception:
+            log.exception("the SSH door could not start")
+            print("ccemu: error: the SSH door could not start; stopping", file=sys.stderr)
+            on_failure()
+            return
+        with self._lock:
+            if self._closed:
+                return
+            server.start()
+            self._server = server
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            server = self._server
+        if server is not None:
+            server.close()
 
 
 class _LazyConsole:
@@ -209,10 +260,10 @@ class _Server(uvicorn.Server):
 def ssh_host_keys(data_dir: Path) -> list[HostKey]:
     """The SSH host keys a server has made in `data_dir`; TrustError if none (none are made)."""
     try:
-        keys = load_existing(existing_data_dir(data_dir))
+        paths = host_key_files.existing(existing_data_dir(data_dir))
     except FileNotFoundError as exc:
         raise TrustError(f"{exc}: start `ccemu serve --data-dir {data_dir}` first") from None
-    return [HostKey(key.get_name(), key.get_base64()) for key in keys]
+    return [host_key_files.public_key(path) for path in paths]
 
 
 def ssh_host_key_lines(data_dir: Path, host: str, port: int) -> list[str]:
@@ -268,17 +319,25 @@ def serve(emu: Emulator, make_rsa_host_key: Callable[[], bytes] = rsa_pem) -> in
         max_unauthenticated=limits.max_ssh_unauthenticated,
         max_connections=limits.max_ssh_connections,
     )
-    host_keys = load_or_create(cfg.data_dir, make_rsa_host_key)
-    emu.endpoints.ssh_host_keys = tuple(HostKey(k.get_name(), k.get_base64()) for k in host_keys)
-    ssh = SSHServer(emu, ssh_sock, host_keys, ssh_limits)
-    emu.endpoints.ssh = f"ssh://{_url_host(cfg.host)}:{ssh.port}"
+    key_files = host_key_files.ensure(cfg.data_dir, make_rsa_host_key)
+    emu.endpoints.ssh_host_keys = tuple(host_key_files.public_key(path) for path in key_files)
+    ssh = _LazySsh(emu, ssh_sock, key_files, ssh_limits)
+    emu.endpoints.ssh = f"ssh://{_url_host(cfg.host)}:{ssh_sock.getsockname()[1]}"
 
     written: list[str] = []  # the ready file's text, once written: removed at exit
 
     api_door = _LazyApi()
 
+    failed: list[str] = []  # a door that could not start: the server stops, exit status 1
+
+    def ssh_failed() -> None:
+        failed.append("ssh")
+        server.should_exit = True
+
     def on_ready() -> None:
-        # The API door and its botocore models load in the background once the listeners are up.
+        # The SSH door, then the API door and its botocore models, load in the background once
+        # the listeners are up.
+        ssh.start(ssh_failed)
         threading.Thread(target=api_door.warm, name="ccemu-warm", daemon=True).start()
         info = {"http": emu.endpoints.http or "", "ssh": emu.endpoints.ssh or ""}
         info["data_dir"] = str(cfg.data_dir.resolve())
@@ -319,7 +378,6 @@ def serve(emu: Emulator, make_rsa_host_key: Callable[[], bytes] = rsa_pem) -> in
         proxy_headers=False,
     )
     server = _Server(config, on_ready, tls_sockets)
-    ssh.start()
     # Deliveries left pending by the last run resume now; Emulator.close stops the worker.
     emu.events.start()
     emu.maintenance.start()  # stopped by Emulator.close
@@ -335,4 +393,4 @@ def serve(emu: Emulator, make_rsa_host_key: Callable[[], bytes] = rsa_pem) -> in
             ready_file.remove(cfg.ready_file, written[0])
         emu.close()
     print("ccemu stopped", file=sys.stderr, flush=True)
-    return 0
+    return 1 if failed else 0

@@ -29,6 +29,14 @@ def test_server_import_leaves_botocore_to_the_first_api_request() -> None:
     assert "emulator.api.endpoint" not in loaded
 
 
+def test_server_import_leaves_paramiko_to_the_ssh_door() -> None:
+    # The SSH door (paramiko) starts in the background once the HTTP listeners are up; its host
+    # keys are made and announced from the key files without it.
+    loaded = _modules_after("import emulator.server")
+    assert not {m for m in loaded if m == "paramiko" or m.startswith("paramiko.")}
+    assert "ssh_server.server" not in loaded
+
+
 def test_serve_does_not_import_invoke(tmp_path: Path) -> None:
     # paramiko imports invoke (a task runner) for client-side ssh_config `Match exec`; `ccemu
     # serve` reads no ssh_config, and the import was a sixth of what it waited for to be ready.
