@@ -37,7 +37,7 @@ def test_server_import_leaves_paramiko_to_the_ssh_door() -> None:
     assert "ssh_server.server" not in loaded
 
 
-def test_serve_does_not_import_invoke(tmp_path: Path) -> None:
+def test_serve_answers_ssh_once_ready_and_never_imports_invoke(tmp_path: Path) -> None:
     # paramiko imports invoke (a task runner) for client-side ssh_config `Match exec`; `ccemu
     # serve` reads no ssh_config, and the import was a sixth of what it waited for to be ready.
     ready = tmp_path / "ready.json"
