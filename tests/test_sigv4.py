@@ -254,7 +254,7 @@ class _BotocoreSigner(SigV4Auth):  # type: ignore[misc]
         "http://h:1/",
         "http://h:1",
         "http://h:1/a/./b/../c//d",
-        "http://h:1/a/../../b/",
+        "http://h:1/a/../../b/",  # request data, not a path read here
         "http://h:1/..",
         "http://h:1//",
         "http://h:1/a/b/..",
