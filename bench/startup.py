@@ -7,6 +7,10 @@ Measures, median of --runs (alternating where it matters):
   SSH), the way the `ccemu_server` fixture starts it: in a new data dir (a CI run: master key,
   SSH host keys, CA and certificates are made) and again in the same data dir (a kept one);
 - the parts of that: the interpreter with ccemu's imports alone, and a bare `python -c pass`;
+- ccemu's own bytecode is compiled first, as `pip install` compiles an installed package's, so
+  every start reads it; the same imports with ccemu's sources compiled at every start (what an
+  editable install run with PYTHONDONTWRITEBYTECODE=1 pays) are measured apart, from a copy of
+  the sources without bytecode;
 - `POST /_ccemu/reset`, what the `ccemu` fixture does before each test: on an empty server, and
   after a test that made a repository with a pushed commit, an IAM user with keys and a KMS key;
 - a whole `pytest` run of one file with one test that uses the `ccemu` fixture, against the same
@@ -54,8 +58,34 @@ def _git(env: dict[str, str], *args: str, cwd: Path | None = None) -> None:
     subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
 
 
+PACKAGES = ("emulator", "git_http", "ssh_server", "console")
+
+
+def compile_bytecode() -> None:
+    """ccemu's bytecode in its __pycache__ directories, as `pip install` leaves an installed
+    package (compileall writes it whatever PYTHONDONTWRITEBYTECODE says)."""
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", *(str(ROOT / p) for p in PACKAGES)],
+        check=True,
+        capture_output=True,
+    )
+
+
+def uncompiled_copy(tmp: Path) -> Path:
+    """A copy of ccemu's sources with no bytecode, imported before the checkout from its dir."""
+    src = tmp / "uncompiled"
+    for p in PACKAGES:
+        shutil.copytree(ROOT / p, src / p, ignore=shutil.ignore_patterns("__pycache__"))
+    return src
+
+
 def measure(runs: int, tmp: Path) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {k: [] for k in ("fresh", "kept", "imports", "python")}
+    out: dict[str, list[float]] = {
+        k: [] for k in ("fresh", "kept", "imports", "uncompiled", "python")
+    }
+    compile_bytecode()
+    src = uncompiled_copy(tmp)
+    no_bytecode = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     kept_dir = tmp / "kept" / "data"
     start_server(kept_dir).stop()  # make the kept data dir once
     for i in range(runs):
@@ -66,6 +96,9 @@ def measure(runs: int, tmp: Path) -> dict[str, list[float]]:
         out["kept"].append(srv.startup_seconds)
         srv.stop()
         out["imports"].append(_timed([sys.executable, "-c", "import emulator.server"], cwd=ROOT))
+        out["uncompiled"].append(
+            _timed([sys.executable, "-c", "import emulator.server"], cwd=src, env=no_bytecode)
+        )
         out["python"].append(_timed([sys.executable, "-c", "pass"]))
     return out
 
@@ -160,6 +193,10 @@ def report(
         " (`python -m emulator serve`"
         " with `--port 0 --https-port 0 --ssh-port 0` and a ready file, polled every 5 ms); ready"
         " means every listener accepts connections",
+        "- ccemu's bytecode is compiled first (`compileall`, as `pip install` does), so the"
+        " server reads it at every start; PYTHONDONTWRITEBYTECODE is"
+        f" {'set' if os.environ.get('PYTHONDONTWRITEBYTECODE') else 'not set'} in this"
+        " environment",
         "",
         "| what | median | range |",
         "|---|---|---|",
@@ -172,6 +209,10 @@ def report(
                 ),
                 ("`ccemu serve` to ready, kept data dir", start["kept"]),
                 ("of which: `python -c 'import emulator.server'`", start["imports"]),
+                (
+                    "the same imports, ccemu's sources compiled at every start (no bytecode)",
+                    start["uncompiled"],
+                ),
                 ("of which: `python -c pass`", start["python"]),
                 (
                     "`POST /_ccemu/reset`, empty server (the `ccemu` fixture, per test)",
@@ -195,6 +236,7 @@ def report(
         ("serve, new data dir", start["fresh"]),
         ("serve, kept data dir", start["kept"]),
         ("imports", start["imports"]),
+        ("imports, no bytecode", start["uncompiled"]),
         ("python -c pass", start["python"]),
         ("reset, empty", reset["empty"]),
         ("reset, used", reset["used"]),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import os
 import re
 import sys
@@ -112,10 +111,35 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def _version() -> str:
+    import importlib.metadata  # here, not at the top: `serve` would wait for it at every start
+
     try:
         return importlib.metadata.version("ccemu")
     except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
         return "unknown (not installed)"
+
+
+class _VersionAction(argparse.Action):
+    """argparse's `version` action, with the version looked up only when it is asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(
+            option_strings,
+            dest=argparse.SUPPRESS,
+            default=argparse.SUPPRESS,
+            nargs=0,
+            help="show program's version number and exit",
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"ccemu {_version()}")
+        parser.exit()
 
 
 def _port(value: str) -> int:
@@ -169,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ccemu", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--version", action="version", version=f"ccemu {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = sub.add_parser(
         "serve",
@@ -392,6 +416,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0 if args.command is None and argv is not None else 2
 
+    # First, before the server's imports: a new data dir's RSA host key is made meanwhile.
+    from emulator.keygen import rsa_host_key_maker
+
+    make_rsa_host_key = rsa_host_key_maker(args.data_dir)
+    # paramiko.config imports invoke, a task runner, for `Match exec` in a client's ssh_config:
+    # a server reads no ssh_config, and invoke is a sixth of the imports `serve` waits for.
+    # paramiko takes a failed import as "not installed"; this process never needs invoke.
+    sys.modules.setdefault("invoke", None)  # type: ignore[arg-type]
+
     from dataclasses import replace
 
     from emulator import ready_file
@@ -479,7 +512,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         emu.close()
         print(f"ccemu: error: {exc}", file=sys.stderr)
         return 2
-    return serve(emu)
+    return serve(emu, make_rsa_host_key)
 
 
 if __name__ == "__main__":

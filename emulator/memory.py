@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import logging
 import os
@@ -23,16 +24,23 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def _libc_function(name: str) -> Any:
-    """A function of the C library by name, None where there is no such library or function
-    (`malloc_trim` and `mallopt` are glibc's)."""
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, found once: `find_library` runs `ldconfig -p` in a subprocess, which every
+    start paid twice."""
     lib = ctypes.util.find_library("c")
     if lib is None:
         return None
     try:
-        return getattr(ctypes.CDLL(lib), name)
-    except (OSError, AttributeError):
+        return ctypes.CDLL(lib)
+    except OSError:
         return None
+
+
+def _libc_function(name: str) -> Any:
+    """A function of the C library by name, None where there is no such library or function
+    (`malloc_trim` and `mallopt` are glibc's)."""
+    return getattr(_libc(), name, None)
 
 
 def _load_trim() -> Callable[[int], int] | None:

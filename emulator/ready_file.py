@@ -4,6 +4,10 @@ A CI job waits for it (`until [ -f ready.json ]; do sleep 0.1; done`), so it mus
 early or half-written: a file left by an earlier run is removed at start, the new one appears
 whole (written aside, then renamed over the path) once every listener accepts connections, and
 it is removed when the server stops, unless another server has written it since.
+
+Every listener accepts connections by then, the SSH listener included; the SSH door itself
+(paramiko) loads in the background from that moment, so a client that connects at once may wait
+for its banner the few tens of milliseconds that takes: it is kept waiting, never refused.
 """
 
 from __future__ import annotations

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import socket
 import ssl
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -24,14 +27,64 @@ from emulator.api import ccemu_events
 from emulator.api.ccemu_maintenance import routes as maintenance_routes
 from emulator.api.ccemu_reset import routes as reset_routes
 from emulator.api.ccemu_stats import routes as stats_routes
-from emulator.api.endpoint import api_endpoint, warm_services
 from emulator.core import Emulator
 from emulator.http_access_log import AccessLogMiddleware
 from emulator.http_protocol import limited_http_protocol
+from emulator.keygen import rsa_pem
 from emulator.trust import HOST_KEYS_PATH, HostKey, TrustError, existing_data_dir, host_key_lines
 from git_http.app import git_routes
-from ssh_server.host_keys import load_existing, load_or_create
-from ssh_server.server import SSHLimits, SSHServer
+from ssh_server import host_key_files
+from ssh_server.limits import SSHLimits
+
+log = logging.getLogger(__name__)
+
+
+class _LazySsh:
+    """The SSH door, started once the HTTP listeners accept connections: paramiko and the door's
+    modules then load in the background instead of before the server is ready (a tenth of
+    start-up). Its socket is bound and listening before that, and its host keys are made and
+    announced, so a client that connects meanwhile is accepted and waits in the listen backlog
+    for its banner, tens of milliseconds, as it would behind a busy server."""
+
+    def __init__(
+        self, emu: Emulator, sock: socket.socket, key_files: list[Path], limits: SSHLimits
+    ) -> None:
+        self._emu = emu
+        self._sock = sock
+        self._key_files = key_files
+        self._limits = limits
+        self._lock = threading.Lock()
+        self._closed = False
+        self._server: Any = None  # an ssh_server.server.SSHServer once started
+
+    def start(self, on_failure: Callable[[], None]) -> None:
+        threading.Thread(
+            target=self._run, args=(on_failure,), name="ccemu-ssh-start", daemon=True
+        ).start()
+
+    def _run(self, on_failure: Callable[[], None]) -> None:
+        try:
+            from ssh_server.host_keys import load
+            from ssh_server.server import SSHServer
+
+            server = SSHServer(self._emu, self._sock, load(self._key_files), self._limits)
+        except Exception:
+            log.exception("the SSH door could not start")
+            print("ccemu: error: the SSH door could not start; stopping", file=sys.stderr)
+            on_failure()
+            return
+        with self._lock:
+            if self._closed:
+                return
+            server.start()
+            self._server = server
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            server = self._server
+        if server is not None:
+            server.close()
 
 
 class _LazyConsole:
@@ -53,7 +106,48 @@ class _LazyConsole:
         await self._app(scope, receive, send)
 
 
-def build_app(emu: Emulator) -> Starlette:
+ApiEndpoint = Callable[[Emulator, Request], Awaitable[Response]]
+
+
+class _LazyApi:
+    """The AWS API door, imported once the listeners accept connections (in the background) or
+    by its first request if that comes first: botocore and every service's handlers are a third
+    of start-up, and a git-only client never needs them."""
+
+    def __init__(self) -> None:
+        self._endpoint: ApiEndpoint | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> ApiEndpoint:
+        """The door's entry point, imported on the first call (blocking: call it in a thread)."""
+        if self._endpoint is None:
+            with self._lock:
+                if self._endpoint is None:
+                    from emulator.api.endpoint import api_endpoint
+
+                    self._endpoint = api_endpoint
+        return self._endpoint
+
+    def warm(self) -> None:
+        """Import the door and load every service's model and handlers now, and the signer that
+        SigV4 git passwords are checked with, rather than on their first request."""
+        self.load()
+        from emulator.api.endpoint import warm_services
+        from emulator.iam import git_password
+
+        warm_services()
+        git_password.warm()
+
+    async def __call__(self, emu: Emulator, request: Request) -> Response:
+        endpoint = self._endpoint
+        if endpoint is None:  # not warm yet: import in a thread, the event loop keeps serving
+            endpoint = await run_in_threadpool(self.load)
+        return await endpoint(emu, request)
+
+
+def build_app(emu: Emulator, api_door: _LazyApi | None = None) -> Starlette:
+    api_endpoint = api_door if api_door is not None else _LazyApi()
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -166,10 +260,10 @@ class _Server(uvicorn.Server):
 def ssh_host_keys(data_dir: Path) -> list[HostKey]:
     """The SSH host keys a server has made in `data_dir`; TrustError if none (none are made)."""
     try:
-        keys = load_existing(existing_data_dir(data_dir))
+        paths = host_key_files.existing(existing_data_dir(data_dir))
     except FileNotFoundError as exc:
         raise TrustError(f"{exc}: start `ccemu serve --data-dir {data_dir}` first") from None
-    return [HostKey(key.get_name(), key.get_base64()) for key in keys]
+    return [host_key_files.public_key(path) for path in paths]
 
 
 def ssh_host_key_lines(data_dir: Path, host: str, port: int) -> list[str]:
@@ -178,7 +272,9 @@ def ssh_host_key_lines(data_dir: Path, host: str, port: int) -> list[str]:
     return host_key_lines(ssh_host_keys(data_dir), host, port)
 
 
-def serve(emu: Emulator) -> int:
+def serve(emu: Emulator, make_rsa_host_key: Callable[[], bytes] = rsa_pem) -> int:
+    """Run every listener until stopped. `make_rsa_host_key` makes the RSA host key's PEM if the
+    data dir has none (emulator.keygen: `ccemu serve` starts it before importing the server)."""
     cfg = emu.config
     try:
         http_sock = bind(cfg.host, cfg.port)
@@ -223,16 +319,26 @@ def serve(emu: Emulator) -> int:
         max_unauthenticated=limits.max_ssh_unauthenticated,
         max_connections=limits.max_ssh_connections,
     )
-    host_keys = load_or_create(cfg.data_dir)
-    emu.endpoints.ssh_host_keys = tuple(HostKey(k.get_name(), k.get_base64()) for k in host_keys)
-    ssh = SSHServer(emu, ssh_sock, host_keys, ssh_limits)
-    emu.endpoints.ssh = f"ssh://{_url_host(cfg.host)}:{ssh.port}"
+    key_files = host_key_files.ensure(cfg.data_dir, make_rsa_host_key)
+    emu.endpoints.ssh_host_keys = tuple(host_key_files.public_key(path) for path in key_files)
+    ssh = _LazySsh(emu, ssh_sock, key_files, ssh_limits)
+    emu.endpoints.ssh = f"ssh://{_url_host(cfg.host)}:{ssh_sock.getsockname()[1]}"
 
     written: list[str] = []  # the ready file's text, once written: removed at exit
 
+    api_door = _LazyApi()
+
+    failed: list[str] = []  # a door that could not start: the server stops, exit status 1
+
+    def ssh_failed() -> None:
+        failed.append("ssh")
+        server.should_exit = True
+
     def on_ready() -> None:
-        # The API door's botocore models load in the background once the listeners are up.
-        threading.Thread(target=warm_services, name="ccemu-warm", daemon=True).start()
+        # The SSH door, then the API door and its botocore models, load in the background once
+        # the listeners are up.
+        ssh.start(ssh_failed)
+        threading.Thread(target=api_door.warm, name="ccemu-warm", daemon=True).start()
         info = {"http": emu.endpoints.http or "", "ssh": emu.endpoints.ssh or ""}
         info["data_dir"] = str(cfg.data_dir.resolve())
         if https_url:
@@ -258,7 +364,7 @@ def serve(emu: Emulator) -> int:
         )
 
     config = uvicorn.Config(
-        build_app(emu),
+        build_app(emu, api_door),
         log_level="warning",
         access_log=False,
         http=limited_http_protocol(
@@ -272,7 +378,6 @@ def serve(emu: Emulator) -> int:
         proxy_headers=False,
     )
     server = _Server(config, on_ready, tls_sockets)
-    ssh.start()
     # Deliveries left pending by the last run resume now; Emulator.close stops the worker.
     emu.events.start()
     emu.maintenance.start()  # stopped by Emulator.close
@@ -288,4 +393,4 @@ def serve(emu: Emulator) -> int:
             ready_file.remove(cfg.ready_file, written[0])
         emu.close()
     print("ccemu stopped", file=sys.stderr, flush=True)
-    return 0
+    return 1 if failed else 0

@@ -14,8 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +74,8 @@ def host_keys_from_server(url: str, timeout: float = 10.0) -> tuple[list[HostKey
     endpoint = url.rstrip("/") + HOST_KEYS_PATH
     if urlsplit(endpoint).scheme not in ("http", "https"):
         raise TrustError(f"{url} is not an http(s) URL of ccemu")
+    import urllib.request  # here: the server imports this module, and never asks itself
+
     try:
         with urllib.request.urlopen(endpoint, timeout=timeout) as resp:  # noqa: S310 - checked
             body = json.load(resp)

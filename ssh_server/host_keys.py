@@ -1,89 +1,53 @@
 """The server's host keys: Ed25519 and RSA, made on first start, kept in the data dir (0600).
 
 They must stay the same across restarts, or every client's `known_hosts` entry breaks. RSA is
-there for older clients that do not speak Ed25519; both are offered and the client picks.
+there for older clients that do not speak Ed25519; both are offered and the client picks. The
+files are made and read by ssh_server.host_key_files; this module gives them to paramiko.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import paramiko
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-ED25519_FILE = "ssh_host_ed25519_key"
-RSA_FILE = "ssh_host_rsa_key"
-# 2048 bits (112-bit security, accepted by every OpenSSH): 3072 would add a quarter second on
-# average to the first start, which CI fixtures pay on every run; Ed25519 is offered first anyway.
-RSA_BITS = 2048
+from emulator.keygen import rsa_pem
+from ssh_server import host_key_files
+from ssh_server.host_key_files import ED25519_FILE, RSA_FILE
 
-
-def _ed25519_pem() -> bytes:
-    return ed25519.Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    )
+__all__ = ["ED25519_FILE", "RSA_FILE", "fingerprint", "known_hosts_line", "load", "load_existing"]
 
 
-def _rsa_pem() -> bytes:
-    return rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS).private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    )
+def _paramiko_key(path: Path) -> paramiko.PKey:
+    if path.name == RSA_FILE:
+        try:
+            key = host_key_files.private_key(path)
+        except ValueError as exc:
+            raise paramiko.SSHException(str(exc)) from None
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise paramiko.SSHException(f"{path}: not an RSA private key")
+        return paramiko.RSAKey(key=key)
+    return paramiko.Ed25519Key.from_private_key_file(str(path))
 
 
-_KINDS: tuple[tuple[str, Callable[[], bytes], type[paramiko.PKey]], ...] = (
-    (ED25519_FILE, _ed25519_pem, paramiko.Ed25519Key),
-    (RSA_FILE, _rsa_pem, paramiko.RSAKey),
-)
+def load(paths: list[Path]) -> list[paramiko.PKey]:
+    """The host keys in `paths` (host_key_files.ensure or .existing), as paramiko serves them."""
+    return [_paramiko_key(path) for path in paths]
 
 
-def _create(path: Path, pem: bytes) -> None:
-    """Write `pem` to `path` with mode 0600 unless the file exists (a concurrent first start
-    keeps whichever key landed first)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(pem)
-            f.flush()
-            os.fsync(f.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, path)
-    finally:
-        tmp.unlink()
-
-
-def load_or_create(data_dir: Path) -> list[paramiko.PKey]:
+def load_or_create(data_dir: Path, make_rsa: Callable[[], bytes] = rsa_pem) -> list[paramiko.PKey]:
     """The host keys, Ed25519 first; generated and stored on first use."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    keys: list[paramiko.PKey] = []
-    for name, generate, cls in _KINDS:
-        path = data_dir / name
-        if not path.exists():
-            _create(path, generate())
-        keys.append(cls.from_private_key_file(str(path)))
-    return keys
+    return load(host_key_files.ensure(data_dir, make_rsa))
 
 
 def load_existing(data_dir: Path) -> list[paramiko.PKey]:
     """The host keys a server has made in `data_dir`, Ed25519 first; FileNotFoundError if
     there are none (nothing is made: a key no server uses must not be trusted)."""
-    keys: list[paramiko.PKey] = []
-    for name, _generate, cls in _KINDS:
-        path = data_dir / name
-        if not path.is_file():
-            raise FileNotFoundError(f"no SSH host key {path}")
-        keys.append(cls.from_private_key_file(str(path)))
-    return keys
+    return load(host_key_files.existing(data_dir))
 
 
 def fingerprint(key: paramiko.PKey) -> str:

@@ -33,7 +33,10 @@ from emulator import access_log
 from emulator.core import Emulator
 from emulator.iam.principal import Principal
 from ssh_server.interface import GitServerInterface
+from ssh_server.limits import SSHLimits
 from ssh_server.session import Caller, finish, run_exec
+
+__all__ = ["DISABLED_ALGORITHMS", "WINDOW_SIZE", "SSHLimits", "SSHServer"]
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +74,6 @@ def _channel_request(channel: paramiko.Channel, m: paramiko.Message) -> None:
         start = transport.after_reply.pop(channel.get_id(), None)
         if start is not None:
             start()
-
-
-@dataclass(frozen=True)
-class SSHLimits:
-    handshake_timeout: float = 20.0  # banner and key exchange
-    auth_timeout: float = 20.0  # from connect to authenticated (OpenSSH's LoginGraceTime)
-    idle_timeout: float = 600.0  # a session that moves no data for this long is closed
-    max_unauthenticated: int = 32
-    hello_timeout: float = 5.0  # from accept to the client's version line and key exchange init
-    max_connections: int = 512
-    max_sessions_per_connection: int = 10
-    max_running: int = 128  # commands running at once, all connections together
-    max_auth_attempts: int = 20
 
 
 @dataclass(eq=False)

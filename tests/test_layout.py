@@ -69,6 +69,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "emulator.config",
         "emulator.datadir",
         "emulator.tls",
+        "emulator.keygen",
         "emulator.http_protocol",
         "emulator.codecommit_errors",
     ),

@@ -254,6 +254,11 @@ class _BotocoreSigner(SigV4Auth):  # type: ignore[misc]
         "http://h:1/",
         "http://h:1",
         "http://h:1/a/./b/../c//d",
+        "http://h:1/a/../../b/",  # request data, not a path read here
+        "http://h:1/..",
+        "http://h:1//",
+        "http://h:1/a/b/..",
+        "http://h:1/./a/.",
         "http://h:1/some%20path/%E2%9C%93/~user/x+y",
         "http://h:1/v1/repos/r%2Fx?b=2&a=1&a=0&c=%2F&empty=&flag",
         "http://h:1/?Action=List&Version=1&Marker=a%3D%3D",

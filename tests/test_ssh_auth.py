@@ -309,3 +309,48 @@ def test_host_keys_are_made_once_private_and_stable(
         git(env, "ls-remote", again.ssh_git_url("stable", user.ssh_key_id))
     finally:
         assert again.stop() == 0
+
+
+@pytest.mark.parametrize("made_by", ["ccemu", "ssh-keygen -m PEM"])
+def test_rsa_host_key_kept_in_the_data_dir_signs_for_an_rsa_only_client(
+    tmp_path: Path, make_git_user: MakeGitUser, git_env: dict[str, str], made_by: str
+) -> None:
+    # The RSA host key is loaded without cryptography's slow consistency check; a client that
+    # accepts only RSA host keys must still verify the server's signature with the key the
+    # data dir holds, whether ccemu made it or it was put there in the older PEM format.
+    data = tmp_path / "data"
+    if made_by == "ccemu":
+        start_server(data).stop()  # the first start makes it; the second loads it
+    else:
+        data.mkdir(mode=0o700)
+        subprocess.run(
+            [
+                *("ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", ""),
+                *("-f", str(data / "ssh_host_rsa_key")),
+            ],
+            check=True,
+        )
+        (data / "ssh_host_rsa_key.pub").unlink()
+    public = subprocess.run(
+        ["ssh-keygen", "-y", "-f", str(data / "ssh_host_rsa_key")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[1]
+    srv = start_server(data)
+    try:
+        user = make_git_user(on=srv)
+        srv.client().create_repository(repositoryName="rsa")
+        known = tmp_path / "known_hosts"
+        known.write_text(f"[127.0.0.1]:{srv.ssh_port} ssh-rsa {public}\n")
+        rsa_only = "rsa-sha2-512,rsa-sha2-256"
+        # Trusting only what ssh-keygen reads from the file (ssh uses an option's first value).
+        cmd = [
+            "ssh",
+            "-o",
+            f"UserKnownHostsFile={known}",
+            *srv.ssh_command(user.identity, "-o", f"HostKeyAlgorithms={rsa_only}")[1:],
+        ]
+        git({**git_env, "GIT_SSH_COMMAND": " ".join(cmd)}, "ls-remote", user.ssh_url("rsa"))
+    finally:
+        assert srv.stop() == 0

@@ -16,10 +16,6 @@ import hmac
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
 from emulator.iam.credentials import SigningIdentity
 from emulator.iam.principal import Principal
 
@@ -62,10 +58,23 @@ def host_candidates(host: str) -> list[str]:
     return candidates
 
 
+def warm() -> None:
+    """Import what `expected_signature` needs now rather than on the first SigV4 password."""
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials  # noqa: F401
+
+
 def expected_signature(
     secret_key: str, access_key_id: str, region: str, host: str, path: str, timestamp: str
 ) -> str:
     """The hex signature for `timestamp` (`YYYYMMDDTHHMMSS`, no `Z`), as the client computes it."""
+    # Imported here, not with the module: botocore is a tenth of the server's start-up, and
+    # only a SigV4 git password needs it (the server warms it in the background once ready).
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
     signer = SigV4Auth(Credentials(access_key_id, secret_key), "codecommit", region)
     request = AWSRequest(method="GIT", url=f"https://{host}{path}")
     request.context["timestamp"] = timestamp

@@ -2,7 +2,7 @@
 
 The expected signature is rebuilt from the request exactly as it was received (method, raw path
 and query, the signed headers, the body), step for step as botocore's `SigV4Auth` builds it on
-the client (`canonical_request`, `string_to_sign`, `signature`), with botocore's own path
+the client (`canonical_request`, `string_to_sign`, `signature`), with botocore's path
 normalization. It is not botocore's signer object itself: building one and an `AWSRequest` per
 request cost a third of a small API call. tests/test_sigv4.py holds the two to the same
 canonical form over awkward paths, queries and headers. The signing key (four HMACs) depends
@@ -18,8 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlsplit
-
-from botocore.utils import normalize_url_path
 
 from emulator.errors import ClientError
 from emulator.iam.credentials import CredentialStore, SigningIdentity
@@ -129,6 +127,26 @@ def parse_authorization(value: str) -> AuthorizationHeader:
         signed_headers=signed,
         signature=fields["Signature"],
     )
+
+
+def normalize_url_path(path: str) -> str:
+    """The path as botocore's `normalize_url_path` signs it: RFC 3986 dot segments removed
+    (section 5.2.4) and, as AWS requires, empty segments dropped; a trailing slash kept.
+    Written out here so verifying a signature does not import botocore (a tenth of start-up)."""
+    if not path:
+        return "/"
+    kept: list[str] = []
+    for segment in path.split("/"):
+        if not segment or segment == ".":
+            continue
+        if segment == "..":
+            if kept:
+                kept.pop()
+        else:
+            kept.append(segment)
+    first = "/" if path[0] == "/" else ""
+    last = "/" if path[-1] == "/" and kept else ""
+    return first + "/".join(kept) + last
 
 
 def canonical_request(

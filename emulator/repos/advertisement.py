@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
-from importlib.metadata import PackageNotFoundError, version
 
 from emulator.repos.object_store import RepoObjectStore
 from emulator.repos.pack_cache import SHA
@@ -13,7 +13,12 @@ from emulator.repos.pack_send import FLUSH, pkt
 ZERO_ID = b"0" * 40
 
 
+@functools.cache
 def _agent() -> bytes:
+    # Looked up on the first advertisement, not at import: importlib.metadata and the lookup
+    # would add to every server's start-up.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return f"agent=ccemu/{version('ccemu')}".encode()
     except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
@@ -37,8 +42,7 @@ CAPABILITIES = (
     b"allow-tip-sha1-in-want",
     b"allow-reachable-sha1-in-want",
     b"object-format=sha1",
-    _agent(),
-)
+)  # and agent=, added by advertise()
 
 
 # -- advertisement -------------------------------------------------------------------------
@@ -53,7 +57,7 @@ def advertise(
     annotated tag followed by its peeled `^{}` line, then a flush-pkt. `head` is HEAD's target
     (`refs/heads/main`, or just `main`); `peel` maps a hex id to the hex id an annotated tag
     finally points at (None for anything else)."""
-    caps = list(CAPABILITIES)
+    caps = [*CAPABILITIES, _agent()]
     head_ref = None
     if head:
         head_ref = head if head.startswith(b"refs/") else b"refs/heads/" + head
