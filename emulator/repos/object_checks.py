@@ -147,6 +147,7 @@ def check_raw_object(
     hexsha: bytes,
     limits: Limits,
     specials: dict[bytes, str] | None = None,
+    verdicts: NameVerdicts | None = None,
 ) -> list[bytes]:
     """`check_object` for an object whose content is one bytes value. A tree's entries named
     `.gitmodules` or `.gitattributes` (in any spelling a file system reads as that) are added
@@ -158,7 +159,7 @@ def check_raw_object(
         )
     try:
         if type_num == TREE:
-            return _check_tree(data, limits, specials)
+            return _check_tree(data, limits, specials, verdicts)
         if type_num == COMMIT:
             return _check_commit(data)
         if type_num == TAG:
@@ -183,7 +184,12 @@ def _mode_kind(mode: bytes) -> int:
     return int(mode, 8) & _S_IFMT if kind is None else kind
 
 
-def _check_tree(data: bytes, limits: Limits, specials: dict[bytes, str] | None) -> list[bytes]:
+def _check_tree(
+    data: bytes,
+    limits: Limits,
+    specials: dict[bytes, str] | None,
+    verdicts: NameVerdicts | None,
+) -> list[bytes]:
     # The whole tree is parsed and split by the regex engine; the per-entry work left in Python
     # is a few list comprehensions (this runs for every tree of every push).
     if _TREE.fullmatch(data) is None:
@@ -216,7 +222,7 @@ def _check_tree(data: bytes, limits: Limits, specials: dict[bytes, str] | None) 
         or b"/" in joined
         or b"\\" in joined
     ):
-        for i, what in _special_entries(joined, names, kinds):
+        for i, what in _special_entries(joined, names, kinds, verdicts):
             if specials is not None:
                 specials[entries[i][2]] = what
     # a submodule's commit (gitlink) lives in another repository
@@ -225,22 +231,40 @@ def _check_tree(data: bytes, limits: Limits, specials: dict[bytes, str] | None) 
     return [sha for (_, _, sha), kind in zip(entries, kinds, strict=True) if kind != _S_IFGITLINK]
 
 
-# The names of a directory change little from one commit to the next (a root's `.gitignore`,
-# `.github`, `docs` in every commit of a history), so the verdict on a list of names and kinds is
-# kept: (index, ".gitmodules" / ".gitattributes") of the entries to check later. Only lists that
-# pass are kept; bounded in bytes (the names), emptied when full.
-_SPECIAL_ENTRIES: dict[tuple[bytes, tuple[int | None, ...]], tuple[tuple[int, str], ...]] = {}
-_SPECIAL_ENTRIES_BYTES = [0]
-_MAX_SPECIAL_ENTRIES_BYTES = 4 * 1024 * 1024
+class NameVerdicts:
+    """The names of a directory change little from one commit to the next (a root's
+    `.gitignore`, `.github`, `docs` in every commit of a history), so the verdict on a list of
+    names and kinds is kept: (index, ".gitmodules" / ".gitattributes") of the entries to check
+    later. Only lists that pass are kept; bounded in bytes (the names), emptied when full.
+
+    One is made per push and dropped with it: kept for the life of the server, entries made
+    all through a large push would hold on to arenas of the allocator the push's own objects
+    left, which could then never be given back."""
+
+    MAX_BYTES = 4 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[bytes, tuple[int | None, ...]], tuple[tuple[int, str], ...]] = {}
+        self.bytes = 0
+
+    def keep(
+        self, key: tuple[bytes, tuple[int | None, ...]], verdict: tuple[tuple[int, str], ...]
+    ) -> None:
+        size = 2 * len(key[0]) + 16 * len(key[1]) + 200
+        if self.bytes + size > self.MAX_BYTES:
+            self.items.clear()
+            self.bytes = 0
+        self.items[key] = verdict
+        self.bytes += size
 
 
 def _special_entries(
-    joined: bytes, names: list[bytes], kinds: list[int | None]
+    joined: bytes, names: list[bytes], kinds: list[int | None], verdicts: NameVerdicts | None
 ) -> tuple[tuple[int, str], ...]:
     """Check every name that could be a spelling of .git (raises); return the entries that
     are .gitmodules or .gitattributes (not symbolic links), by index."""
     key = (joined, tuple(kinds))
-    hit = _SPECIAL_ENTRIES.get(key)
+    hit = verdicts.items.get(key) if verdicts is not None else None
     if hit is not None:
         return hit
     found: list[tuple[int, str]] = []
@@ -254,12 +278,8 @@ def _special_entries(
                 elif _is_special_name(name, b".gitattributes", b"gitatt~1"):
                     found.append((i, ".gitattributes"))
     result = tuple(found)
-    size = 2 * len(joined) + 16 * len(names) + 200
-    if _SPECIAL_ENTRIES_BYTES[0] + size > _MAX_SPECIAL_ENTRIES_BYTES:
-        _SPECIAL_ENTRIES.clear()
-        _SPECIAL_ENTRIES_BYTES[0] = 0
-    _SPECIAL_ENTRIES[key] = result
-    _SPECIAL_ENTRIES_BYTES[0] += size
+    if verdicts is not None:
+        verdicts.keep(key, result)
     return result
 
 
