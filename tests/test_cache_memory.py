@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import Server, git, make_commits, start_server
+from maintenance import run_maintenance
 
 from emulator.memory import limit_arenas
 from emulator.repos.pack_cache import ENTRY_OVERHEAD, PackCache, Weighed
@@ -60,6 +61,19 @@ def test_forgetting_a_repository_keeps_what_another_one_uses() -> None:
     assert cache.stats().entries == 0
 
 
+def test_retiring_packs_drops_what_was_built_from_them() -> None:
+    cache = PackCache(max_bytes=1 << 20)
+    old_a, old_b, new = ("pack-aa", b"1"), ("pack-bb", b"2"), ("pack-cc", b"3")
+    cache.get_or_build(("idx", *old_a), lambda: ("idx", 1000), owner="r")
+    cache.get_or_build(("commits", old_b), lambda: ("graph", 1000), owner="r")
+    cache.get_or_build(("dups", (old_a, old_b)), lambda: ("dups", 1000), owner="r")
+    cache.get_or_build(("idx", *new), lambda: ("idx", 700), owner="r")
+    cache.get_or_build(("idx", *old_a), lambda: ("idx", 1000), owner="other")  # shared
+    assert cache.forget_packs("r", ["pack-aa", "pack-bb"]) == 2 * (1000 + ENTRY_OVERHEAD)
+    assert cache.owned_bytes("r") == 700 + ENTRY_OVERHEAD
+    assert cache.owned_bytes("other") == 1000 + ENTRY_OVERHEAD  # another repository's use
+
+
 def _stats(server: Server) -> dict[str, Any]:
     with urllib.request.urlopen(server.url + "/_ccemu/stats", timeout=30) as resp:
         data: dict[str, Any] = json.loads(resp.read())
@@ -99,6 +113,39 @@ def test_deleted_repository_leaves_nothing_in_the_caches(
     cc.delete_repository(repositoryName="kept")
     # Every entry was owned by one of the two: nothing is left.
     assert _stats(server)["cache"] == {**after, "bytes": 0, "entries": 0}
+
+
+def test_repack_leaves_no_entries_of_the_packs_it_retired(
+    git_env: dict[str, str], tmp_path: Path
+) -> None:
+    server = start_server(tmp_path / "data", "--maintenance-delay", "3600")
+    try:
+        _three_packs_then_repack(server, git_env, tmp_path)
+    finally:
+        server.stop()
+
+
+def _three_packs_then_repack(server: Server, git_env: dict[str, str], tmp_path: Path) -> None:
+    server.client().create_repository(repositoryName="r")
+    work = tmp_path / "work"
+    url = server.git_url("r")
+    make_commits(git_env, work, 15)
+    git(git_env, "push", "-q", url, "HEAD:refs/heads/main", cwd=work)
+    side = make_commits(git_env, work, 15, prefix="side")[-1]
+    git(git_env, "push", "-q", url, f"{side}:refs/heads/side", cwd=work)
+    git(git_env, "push", "-q", url, ":refs/heads/side", cwd=work)  # unreachable now
+    git(git_env, "reset", "-q", "--hard", "HEAD~15", cwd=work)
+    make_commits(git_env, work, 15, prefix="more")
+    git(git_env, "push", "-q", url, "HEAD:refs/heads/main", cwd=work)  # three packs
+    git(git_env, "clone", "-q", "--bare", url, str(tmp_path / "c1"))
+    before = _stats(server)["cache"]
+    # The refs no longer reach everything stored: the packs are merged into one, theirs retired.
+    assert run_maintenance(server) == 1
+    git(git_env, "clone", "-q", "--bare", url, str(tmp_path / "c2"))
+    after = _stats(server)["cache"]
+    # The new pack's entries weigh less than the three packs' did; the retired packs'
+    # entries are gone rather than left for the budget to push out.
+    assert 0 < after["bytes"] < before["bytes"], (before, after)
 
 
 def test_freed_memory_is_returned_once_the_server_is_idle(

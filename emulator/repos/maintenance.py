@@ -108,7 +108,7 @@ def maintain(
         if not merge and not redundant:
             return Outcome.SETTLED
         if not merge:
-            return _retire(repos, repo, refs, redundant)
+            return _retire(repos, repo, refs, redundant, cache)
         keep: Collection[bytes] | None = None
     else:
         merge, keep = names, reachable
@@ -125,7 +125,9 @@ def maintain(
             return Outcome.SETTLED
         if repos.refs(repo) != refs:
             return Outcome.RETRY
-        retire(files, [n for n in merge if n != new], files.scratch_dir())
+        retired = [n for n in merge if n != new]
+        retire(files, retired, files.scratch_dir())
+        cache.forget_packs(repo.id, retired)
         left = repos.object_store(repo).pack_names()
     finally:
         lock.release_exclusive()
@@ -138,7 +140,11 @@ def maintain(
 
 
 def _retire(
-    repos: RepositoryService, repo: Repository, refs: dict[bytes, bytes], names: list[str]
+    repos: RepositoryService,
+    repo: Repository,
+    refs: dict[bytes, bytes],
+    names: list[str],
+    cache: PackCache,
 ) -> Outcome:
     lock = repos.repo_lock(repo)
     if not lock.acquire_exclusive(LOCK_WAIT):
@@ -148,6 +154,7 @@ def _retire(
             return Outcome.RETRY
         files = repos.files(repo)
         retire(files, names, files.scratch_dir())
+        cache.forget_packs(repo.id, names)
     finally:
         lock.release_exclusive()
     return Outcome.RETIRED

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
@@ -45,6 +45,15 @@ class Weighed:
 
 def sha_set_bytes(n: int) -> int:
     return n * (SHA + SET_ITEM)
+
+
+def _names_any(key: object, names: set[str]) -> bool:
+    """Whether a cache key (strings, bytes and tuples of them) holds one of `names`."""
+    if isinstance(key, str):
+        return key in names
+    if isinstance(key, tuple):
+        return any(_names_any(part, names) for part in key)
+    return False
 
 
 @dataclass
@@ -143,6 +152,22 @@ class PackCache:
                     self._weight -= entry.weight
                     dropped += entry.weight
         self.last_used = time.monotonic()
+        return dropped
+
+    def forget_packs(self, owner: str, names: Iterable[str]) -> int:
+        """Drop what `owner` built from packs it has retired (after a repack): the entries
+        whose keys name one of `names`, unless another repository uses them too. Returns the
+        bytes dropped. Left alone, they would only wait for the budget to push them out."""
+        gone = set(names)
+        dropped = 0
+        with self._lock:
+            for key in [k for k in self._items if _names_any(k, gone)]:
+                entry = self._items[key]
+                entry.owners.discard(owner)
+                if not entry.owners:
+                    del self._items[key]
+                    self._weight -= entry.weight
+                    dropped += entry.weight
         return dropped
 
     def owned_bytes(self, owner: str) -> int:
