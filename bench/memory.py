@@ -1,13 +1,16 @@
 """Does ccemu's memory come back after the work is done?
 
-    python bench/memory.py [--repo bench/data/flask.git] [--clones 16] [--wait 60]
-                           [--src DIR] [--server-arg=--cache-mib=256 ...]
+    python bench/memory.py [--repo bench/data/flask.git [--repo ...]] [--clones 16] [--wait 60]
+                           [--settle 15] [--src DIR] [--server-arg=--cache-mib=256 ...]
+                           [--out bench/RESULTS.md]
 
 Starts `ccemu serve` on a new data dir and records its resident memory (VmRSS from
-/proc/<pid>/status) at each step: idle after start; after `git push --mirror` of the repository
-into three new repositories; after deleting them; after pushing it into a fourth; during and after
-`--clones` parallel `git clone --bare` of that one; then every 10 s for `--wait` seconds of idle.
-Where the server has `GET /_ccemu/stats`, its cache accounting is printed alongside.
+/proc/<pid>/status) at each step: idle after start; for each `--repo`, after `git push --mirror`
+of it into three new repositories, after deleting them, after pushing it into a fourth (kept);
+after `--settle` seconds of idle, during one `git clone --bare` of the largest kept repository
+alone; during and after `--clones` parallel clones spread over the kept repositories; then every
+10 s for `--wait` seconds of idle. Where the server has `GET /_ccemu/stats`, its cache
+accounting is printed alongside.
 
 `--server-env NAME=VALUE` sets a variable for the server only (MALLOC_ARENA_MAX=2, say);
 `--src DIR` runs the server from another checkout (to measure an older version the same way).
@@ -41,6 +44,7 @@ from git_http import (  # a sibling script, not a package
     machine,
     read_status,
     run,
+    write_section,
 )
 
 MIB = 1024  # VmRSS is in KiB
@@ -118,9 +122,10 @@ class Peak:
 
 
 def bench(args: argparse.Namespace) -> str:
-    repo = Path(args.repo).resolve()
-    if not (repo / "HEAD").exists():
-        raise BenchError(f"{repo} is not a bare repository (see --repo)")
+    repos = [Path(r).resolve() for r in args.repo or [ROOT / "bench" / "data" / "flask.git"]]
+    for repo in repos:
+        if not (repo / "HEAD").exists():
+            raise BenchError(f"{repo} is not a bare repository (see --repo)")
     tmp = Path(tempfile.mkdtemp(prefix="ccemu-memory-"))
     rows: list[tuple[str, float, float | None, str]] = []
     try:
@@ -136,30 +141,43 @@ def bench(args: argparse.Namespace) -> str:
         time.sleep(2)
         record("idle after start")
 
-        def push(name: str) -> None:
+        def push(name: str, repo: Path) -> None:
             server.create(name)
             run(["git", "push", "-q", "--mirror", server.url(name)], env, cwd=repo)
 
-        for i in range(3):
+        kept: list[str] = []
+        for r, repo in enumerate(repos):
+            for i in range(3):
+                p = Peak(server)
+                push(f"mirror-{r}-{i}", repo)
+                record(f"{repo.name}: mirror push {i + 1} of 3", p.stop())
+            for i in range(3):
+                server.client().delete_repository(repositoryName=f"mirror-{r}-{i}")
+            time.sleep(2)
+            record(f"{repo.name}: the three deleted")
             p = Peak(server)
-            push(f"mirror-{i}")
-            record(f"mirror push {i + 1} of 3", p.stop())
-        for i in range(3):
-            server.client().delete_repository(repositoryName=f"mirror-{i}")
-        time.sleep(2)
-        record("the three deleted")
-        p = Peak(server)
-        push("cloned")
-        record("mirror push of a fourth", p.stop())
+            push(f"cloned-{r}", repo)
+            kept.append(f"cloned-{r}")
+            record(f"{repo.name}: mirror push of a fourth", p.stop())
 
         failures: list[str] = []
 
         def clone(k: int) -> None:
-            cmd = ["git", "clone", "-q", "--bare", server.url("cloned"), str(tmp / f"c{k}")]
+            name = kept[k % len(kept)]
+            cmd = ["git", "clone", "-q", "--bare", server.url(name), str(tmp / f"c{k}")]
             try:
                 run(cmd, env)
             except BenchError as exc:
                 failures.append(str(exc).splitlines()[-1])
+            shutil.rmtree(tmp / f"c{k}", ignore_errors=True)
+
+        # One clone of the largest repository alone: the peak of a single clone.
+        largest = max(range(len(repos)), key=lambda r: _pack_bytes(repos[r]))
+        time.sleep(args.settle)
+        record("settled before one clone")
+        p = Peak(server)
+        clone(largest)
+        record(f"one clone of {repos[largest].name}", p.stop())
 
         p = Peak(server)
         t0 = time.monotonic()
@@ -169,7 +187,8 @@ def bench(args: argparse.Namespace) -> str:
         for t in threads:
             t.join()
         took = time.monotonic() - t0
-        record(f"{args.clones} parallel clones done ({took:.1f} s)", p.stop())
+        names = ", ".join(r.name for r in repos)
+        record(f"{args.clones} parallel clones of {names} done ({took:.1f} s)", p.stop())
         if failures:
             print(f"{len(failures)} clones failed: {failures[0]}", flush=True)
             print(server.tail_log(), flush=True)
@@ -189,7 +208,9 @@ def bench(args: argparse.Namespace) -> str:
     lines = [
         *machine(),
         f"- load average (1, 5, 15 min) at the end: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}",
-        f"- command: `python bench/memory.py --clones {args.clones} --wait {args.wait}"
+        "- command: `python bench/memory.py"
+        + "".join(f" --repo {_shown(r)}" for r in repos)
+        + f" --clones {args.clones} --wait {args.wait} --settle {args.settle}"
         + (f" {extra}" if extra else "")
         + "`",
         "",
@@ -202,11 +223,28 @@ def bench(args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pack_bytes(repo: Path) -> int:
+    return sum(f.stat().st_size for f in (repo / "objects" / "pack").glob("*.pack"))
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repo", default=str(ROOT / "bench" / "data" / "flask.git"))
+    parser.add_argument(
+        "--repo", action="append", help="a bare repository (repeat for several; default flask)"
+    )
     parser.add_argument("--clones", type=int, default=16)
     parser.add_argument("--wait", type=int, default=60)
+    parser.add_argument(
+        "--settle", type=int, default=15, help="seconds of idle before the single clone"
+    )
+    parser.add_argument("--out", help="write the report as the memory section of this file")
     parser.add_argument("--src", default=str(ROOT), help="the checkout to run the server from")
     parser.add_argument("--server-arg", action="append", default=[])
     parser.add_argument(
@@ -214,7 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        print(bench(args))
+        report = bench(args)
+        print(report)
+        if args.out:
+            write_section(Path(args.out), "memory", "## Memory that comes back\n\n" + report)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
