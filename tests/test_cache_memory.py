@@ -74,6 +74,26 @@ def test_retiring_packs_drops_what_was_built_from_them() -> None:
     assert cache.owned_bytes("other") == 1000 + ENTRY_OVERHEAD  # another repository's use
 
 
+def test_what_was_built_for_an_older_set_of_packs_goes_when_a_push_adds_one() -> None:
+    cache = PackCache(max_bytes=1 << 20)
+    one = (("pack-aa", b"1"),)
+    two = (("pack-bb", b"2"), ("pack-aa", b"1"))
+    cache.pack_set("r", one)
+    cache.get_or_build(("generations", one), lambda: ("gen", 1000), owner="r")
+    cache.get_or_build(("exact", one, frozenset()), lambda: (True, 10), owner="r")
+    cache.get_or_build(("idx", "pack-aa", b"1", 99), lambda: ("idx", 500), owner="r")
+    cache.get_or_build(("reach", one[0]), lambda: ([], 300), owner="r")  # per base pack: kept
+    cache.get_or_build(("generations", one), lambda: ("gen", 1000), owner="other")
+    cache.pack_set("r", one)  # the same set again: nothing goes
+    assert cache.owned_bytes("r") == 1000 + 10 + 500 + 300 + 4 * ENTRY_OVERHEAD
+    cache.pack_set("r", two)  # a push added a pack
+    assert cache.owned_bytes("r") == 500 + 300 + 2 * ENTRY_OVERHEAD
+    assert cache.owned_bytes("other") == 1000 + ENTRY_OVERHEAD  # still used elsewhere
+    cache.forget_owner("r")
+    cache.forget_owner("other")
+    assert cache.stats().entries == 0
+
+
 def _stats(server: Server) -> dict[str, Any]:
     with urllib.request.urlopen(server.url + "/_ccemu/stats", timeout=30) as resp:
         data: dict[str, Any] = json.loads(resp.read())

@@ -85,6 +85,8 @@ class PackCache:
     # Recently deleted repositories: a request still in flight for one builds what it needs,
     # but nothing it builds is kept (else it would outlive the repository).
     _gone: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    # The set of packs each repository read last (see `pack_set`).
+    _pack_sets: dict[str, object] = field(default_factory=dict)
     # When the cache was last used or shrunk (time.monotonic): what `emulator.memory` calls
     # activity, since every git operation and code read goes through here.
     last_used: float = 0.0
@@ -141,6 +143,7 @@ class PackCache:
         """Drop what only `owner` (a deleted repository) used; returns the bytes dropped."""
         dropped = 0
         with self._lock:
+            self._pack_sets.pop(owner, None)
             self._gone[owner] = None
             while len(self._gone) > _GONE_KEPT:
                 self._gone.popitem(last=False)
@@ -153,6 +156,26 @@ class PackCache:
                     dropped += entry.weight
         self.last_used = time.monotonic()
         return dropped
+
+    def pack_set(self, owner: str, key: object) -> None:
+        """`owner` now reads the set of packs `key` (a `PackReader.key`): what it built for
+        the set it read before (generations, duplicate positions, exact-clone answers), keyed
+        by that set, will not be asked for again once a push has added a pack, so it goes now
+        rather than when the budget pushes it out. A request still reading the old set
+        rebuilds what it needs."""
+        with self._lock:
+            old = self._pack_sets.get(owner)
+            if old == key:
+                return
+            self._pack_sets[owner] = key
+            if old is None:
+                return
+            for k in [k for k in self._items if isinstance(k, tuple) and old in k[1:]]:
+                entry = self._items[k]
+                entry.owners.discard(owner)
+                if not entry.owners:
+                    del self._items[k]
+                    self._weight -= entry.weight
 
     def forget_packs(self, owner: str, names: Iterable[str]) -> int:
         """Drop what `owner` built from packs it has retired (after a repack): the entries

@@ -186,6 +186,7 @@ class PackReader:
         indexes.sort(key=lambda ix: (-ix.pack_size, ix.name))
         self.indexes = indexes
         self.key: tuple[tuple[str, bytes], ...] = tuple(ix.key for ix in indexes)
+        cache.pack_set(self.owner, self.key)
         self._files: list[BinaryIO | None] = [None] * len(indexes)
         self._resolved: OrderedDict[tuple[int, int], tuple[int, bytes]] = OrderedDict()
         self._resolved_bytes = 0
