@@ -38,7 +38,7 @@ def _index(pack: bytes, tmp_path: Path, cache_bytes: int) -> tuple[bytes, list[t
         ).run()
     assert indexed is not None
     out = io.BytesIO()
-    write_index_v2(out, sorted(indexed.entries), indexed.checksum)
+    indexed.write_index(out)
     return out.getvalue(), seen
 
 
