@@ -138,7 +138,9 @@ class StreamIndexer:
         external: External,
         on_object: OnObject,
         max_object_size: int,
-        cache_bytes: int = 64 * 1024 * 1024,
+        # 16 MiB of bases: on sqlalchemy's whole history (4 GiB of objects) 3% more inflating
+        # and patching than 64 MiB, for 48 MiB less memory during a push.
+        cache_bytes: int = 16 * 1024 * 1024,
         work: WorkLimit | None = None,
         gone: Callable[[], bool] = lambda: False,
     ) -> None:
@@ -241,6 +243,9 @@ class StreamIndexer:
             return None
         if self._ref_bases:
             self._resolve_pending()
+        # What follows (the index, the checks of the whole push) needs no bases.
+        self._cache.clear()
+        self._cache_bytes = 0
         return IndexedPack(
             self._shas, self._offsets, self._crcs, self._types, trailer, self._external_bases
         )
