@@ -429,11 +429,8 @@ class ReceivePack:
 
     def _check_connectivity(self, referenced: dict[bytes, bytes], present: list[bytes]) -> None:
         """Every object in `referenced` (SHA -> an object that names it) is in `present` (the
-        pack's objects) or stored. Takes `referenced` apart as it goes."""
-        pop = referenced.pop
-        for sha in present:
-            pop(sha, None)
-        missing = set(referenced)
+        pack's objects) or stored."""
+        missing = set(referenced).difference(present)
         if missing:
             missing = self._missing_from_store(missing)
         if missing:  # a push that completed meanwhile may have stored them
