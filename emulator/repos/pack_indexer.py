@@ -174,6 +174,8 @@ class StreamIndexer:
         self._external_bases: dict[bytes, tuple[int, bytes]] = {}
         self._work_limit = work or WorkLimit()
         self._work = 0  # bytes inflated and patched so far
+        self._work_cap = self._work_limit.allowance
+        self._work_ratio = self._work_limit.ratio
         self._gone = gone
 
     # -- the byte stream ---------------------------------------------------------------------
@@ -341,7 +343,9 @@ class StreamIndexer:
                 used = min(want, len(buf) - i) - len(d.unused_data)
                 self._pos = i + used
                 crc = zlib.crc32(self._view[start_pos : i + used])
-                self._count(size)
+                self._work += size
+                if self._work > self._work_cap + self._work_ratio * (self._buf_start + self._pos):
+                    self._count(0)
             else:
                 self._pos = i
                 body, crc = self._inflate(size, zlib.crc32(self._view[start_pos:i]))
@@ -400,7 +404,9 @@ class StreamIndexer:
             raise PackSizeError(
                 f"an object of {size} bytes exceeds the limit of {self._max_size} bytes"
             )
-        self._count(size)
+        self._work += size
+        if self._work > self._work_cap + self._work_ratio * (self._buf_start + self._pos):
+            self._count(0)
         try:
             out = apply_delta(base, delta)
         except Exception as exc:  # dulwich raises ApplyDeltaError or ValueError
@@ -575,19 +581,22 @@ class PackSizeError(PackError):
 def _delta_result_size(delta: bytes) -> int:
     """The target size a delta's header declares (after the source size); 0 if the header is
     unreadable (applying the delta then fails)."""
-    i = size = 0
-    for _ in range(2):
+    try:
+        i = 0
+        while delta[i] & 0x80:  # the source size, checked against the base by apply_delta
+            i += 1
         size = shift = 0
         while True:
-            if i >= len(delta) or shift > 63:
-                return 0
-            c = delta[i]
             i += 1
+            c = delta[i]
             size |= (c & 0x7F) << shift
+            if c < 0x80:
+                return size
             shift += 7
-            if not c & 0x80:
-                break
-    return size
+            if shift > 63:
+                return 0
+    except IndexError:
+        return 0
 
 
 def write_index_v2(f: BinaryIO, entries: list[tuple[bytes, int, int]], pack_sha: bytes) -> None:
