@@ -141,16 +141,70 @@ def check_object(
     return check_raw_object(type_num, data, hexsha, limits)
 
 
+class TreeVerdicts:
+    """The verdicts on the trees one push checked, by their modes and names alone (the tree
+    with its entries' ids cut out). A directory's listing changes far less often than its
+    files: most trees of a history repeat the modes and names of one checked before, and only
+    their ids then need reading. Bounded in bytes; emptied when full."""
+
+    def __init__(self, max_bytes: int = 8 * 1024 * 1024) -> None:
+        # skeleton -> (indexes of the gitlinks, (index, ".gitmodules"/".gitattributes"))
+        self.seen: dict[bytes, tuple[tuple[int, ...], tuple[tuple[int, str], ...]]] = {}
+        self.size = 0
+        self.max_bytes = max_bytes
+
+    def add(
+        self, skeleton: bytes, verdict: tuple[tuple[int, ...], tuple[tuple[int, str], ...]]
+    ) -> None:
+        if self.size + len(skeleton) > self.max_bytes:
+            self.seen.clear()
+            self.size = 0
+        self.seen[skeleton] = verdict
+        self.size += len(skeleton) + 100
+
+
+# `mode SP name NUL id` with each entry's id cut out: the first NUL after a mode and name ends
+# them (names hold no NUL), so a scan from the start finds every id, whatever bytes ids hold.
+_ENTRY_ID = re.compile(rb"\0.{20}", re.DOTALL)
+_ENTRY_IDS = re.compile(rb"\0(.{20})", re.DOTALL)
+
+
 def check_raw_object(
     type_num: int,
     data: bytes,
     hexsha: bytes,
     limits: Limits,
     specials: dict[bytes, str] | None = None,
+    verdicts: TreeVerdicts | None = None,
 ) -> list[bytes]:
     """`check_object` for an object whose content is one bytes value. A tree's entries named
     `.gitmodules` or `.gitattributes` (in any spelling a file system reads as that) are added
-    to `specials` (binary SHA -> name), for `emulator.repos.gitmodules` to check."""
+    to `specials` (binary SHA -> name), for `emulator.repos.gitmodules` to check. `verdicts`
+    spares a tree the checks of its modes and names when an earlier one had the same."""
+    if type_num == TREE and verdicts is not None and len(data) <= limits.max_object_size:
+        skeleton = _ENTRY_ID.sub(b"\0", data)
+        verdict = verdicts.seen.get(skeleton)
+        if verdict is not None:
+            n = skeleton.count(b"\0")
+            # Each NUL of a checked tree's skeleton ended a name: with 20 bytes cut after every
+            # one, `data` is that same well-formed listing with other ids.
+            if len(data) - len(skeleton) == 20 * n and n <= limits.max_tree_entries:
+                ids = _ENTRY_IDS.findall(data)
+                gitlinks, found = verdict
+                if specials is not None:
+                    for i, what in found:
+                        specials[ids[i]] = what
+                if gitlinks:
+                    return [sha for i, sha in enumerate(ids) if i not in gitlinks]
+                return ids
+        try:
+            refs, gitlinks, found = _check_tree(data, limits, specials)
+        except _Bad as exc:
+            raise ObjectCheckError(f"tree {hexsha.decode()} is malformed: {exc}") from None
+        except ObjectCheckError as exc:
+            raise ObjectCheckError(f"tree {hexsha.decode()} {exc}") from None
+        verdicts.add(skeleton, (gitlinks, found))
+        return refs
     if len(data) > limits.max_object_size:
         raise ObjectCheckError(
             f"{TYPE_NAMES.get(type_num, 'object')} {hexsha.decode()} is larger than"
@@ -158,7 +212,7 @@ def check_raw_object(
         )
     try:
         if type_num == TREE:
-            return _check_tree(data, limits, specials)
+            return _check_tree(data, limits, specials)[0]
         if type_num == COMMIT:
             return _check_commit(data)
         if type_num == TAG:
@@ -183,7 +237,11 @@ def _mode_kind(mode: bytes) -> int:
     return int(mode, 8) & _S_IFMT if kind is None else kind
 
 
-def _check_tree(data: bytes, limits: Limits, specials: dict[bytes, str] | None) -> list[bytes]:
+def _check_tree(
+    data: bytes, limits: Limits, specials: dict[bytes, str] | None
+) -> tuple[list[bytes], tuple[int, ...], tuple[tuple[int, str], ...]]:
+    """The ids a tree names (not its gitlinks'), the indexes of its gitlinks and of its entries
+    named .gitmodules or .gitattributes."""
     # The whole tree is parsed and split by the regex engine; the per-entry work left in Python
     # is a few list comprehensions (this runs for every tree of every push).
     if _TREE.fullmatch(data) is None:
@@ -216,13 +274,18 @@ def _check_tree(data: bytes, limits: Limits, specials: dict[bytes, str] | None) 
         or b"/" in joined
         or b"\\" in joined
     ):
-        for i, what in _special_entries(joined, names, kinds):
+        found = _special_entries(joined, names, kinds)
+        for i, what in found:
             if specials is not None:
                 specials[entries[i][2]] = what
+    else:
+        found = ()
     # a submodule's commit (gitlink) lives in another repository
     if _S_IFGITLINK not in kinds:
-        return list(map(_SHA, entries))
-    return [sha for (_, _, sha), kind in zip(entries, kinds, strict=True) if kind != _S_IFGITLINK]
+        return list(map(_SHA, entries)), (), found
+    gitlinks = tuple(i for i, kind in enumerate(kinds) if kind == _S_IFGITLINK)
+    refs = [sha for (_, _, sha), kind in zip(entries, kinds, strict=True) if kind != _S_IFGITLINK]
+    return refs, gitlinks, found
 
 
 # The names of a directory change little from one commit to the next (a root's `.gitignore`,

@@ -46,7 +46,14 @@ from emulator.repos.commit_graph import load_graph
 from emulator.repos.files import RepoFiles
 from emulator.repos.gitmodules import check_special_blob, non_blob
 from emulator.repos.model import ZERO_SHA, RefUpdate, Repository
-from emulator.repos.object_checks import BLOB, COMMIT, TAG, ObjectCheckError, check_raw_object
+from emulator.repos.object_checks import (
+    BLOB,
+    COMMIT,
+    TAG,
+    ObjectCheckError,
+    TreeVerdicts,
+    check_raw_object,
+)
 from emulator.repos.pack_indexer import (
     ClientGone,
     IndexedPack,
@@ -317,9 +324,12 @@ class ReceivePack:
         referenced: dict[bytes, bytes] = {}
 
         specials: dict[bytes, str] = {}  # blobs named .gitmodules or .gitattributes
+        verdicts = TreeVerdicts()  # this push's trees, by their modes and names
 
         def check(type_num: int, sha: bytes, content: bytes) -> None:
-            refs = check_raw_object(type_num, content, sha.hex().encode(), self.limits, specials)
+            refs = check_raw_object(
+                type_num, content, sha.hex().encode(), self.limits, specials, verdicts
+            )
             if self.client_shallow and type_num in (COMMIT, TAG):
                 refs = self._shallow_links(type_num, sha, refs)
             if refs:
