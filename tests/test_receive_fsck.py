@@ -19,6 +19,7 @@ from emulator.repos.object_checks import (
     TAG,
     TREE,
     ObjectCheckError,
+    TreeVerdicts,
     check_raw_object,
     is_dotgit_name,
 )
@@ -198,6 +199,29 @@ def test_tree_rules() -> None:
     }.items():
         with pytest.raises(ObjectCheckError, match=msg_id):
             check_raw_object(TREE, data, me, limits)
+
+
+def test_a_tree_that_only_looks_like_a_checked_one_is_checked_in_full() -> None:
+    """A push's trees are checked once per listing of modes and names (`TreeVerdicts`): a
+    malformed tree whose listing, ids cut out, reads like a checked tree's must still be
+    refused, and a tree with a checked listing names its own ids, never the checked tree's."""
+    limits, me = Limits(), b"1" * 40
+    verdicts = TreeVerdicts()
+    specials: dict[bytes, str] = {}
+    other = bytes(range(20, 40))
+    entries = [(b"100644", b".gitmodules", HEX), (b"160000", b"sub", HEX), (b"100644", b"z", HEX)]
+    checked = tree_bytes(*entries)
+    assert check_raw_object(TREE, checked, me, limits, specials, verdicts) == [SHA, SHA]
+    assert specials == {SHA: ".gitmodules"}
+    # the same listing with other ids: those ids are named, the .gitmodules among them
+    again = tree_bytes(*[(mode, name, other.hex()) for mode, name, _ in entries])
+    specials.clear()
+    assert check_raw_object(TREE, again, me, limits, specials, verdicts) == [other, other]
+    assert specials == {other: ".gitmodules"}
+    # the last id missing: cutting ids out still leaves the checked listing
+    for bad in (checked[:-20], checked[:-1], checked + b"\0" * 20):
+        with pytest.raises(ObjectCheckError, match="badTree"):
+            check_raw_object(TREE, bad, me, limits, specials, verdicts)
 
 
 @pytest.mark.parametrize(

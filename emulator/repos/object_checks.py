@@ -141,17 +141,70 @@ def check_object(
     return check_raw_object(type_num, data, hexsha, limits)
 
 
+class TreeVerdicts:
+    """The verdicts on the trees one push checked, by their modes and names alone (the tree
+    with its entries' ids cut out). A directory's listing changes far less often than its
+    files: most trees of a history repeat the modes and names of one checked before, and only
+    their ids then need reading. Bounded in bytes; emptied when full."""
+
+    def __init__(self, max_bytes: int = 8 * 1024 * 1024) -> None:
+        # skeleton -> (indexes of the gitlinks, (index, ".gitmodules"/".gitattributes"))
+        self.seen: dict[bytes, tuple[tuple[int, ...], tuple[tuple[int, str], ...]]] = {}
+        self.size = 0
+        self.max_bytes = max_bytes
+
+    def add(
+        self, skeleton: bytes, verdict: tuple[tuple[int, ...], tuple[tuple[int, str], ...]]
+    ) -> None:
+        if self.size + len(skeleton) > self.max_bytes:
+            self.seen.clear()
+            self.size = 0
+        self.seen[skeleton] = verdict
+        self.size += len(skeleton) + 100
+
+
+# `mode SP name NUL id` with each entry's id cut out: the first NUL after a mode and name ends
+# them (names hold no NUL), so a scan from the start finds every id, whatever bytes ids hold.
+_ENTRY_ID = re.compile(rb"\0.{20}", re.DOTALL)
+_ENTRY_IDS = re.compile(rb"\0(.{20})", re.DOTALL)
+
+
 def check_raw_object(
     type_num: int,
     data: bytes,
     hexsha: bytes,
     limits: Limits,
     specials: dict[bytes, str] | None = None,
-    verdicts: NameVerdicts | None = None,
+    verdicts: TreeVerdicts | None = None,
 ) -> list[bytes]:
     """`check_object` for an object whose content is one bytes value. A tree's entries named
     `.gitmodules` or `.gitattributes` (in any spelling a file system reads as that) are added
-    to `specials` (binary SHA -> name), for `emulator.repos.gitmodules` to check."""
+    to `specials` (binary SHA -> name), for `emulator.repos.gitmodules` to check. `verdicts`
+    spares a tree the checks of its modes and names when an earlier one had the same."""
+    if type_num == TREE and verdicts is not None and len(data) <= limits.max_object_size:
+        skeleton = _ENTRY_ID.sub(b"\0", data)
+        verdict = verdicts.seen.get(skeleton)
+        if verdict is not None:
+            n = skeleton.count(b"\0")
+            # Each NUL of a checked tree's skeleton ended a name: with 20 bytes cut after every
+            # one, `data` is that same well-formed listing with other ids.
+            if len(data) - len(skeleton) == 20 * n and n <= limits.max_tree_entries:
+                ids = _ENTRY_IDS.findall(data)
+                gitlinks, found = verdict
+                if specials is not None:
+                    for i, what in found:
+                        specials[ids[i]] = what
+                if gitlinks:
+                    return [sha for i, sha in enumerate(ids) if i not in gitlinks]
+                return ids
+        try:
+            refs, gitlinks, found = _check_tree(data, limits, specials)
+        except _Bad as exc:
+            raise ObjectCheckError(f"tree {hexsha.decode()} is malformed: {exc}") from None
+        except ObjectCheckError as exc:
+            raise ObjectCheckError(f"tree {hexsha.decode()} {exc}") from None
+        verdicts.add(skeleton, (gitlinks, found))
+        return refs
     if len(data) > limits.max_object_size:
         raise ObjectCheckError(
             f"{TYPE_NAMES.get(type_num, 'object')} {hexsha.decode()} is larger than"
@@ -159,7 +212,7 @@ def check_raw_object(
         )
     try:
         if type_num == TREE:
-            return _check_tree(data, limits, specials, verdicts)
+            return _check_tree(data, limits, specials)[0]
         if type_num == COMMIT:
             return _check_commit(data)
         if type_num == TAG:
@@ -185,11 +238,10 @@ def _mode_kind(mode: bytes) -> int:
 
 
 def _check_tree(
-    data: bytes,
-    limits: Limits,
-    specials: dict[bytes, str] | None,
-    verdicts: NameVerdicts | None,
-) -> list[bytes]:
+    data: bytes, limits: Limits, specials: dict[bytes, str] | None
+) -> tuple[list[bytes], tuple[int, ...], tuple[tuple[int, str], ...]]:
+    """The ids a tree names (not its gitlinks'), the indexes of its gitlinks and of its entries
+    named .gitmodules or .gitattributes."""
     # The whole tree is parsed and split by the regex engine; the per-entry work left in Python
     # is a few list comprehensions (this runs for every tree of every push).
     if _TREE.fullmatch(data) is None:
@@ -222,51 +274,26 @@ def _check_tree(
         or b"/" in joined
         or b"\\" in joined
     ):
-        for i, what in _special_entries(joined, names, kinds, verdicts):
+        found = _special_entries(names, kinds)
+        for i, what in found:
             if specials is not None:
                 specials[entries[i][2]] = what
+    else:
+        found = ()
     # a submodule's commit (gitlink) lives in another repository
     if _S_IFGITLINK not in kinds:
-        return list(map(_SHA, entries))
-    return [sha for (_, _, sha), kind in zip(entries, kinds, strict=True) if kind != _S_IFGITLINK]
+        return list(map(_SHA, entries)), (), found
+    gitlinks = tuple(i for i, kind in enumerate(kinds) if kind == _S_IFGITLINK)
+    refs = [sha for (_, _, sha), kind in zip(entries, kinds, strict=True) if kind != _S_IFGITLINK]
+    return refs, gitlinks, found
 
 
-class NameVerdicts:
-    """The names of a directory change little from one commit to the next (a root's
-    `.gitignore`, `.github`, `docs` in every commit of a history), so the verdict on a list of
-    names and kinds is kept: (index, ".gitmodules" / ".gitattributes") of the entries to check
-    later. Only lists that pass are kept; bounded in bytes (the names), emptied when full.
-
-    One is made per push and dropped with it: kept for the life of the server, entries made
-    all through a large push would hold on to arenas of the allocator the push's own objects
-    left, which could then never be given back."""
-
-    MAX_BYTES = 4 * 1024 * 1024
-
-    def __init__(self) -> None:
-        self.items: dict[tuple[bytes, tuple[int | None, ...]], tuple[tuple[int, str], ...]] = {}
-        self.bytes = 0
-
-    def keep(
-        self, key: tuple[bytes, tuple[int | None, ...]], verdict: tuple[tuple[int, str], ...]
-    ) -> None:
-        size = 2 * len(key[0]) + 16 * len(key[1]) + 200
-        if self.bytes + size > self.MAX_BYTES:
-            self.items.clear()
-            self.bytes = 0
-        self.items[key] = verdict
-        self.bytes += size
-
-
-def _special_entries(
-    joined: bytes, names: list[bytes], kinds: list[int | None], verdicts: NameVerdicts | None
-) -> tuple[tuple[int, str], ...]:
+def _special_entries(names: list[bytes], kinds: list[int | None]) -> tuple[tuple[int, str], ...]:
     """Check every name that could be a spelling of .git (raises); return the entries that
-    are .gitmodules or .gitattributes (not symbolic links), by index."""
-    key = (joined, tuple(kinds))
-    hit = verdicts.items.get(key) if verdicts is not None else None
-    if hit is not None:
-        return hit
+    are .gitmodules or .gitattributes (not symbolic links), by index. Nothing is kept for
+    the life of the server: entries made all through a large push would hold on to arenas of
+    the allocator that the push's own objects had filled, which could then never be given back
+    (a push keeps the verdicts on whole listings in its own `TreeVerdicts`)."""
     found: list[tuple[int, str]] = []
     for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
         first = name[:1]
@@ -277,10 +304,7 @@ def _special_entries(
                     found.append((i, ".gitmodules"))
                 elif _is_special_name(name, b".gitattributes", b"gitatt~1"):
                     found.append((i, ".gitattributes"))
-    result = tuple(found)
-    if verdicts is not None:
-        verdicts.keep(key, result)
-    return result
+    return tuple(found)
 
 
 def _check_special_name(name: bytes, kind: int | None) -> None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -50,18 +50,18 @@ from emulator.repos.object_checks import (
     BLOB,
     COMMIT,
     TAG,
-    NameVerdicts,
     ObjectCheckError,
+    TreeVerdicts,
     check_raw_object,
 )
 from emulator.repos.pack_indexer import (
     ClientGone,
+    IndexedPack,
     PackError,
     PackSizeError,
     PackWorkExceeded,
     StreamIndexer,
     WorkLimit,
-    write_index_v2,
 )
 from emulator.repos.pack_reader import PackCache, PackReader
 from emulator.repos.pkt_reader import PktReader
@@ -141,7 +141,7 @@ class Quarantine(StagedPack):
     """A received, indexed and checked pack waiting in the scratch dir."""
 
     object_count: int = 0
-    types: dict[bytes, int] = field(default_factory=dict)  # binary SHA -> type
+    objects: IndexedPack | None = None  # what the pack holds
 
 
 class ReceivePack:
@@ -324,7 +324,7 @@ class ReceivePack:
         referenced: dict[bytes, bytes] = {}
 
         specials: dict[bytes, str] = {}  # blobs named .gitmodules or .gitattributes
-        verdicts = NameVerdicts()
+        verdicts = TreeVerdicts()  # this push's trees, by their modes and names
 
         def check(type_num: int, sha: bytes, content: bytes) -> None:
             refs = check_raw_object(
@@ -359,35 +359,31 @@ class ReceivePack:
                 if indexed is None:
                     pack_path.unlink()
                     return None  # nothing new: git writes no pack either
-                entries = indexed.entries
-                pack_sha = indexed.checksum
                 bases = indexed.external_bases
                 if bases:
                     # A thin pack: store the bases it was made against in the pack itself.
-                    pack_sha, extra = extend_pack(
+                    indexed.checksum, extra = extend_pack(
                         f,
                         {RawObjectID(sha) for sha in bases},
                         get_raw=lambda sha: bases[sha],
                         object_format=fmt,
                     )
-                    entries.extend(extra)
-                    for sha, (type_num, _) in bases.items():
-                        indexed.types[sha] = type_num
+                    for sha, offset, crc in extra:
+                        indexed.add(sha, offset, crc, bases[sha][0])
             # The pack is fsynced when it is published; a refused push never needs it durable.
-            entries.sort()
             with self.files.create_scratch(prefix="quarantine-", suffix=".idx") as idx:
                 idx_path = idx.path
-                write_index_v2(cast(BinaryIO, idx), entries, pack_sha)
+                present = indexed.write_index(cast(BinaryIO, idx))
             quarantine = Quarantine(
                 self.files,
                 pack_path,
                 idx_path,
-                f"pack-{pack_sha.hex()}",
-                len(entries),
-                indexed.types,
+                f"pack-{indexed.checksum.hex()}",
+                len(indexed),
+                indexed,
             )
             self._enter_window()
-            self._check_connectivity(referenced, indexed.types)
+            self._check_connectivity(referenced, present)
             return quarantine
         except BaseException:
             for path in (idx_path, pack_path):
@@ -441,12 +437,10 @@ class ReceivePack:
                 break
         return missing
 
-    def _check_connectivity(
-        self,
-        referenced: Mapping[bytes, bytes],
-        present: Mapping[bytes, int],
-    ) -> None:
-        missing = referenced.keys() - present.keys()
+    def _check_connectivity(self, referenced: dict[bytes, bytes], present: list[bytes]) -> None:
+        """Every object in `referenced` (SHA -> an object that names it) is in `present` (the
+        pack's objects) or stored."""
+        missing = set(referenced).difference(present)
         if missing:
             missing = self._missing_from_store(missing)
         if missing:  # a push that completed meanwhile may have stored them
@@ -461,8 +455,10 @@ class ReceivePack:
 
     def _object_type(self, sha: bytes, quarantine: Quarantine | None) -> int | None:
         binary = bytes.fromhex(sha.decode())
-        if quarantine is not None and binary in quarantine.types:
-            return quarantine.types[binary]
+        if quarantine is not None and quarantine.objects is not None:
+            type_num = quarantine.objects.type_of(binary)
+            if type_num is not None:
+                return type_num
         found = self._stored().get(binary)
         if found is None:
             found = self._stored(refresh=True).get(binary)
