@@ -125,6 +125,10 @@ def test_deleted_repository_leaves_nothing_in_the_caches(
         cc.get_commit(repositoryName=name, commitId=head)  # the repository's memo too
     full = _stats(server)["cache"]
     assert full["bytes"] > 0
+    kinds = full["byKind"]  # what the clones and the API call built, kind by kind
+    assert {"idx", "commits", "memo"} <= kinds.keys(), kinds
+    assert sum(k["bytes"] for k in kinds.values()) == full["bytes"]
+    assert sum(k["entries"] for k in kinds.values()) == full["entries"]
     cc.delete_repository(repositoryName="deleted")
     after = _stats(server)["cache"]
     assert 0 < after["bytes"] < full["bytes"]
@@ -132,7 +136,7 @@ def test_deleted_repository_leaves_nothing_in_the_caches(
     git(git_env, "clone", "-q", "--bare", server.git_url("kept"), str(tmp_path / "again"))
     cc.delete_repository(repositoryName="kept")
     # Every entry was owned by one of the two: nothing is left.
-    assert _stats(server)["cache"] == {**after, "bytes": 0, "entries": 0}
+    assert _stats(server)["cache"] == {**after, "bytes": 0, "entries": 0, "byKind": {}}
 
 
 def test_repack_leaves_no_entries_of_the_packs_it_retired(

@@ -1,9 +1,11 @@
 """`GET /_ccemu/stats`: what the server holds in memory, for operators watching a long run.
 
-The pack caches' estimated bytes and entries against their budget (`--cache-mib`), how many
-entries were evicted to stay within it, the process's resident size, and how often freed memory
-was given back to the system (`emulator.memory`). Like `/_ccemu/health` and `/_ccemu/events`, it
-needs no credentials: ccemu binds loopback unless told otherwise, and these are counts only.
+The pack caches' estimated bytes and entries against their budget (`--cache-mib`), also per kind
+of entry (parsed pack indexes, commit graphs, reachable sets, a repository's memo of API
+answers, ...); how many entries were evicted to stay within it; the process's resident size; and
+how often freed memory was given back to the system (`emulator.memory`). Like `/_ccemu/health`
+and `/_ccemu/events`, it needs no credentials: ccemu binds loopback unless told otherwise, and
+these are counts only.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def stats(emu: Emulator) -> dict[str, object]:
             "entries": cache.entries,
             "maxBytes": cache.max_bytes,
             "evicted": cache.evicted,
+            "byKind": {k: {"entries": n, "bytes": b} for k, (n, b) in sorted(cache.kinds.items())},
         },
         "memory": {
             "rssBytes": rss_bytes(),

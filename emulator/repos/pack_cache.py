@@ -69,6 +69,9 @@ class CacheStats:
     entries: int
     max_bytes: int
     evicted: int
+    # (entries, bytes) per kind of entry: the first element of its key ("idx", "commits",
+    # "reach", "memo", "differences", ...)
+    kinds: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -206,7 +209,12 @@ class PackCache:
 
     def stats(self) -> CacheStats:
         with self._lock:
-            return CacheStats(self._weight, len(self._items), self.max_bytes, self._evicted)
+            kinds: dict[str, tuple[int, int]] = {}
+            for key, entry in self._items.items():
+                kind = key[0] if isinstance(key, tuple) and isinstance(key[0], str) else "other"
+                n, b = kinds.get(kind, (0, 0))
+                kinds[kind] = (n + 1, b + entry.weight)
+            return CacheStats(self._weight, len(self._items), self.max_bytes, self._evicted, kinds)
 
     def _set_weight(self, entry: _Entry, weight: int) -> None:
         self._weight += weight - entry.weight
