@@ -8,27 +8,83 @@ new ones) plus what `reachability.walk_reachable` finds beyond it: only the new 
 trees they changed are read, not the whole history. Pushes in between do not spoil an entry:
 what it lists stays reachable (its commits are ancestors of reachable ones, and an object leaves
 the store only once nothing reaches it).
+
+To send a closure in pack order without locating each of its ids, a closure also keeps, per pack
+(by index key), which of the pack's entries are members: one byte per entry (`Closure.in_pack`).
+A closure grown from a kept one derives that from the kept one's (plus the ids it added), so a
+clone after a push does not test the membership of every id of the large pack again.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 from emulator.repos.commit_graph import Graph
 from emulator.repos.pack_cache import Weighed
-from emulator.repos.pack_reader import PackReader
+from emulator.repos.pack_reader import PackIndex, PackReader
 from emulator.repos.reachability import walk_reachable
 from emulator.repos.sha_table import ShaTable
 
 _KEPT = 4  # closures kept per repository (the branches cloned alone most recently)
 
 
-@dataclass(frozen=True)
+_KEPT_PACKS = 8  # packs whose membership bytes a closure keeps
+
+
 class Closure:
-    tips: tuple[bytes, ...]  # the wanted commits, sorted
-    members: ShaTable  # every object they reach
+    __slots__ = ("_base", "_bits", "members", "tips")
+
+    def __init__(
+        self,
+        tips: tuple[bytes, ...],
+        members: ShaTable,
+        base: tuple[dict[object, bytes], ShaTable] | None = None,
+    ) -> None:
+        self.tips = tips  # the wanted commits, sorted
+        self.members = members  # every object they reach
+        # the kept closure's membership bytes and the ids added to it, until used
+        self._base = base
+        self._bits: dict[object, bytes] = {}
+
+    def cache_bytes(self) -> int:
+        held = list(self._bits.values())
+        if self._base is not None:
+            held += self._base[0].values()
+            held.append(self._base[1].blob)
+        return self.members.cache_bytes() + sum(len(b) for b in held)
+
+    def in_pack(self, ix: PackIndex) -> bytes:
+        """For each entry of the pack of `ix`, in index order: 1 if it is a member, else 0."""
+        bits = self._bits.get(ix.key)
+        if bits is None:
+            bits = self._membership(ix)
+            self._bits[ix.key] = bits
+            while len(self._bits) > _KEPT_PACKS:
+                del self._bits[next(iter(self._bits))]
+        return bits
+
+    def _membership(self, ix: PackIndex) -> bytes:
+        base = self._base
+        if base is not None and ix.key in base[0]:
+            out = bytearray(base[0][ix.key])
+            for sha in base[1]:
+                i = ix.shas.position(sha)
+                if i is not None:
+                    out[i] = 1
+            return bytes(out)
+        if ix.count * 16 < len(self.members):  # a small pack: look its ids up
+            return bytes(map(self.members.__contains__, iter_ids(ix.shas)))
+        members = set(iter_ids(self.members))
+        return bytes(map(members.__contains__, iter_ids(ix.shas)))
+
+
+def iter_ids(table: ShaTable) -> Iterator[bytes]:
+    """The ids of a table, cut out of its buffer without a Python-level loop."""
+    blob = table.blob
+    n = len(blob)
+    return map(blob.__getitem__, map(slice, range(0, n, 20), range(20, n + 20, 20)))
 
 
 class Closures(Weighed):
@@ -38,7 +94,7 @@ class Closures(Weighed):
 
     def cache_bytes(self) -> int:
         with self._lock:
-            return sum(c.members.cache_bytes() for c in self._items.values())
+            return sum(c.cache_bytes() for c in self._items.values())
 
     def of(self, reader: PackReader, graph: Graph, tips: tuple[bytes, ...]) -> Closure:
         """The objects the commits `tips` (sorted, each in `graph`) reach."""
@@ -51,8 +107,10 @@ class Closures(Weighed):
         base = _ancestor_closure(graph, tips, kept)
         known = base.members if base is not None else ShaTable(b"")
         found, _ = walk_reachable(reader, graph, tips, known, None)
-        closure = Closure(tips, known.union(found))
+        added = ShaTable.of(found)
         del found
+        grown = (base._bits, added) if base is not None else None
+        closure = Closure(tips, known.union(added), grown)
         with self._lock:
             self._items[tips] = closure
             while len(self._items) > _KEPT:

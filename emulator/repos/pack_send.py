@@ -20,6 +20,7 @@ from emulator.repos.pack_reader import (
     OBJ_TAG,
     OFS_DELTA,
     REF_DELTA,
+    PackIndex,
     PackReader,
     encode_entry_header,
     encode_ofs,
@@ -236,48 +237,43 @@ class _Blocks:
             out.data(self.get(start, end))
 
 
-def _id_set(table: ShaTable) -> set[bytes]:
-    """The ids of a table as a set, made without a Python-level loop."""
-    blob = table.blob
-    n = len(blob)
-    return set(map(blob.__getitem__, map(slice, range(0, n, 20), range(20, n + 20, 20))))
-
-
 def send_closure(
-    reader: PackReader, out: PackOutput, members: ShaTable, extra: Collection[bytes]
+    reader: PackReader,
+    out: PackOutput,
+    members: ShaTable,
+    in_pack: Callable[[PackIndex], bytes],
+    extra: Collection[bytes],
 ) -> tuple[int, int]:
     """`members` and `extra` (ids of objects to send) to a client that holds nothing and reads
-    OFS_DELTA. Each pack's wanted entries go in pack order, in runs copied as they are: an
-    OFS_DELTA whose base goes out at the same distance before it keeps its stored bytes; one
-    whose base moved gets its distance rewritten; one whose base is not sent goes as REF_DELTA
-    (its base is sent from another pack) or is resolved and deflated whole. Python work is per
-    entry that is not copied as it is, plus a short step per entry to tell which ones those are.
-    Returns (objects, reused deltas)."""
-    sending = _id_set(members)
-    sending.update(extra)
+    OFS_DELTA. `in_pack(ix)` says which entries of a pack are members (a byte per entry, in
+    index order), the bulk of the work when done afresh, so the caller may keep it.
+
+    Each pack's wanted entries go in pack order, in runs copied as they are: an OFS_DELTA whose
+    base goes out at the same distance before it keeps its stored bytes; one whose base moved
+    gets its distance rewritten; one whose base is not sent goes as REF_DELTA (its base is sent
+    from another pack) or is resolved and deflated whole. Python work is per entry that is not
+    copied as it is, plus a short step per entry to tell which ones those are. Returns
+    (objects, reused deltas)."""
+    extra = {e for e in extra if e not in members}
     dups = duplicate_positions(reader)
     wanted: list[bytes] = []  # per pack, one byte per entry in pack order: 1 if it goes out
     total = 0
     for p, ix in enumerate(reader.indexes):
-        blob = ix.shas.blob
-        n = len(blob)
-        by_pos = bytearray(
-            map(
-                sending.__contains__,
-                map(blob.__getitem__, map(slice, range(0, n, 20), range(20, n + 20, 20))),
-            )
-        )
+        by_pos = bytearray(in_pack(ix))
+        for sha in extra:
+            i = ix.shas.position(sha)
+            if i is not None:
+                by_pos[i] = 1
         for i in dups[p]:
             by_pos[i] = 0
         wk = bytes(map(by_pos.__getitem__, ix.sorted_pos))
         total += wk.count(1)
         wanted.append(wk)
-    if total != len(sending):
-        found: set[bytes] = set()
-        for p, ix in enumerate(reader.indexes):
-            found.update(ix.shas[ix.sorted_pos[k]] for k in compress(range(ix.count), wanted[p]))
-        missing = min(sending - found)
-        raise LookupError(f"object {missing.hex()} is missing")
+    if total != len(members) + len(extra):
+        for sha in [*members, *extra]:
+            if sha not in reader:
+                raise LookupError(f"object {sha.hex()} is missing")
+        raise LookupError("objects are missing")
     out.data(pack_header(total))
     pos = 12  # where the next entry starts in the output
     reused = 0
@@ -317,7 +313,7 @@ def send_closure(
             else:
                 base = ix.sha_at(hdr.base_offset) if hdr.base_offset is not None else hdr.base_sha
                 assert base is not None
-                if base in sending:
+                if base in members or base in extra:
                     header = encode_entry_header(REF_DELTA, hdr.size) + base
                 else:
                     typ, data = reader.resolve_at(p, off)

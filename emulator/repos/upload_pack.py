@@ -453,7 +453,7 @@ class _Session:
             if b"include-tag" in self.caps:
                 tags = tags_reaching(reader, self.up.graph, self._tag_chains(), closure.members)
             if b"ofs-delta" in self.caps:
-                send_closure(reader, out, closure.members, tags)
+                send_closure(reader, out, closure.members, closure.in_pack, tags)
             else:
                 send_objects(reader, out, [*closure.members, *tags], (), False)
         else:
