@@ -17,6 +17,7 @@ clone after a push does not test the membership of every id of the large pack ag
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -119,18 +120,35 @@ class Closures(Weighed):
 
 
 def _ancestor_closure(graph: Graph, tips: tuple[bytes, ...], kept: list[Closure]) -> Closure | None:
-    """The largest kept closure whose commits are all ancestors of (or among) `tips`."""
+    """The largest kept closure whose commits are all ancestors of (or among) `tips`.
+
+    Walks back from `tips` newest first and stops once every kept tip is found, or once what is
+    left to walk is older than all of them: a branch that moved on by a few commits costs a few
+    steps, not a walk of its whole history. Clock skew can only hide an ancestor, which costs a
+    longer walk of objects later, never a wrong answer."""
     if not kept:
         return None
-    ancestors: set[bytes] = set()
-    stack = list(tips)
-    while stack:
-        c = stack.pop()
-        if c in ancestors:
-            continue
-        ancestors.add(c)
-        info = graph.get(c)
-        if info is not None:
-            stack.extend(info[1])
-    usable = [k for k in kept if all(t in ancestors for t in k.tips)]
+    targets = {t for k in kept for t in k.tips}
+    oldest = min((info[2] for t in targets if (info := graph.get(t)) is not None), default=0)
+    found: set[bytes] = set()
+    seen: set[bytes] = set()
+    heap: list[tuple[int, bytes]] = []
+    for t in tips:
+        info = graph.get(t)
+        if info is not None and t not in seen:
+            seen.add(t)
+            heapq.heappush(heap, (-info[2], t))
+    while heap and len(found) < len(targets):
+        neg_when, c = heapq.heappop(heap)
+        if -neg_when < oldest:
+            break
+        if c in targets:
+            found.add(c)
+        for p in graph[c][1]:
+            if p not in seen:
+                seen.add(p)
+                info = graph.get(p)
+                if info is not None:
+                    heapq.heappush(heap, (-info[2], p))
+    usable = [k for k in kept if all(t in found for t in k.tips)]
     return max(usable, key=lambda k: len(k.members)) if usable else None
