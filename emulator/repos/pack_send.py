@@ -212,14 +212,17 @@ def send_objects(
 
 
 class _Blocks:
-    """Reads one pack's entries, which come in pack order, a block at a time."""
+    """Reads one pack's entries, which come in pack order, a block at a time, and gathers what
+    goes out into large writes (runs and rewritten headers are often a few bytes each)."""
 
-    def __init__(self, reader: PackReader, p: int) -> None:
+    def __init__(self, reader: PackReader, p: int, out: PackOutput) -> None:
         self.reader = reader
         self.p = p
+        self.out = out
         self.last = reader.indexes[p].pack_size - 20
         self.start = 0
         self.block = b""
+        self.acc = bytearray()
 
     def get(self, start: int, end: int) -> bytes | memoryview:
         if start < self.start or end > self.start + len(self.block):
@@ -229,12 +232,25 @@ class _Blocks:
             )
         return memoryview(self.block)[start - self.start : end - self.start]
 
-    def copy(self, out: PackOutput, start: int, end: int) -> None:
+    def put(self, data: bytes) -> None:
+        self.acc += data
+        if len(self.acc) >= _BLOCK:
+            self.flush()
+
+    def copy(self, start: int, end: int) -> None:
         if end - start > _BLOCK:
+            self.flush()
             for chunk in self.reader.iter_entry_chunks(self.p, start, end):
-                out.data(chunk)
-        else:
-            out.data(self.get(start, end))
+                self.out.data(chunk)
+            return
+        self.acc += self.get(start, end)
+        if len(self.acc) >= _BLOCK:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.acc:
+            self.out.data(self.acc)
+            self.acc = bytearray()
 
 
 def send_closure(
@@ -284,7 +300,7 @@ def send_closure(
         bases = entry_bases(reader, p)
         so = ix.sorted_offsets
         shifts = array("q", bytes(8 * ix.count))  # stored offset minus output offset
-        blocks = _Blocks(reader, p)
+        blocks = _Blocks(reader, p, out)
         run_start = run_end = -1
         for k in compress(range(ix.count), wk):
             off = so[k]
@@ -295,7 +311,7 @@ def send_closure(
             if b == WHOLE or (b >= 0 and wk[b] and shifts[b] == shift):
                 if off != run_end:
                     if run_end >= 0:
-                        blocks.copy(out, run_start, run_end)
+                        blocks.copy(run_start, run_end)
                     run_start = off
                 run_end = end
                 pos += end - off
@@ -303,7 +319,7 @@ def send_closure(
                     reused += 1
                 continue
             if run_end >= 0:
-                blocks.copy(out, run_start, run_end)
+                blocks.copy(run_start, run_end)
                 run_end = -1
             head = blocks.get(off, min(end, off + 64))
             hdr = parse_entry_header(head, off)
@@ -319,15 +335,16 @@ def send_closure(
                     typ, data = reader.resolve_at(p, off)
                     body = zlib.compress(data, FULL_OBJECT_LEVEL)
                     header = encode_entry_header(typ, len(data))
-                    out.data(header)
-                    out.data(body)
+                    blocks.put(header)
+                    blocks.put(body)
                     pos += len(header) + len(body)
                     continue
             reused += 1
-            out.data(header)
-            blocks.copy(out, off + hdr.data_start, end)
+            blocks.put(header)
+            blocks.copy(off + hdr.data_start, end)
             pos += len(header) + end - off - hdr.data_start
         if run_end >= 0:
-            blocks.copy(out, run_start, run_end)
+            blocks.copy(run_start, run_end)
+        blocks.flush()
     out.finish()
     return total, reused
