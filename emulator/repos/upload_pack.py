@@ -511,9 +511,10 @@ class _Session:
             chain: list[bytes] = []
             cur = sha
             for _ in range(100):
+                if reader.type_of(cur) != OBJ_TAG:
+                    break  # the tagged object is not inflated (it may be a large blob)
                 obj = reader.get(cur)
-                if obj is None or obj[0] != OBJ_TAG:
-                    break
+                assert obj is not None
                 cur = tag_target(obj[1])
                 chain.append(cur)
             yield sha, chain
