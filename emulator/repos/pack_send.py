@@ -322,23 +322,32 @@ def send_closure(
                 blocks.copy(run_start, run_end)
                 run_end = -1
             head = blocks.get(off, min(end, off + 64))
-            hdr = parse_entry_header(head, off)
             if b >= 0 and wk[b]:  # the base goes out earlier, at another distance
-                rel = pos - (so[b] - shifts[b])
-                header = encode_entry_header(OFS_DELTA, hdr.size) + encode_ofs(rel)
+                i = 0  # past the type and size, kept as they are
+                while head[i] & 0x80:
+                    i += 1
+                j = i = i + 1  # past the stored distance, replaced
+                while head[j] & 0x80:
+                    j += 1
+                header = bytes(head[:i]) + encode_ofs(pos - (so[b] - shifts[b]))
+                reused += 1
+                blocks.put(header)
+                blocks.copy(off + j + 1, end)
+                pos += len(header) + end - off - j - 1
+                continue
+            hdr = parse_entry_header(head, off)
+            base = ix.sha_at(hdr.base_offset) if hdr.base_offset is not None else hdr.base_sha
+            assert base is not None
+            if base in members or base in extra:
+                header = encode_entry_header(REF_DELTA, hdr.size) + base
             else:
-                base = ix.sha_at(hdr.base_offset) if hdr.base_offset is not None else hdr.base_sha
-                assert base is not None
-                if base in members or base in extra:
-                    header = encode_entry_header(REF_DELTA, hdr.size) + base
-                else:
-                    typ, data = reader.resolve_at(p, off)
-                    body = zlib.compress(data, FULL_OBJECT_LEVEL)
-                    header = encode_entry_header(typ, len(data))
-                    blocks.put(header)
-                    blocks.put(body)
-                    pos += len(header) + len(body)
-                    continue
+                typ, data = reader.resolve_at(p, off)
+                body = zlib.compress(data, FULL_OBJECT_LEVEL)
+                header = encode_entry_header(typ, len(data))
+                blocks.put(header)
+                blocks.put(body)
+                pos += len(header) + len(body)
+                continue
             reused += 1
             blocks.put(header)
             blocks.copy(off + hdr.data_start, end)
