@@ -52,7 +52,7 @@ class Closure:
     def cache_bytes(self) -> int:
         held = list(self._bits.values())
         if self._base is not None:
-            held += self._base[0].values()
+            held += list(self._base[0].values())  # a copy: another request may add to it
             held.append(self._base[1].blob)
         return self.members.cache_bytes() + sum(len(b) for b in held)
 
@@ -62,14 +62,15 @@ class Closure:
         if bits is None:
             bits = self._membership(ix)
             self._bits[ix.key] = bits
-            while len(self._bits) > _KEPT_PACKS:
-                del self._bits[next(iter(self._bits))]
+            while len(self._bits) > _KEPT_PACKS:  # requests may race here: pop, never del
+                self._bits.pop(next(iter(self._bits)), None)
         return bits
 
     def _membership(self, ix: PackIndex) -> bytes:
         base = self._base
-        if base is not None and ix.key in base[0]:
-            out = bytearray(base[0][ix.key])
+        kept = base[0].get(ix.key) if base is not None else None
+        if base is not None and kept is not None:
+            out = bytearray(kept)
             for sha in base[1]:
                 i = ix.shas.position(sha)
                 if i is not None:
