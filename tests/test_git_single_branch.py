@@ -12,7 +12,20 @@ from test_git_http import create_repo
 
 
 def _clone_one(env: dict[str, str], url: str, dest: Path, branch: str = "main") -> str:
-    git(env, "clone", "-q", "--bare", "--single-branch", "-b", branch, url, str(dest))
+    # kept as the pack sent (not unpacked), so what it holds can be counted
+    git(
+        env,
+        "-c",
+        "transfer.unpackLimit=1",
+        "clone",
+        "-q",
+        "--bare",
+        "--single-branch",
+        "-b",
+        branch,
+        url,
+        str(dest),
+    )
     git(env, "fsck", "--no-dangling", cwd=dest)
     return git(env, "rev-parse", branch, cwd=dest).stdout.strip()
 
@@ -45,3 +58,53 @@ def test_single_branch_clone_after_a_push_is_not_served_from_a_stale_walk(
     c5 = tmp_path / "c5"
     assert _clone_one(git_env, url, c5, "side") == side
     assert git(git_env, "cat-file", "-e", new, cwd=c5, check=False).returncode != 0
+
+
+def _edit_commits(env: dict[str, str], work: Path, branch: str, count: int, seed: int) -> None:
+    """`count` commits on `branch` each rewriting a few lines of the same large files, so the
+    pack git makes holds long delta chains that cross branches."""
+    git(env, "checkout", "-q", branch, cwd=work)
+    for i in range(count):
+        for f in range(3):
+            path = work / f"big-{f}.txt"
+            lines = path.read_text().splitlines()
+            for j in range(0, len(lines), 17):
+                lines[(j + seed + i) % len(lines)] = f"{branch} {seed} {i} {j} {f}"
+            path.write_text("\n".join(lines) + "\n")
+        git(env, "commit", "-q", "-am", f"{branch} edit {seed}.{i}", cwd=work)
+
+
+def test_single_branch_clone_rewrites_deltas_whose_base_is_left_out_or_moved(
+    server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
+) -> None:
+    """Deltas in the stored packs run between the objects of both branches. A clone of one
+    branch leaves the other's objects out: a delta against one of them must go out whole, and a
+    delta whose base now sits at another distance must say so; a thin push completed with
+    copies of bases already stored (an object in two packs) must go out once."""
+    work = tmp_path / "w"
+    work.mkdir()
+    git(git_env, "init", "-q", "-b", "main", cwd=work)
+    for f in range(3):
+        text = "".join(f"line {f} {j} " + "x" * 40 + "\n" for j in range(400))
+        (work / f"big-{f}.txt").write_text(text)
+    git(git_env, "add", ".", cwd=work)
+    git(git_env, "commit", "-q", "-m", "base", cwd=work)
+    git(git_env, "branch", "side", cwd=work)
+    for seed in range(3):
+        _edit_commits(git_env, work, "main", 4, seed)
+        _edit_commits(git_env, work, "side", 4, 100 + seed)
+    create_repo(server, repo_name)
+    url = server.git_url(repo_name)
+    git(git_env, "push", "-q", url, "main", "side", cwd=work)
+    _edit_commits(git_env, work, "side", 3, 200)
+    _edit_commits(git_env, work, "main", 3, 300)
+    git(git_env, "push", "-q", url, "main", "side", cwd=work)  # thin: completed on receive
+    for branch in ("main", "side"):
+        dest = tmp_path / f"c-{branch}"
+        want = git(git_env, "rev-parse", branch, cwd=work).stdout.strip()
+        assert _clone_one(git_env, url, dest, branch) == want
+        listed = git(git_env, "rev-list", "--objects", branch, cwd=work).stdout.split("\n")
+        got = git(git_env, "rev-list", "--objects", "--all", cwd=dest).stdout.split("\n")
+        assert sorted(got) == sorted(listed)  # all of the branch, nothing of the other
+        counted = git(git_env, "count-objects", "-v", cwd=dest).stdout
+        assert f"in-pack: {len(listed) - 1}\n" in counted  # each object once

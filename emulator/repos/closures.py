@@ -8,27 +8,85 @@ new ones) plus what `reachability.walk_reachable` finds beyond it: only the new 
 trees they changed are read, not the whole history. Pushes in between do not spoil an entry:
 what it lists stays reachable (its commits are ancestors of reachable ones, and an object leaves
 the store only once nothing reaches it).
+
+To send a closure in pack order without locating each of its ids, a closure also keeps, per pack
+(by index key), which of the pack's entries are members: one byte per entry (`Closure.in_pack`).
+A closure grown from a kept one derives that from the kept one's (plus the ids it added), so a
+clone after a push does not test the membership of every id of the large pack again.
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 from emulator.repos.commit_graph import Graph
 from emulator.repos.pack_cache import Weighed
-from emulator.repos.pack_reader import PackReader
+from emulator.repos.pack_reader import PackIndex, PackReader
 from emulator.repos.reachability import walk_reachable
 from emulator.repos.sha_table import ShaTable
 
 _KEPT = 4  # closures kept per repository (the branches cloned alone most recently)
 
 
-@dataclass(frozen=True)
+_KEPT_PACKS = 8  # packs whose membership bytes a closure keeps
+
+
 class Closure:
-    tips: tuple[bytes, ...]  # the wanted commits, sorted
-    members: ShaTable  # every object they reach
+    __slots__ = ("_base", "_bits", "members", "tips")
+
+    def __init__(
+        self,
+        tips: tuple[bytes, ...],
+        members: ShaTable,
+        base: tuple[dict[object, bytes], ShaTable] | None = None,
+    ) -> None:
+        self.tips = tips  # the wanted commits, sorted
+        self.members = members  # every object they reach
+        # the kept closure's membership bytes and the ids added to it, until used
+        self._base = base
+        self._bits: dict[object, bytes] = {}
+
+    def cache_bytes(self) -> int:
+        held = list(self._bits.values())
+        if self._base is not None:
+            held += list(self._base[0].values())  # a copy: another request may add to it
+            held.append(self._base[1].blob)
+        return self.members.cache_bytes() + sum(len(b) for b in held)
+
+    def in_pack(self, ix: PackIndex) -> bytes:
+        """For each entry of the pack of `ix`, in index order: 1 if it is a member, else 0."""
+        bits = self._bits.get(ix.key)
+        if bits is None:
+            bits = self._membership(ix)
+            self._bits[ix.key] = bits
+            while len(self._bits) > _KEPT_PACKS:  # requests may race here: pop, never del
+                self._bits.pop(next(iter(self._bits)), None)
+        return bits
+
+    def _membership(self, ix: PackIndex) -> bytes:
+        base = self._base
+        kept = base[0].get(ix.key) if base is not None else None
+        if base is not None and kept is not None:
+            out = bytearray(kept)
+            for sha in base[1]:
+                i = ix.shas.position(sha)
+                if i is not None:
+                    out[i] = 1
+            return bytes(out)
+        if ix.count * 16 < len(self.members):  # a small pack: look its ids up
+            return bytes(map(self.members.__contains__, iter_ids(ix.shas)))
+        members = set(iter_ids(self.members))
+        return bytes(map(members.__contains__, iter_ids(ix.shas)))
+
+
+def iter_ids(table: ShaTable) -> Iterator[bytes]:
+    """The ids of a table, cut out of its buffer without a Python-level loop."""
+    blob = table.blob
+    n = len(blob)
+    return map(blob.__getitem__, map(slice, range(0, n, 20), range(20, n + 20, 20)))
 
 
 class Closures(Weighed):
@@ -38,7 +96,7 @@ class Closures(Weighed):
 
     def cache_bytes(self) -> int:
         with self._lock:
-            return sum(c.members.cache_bytes() for c in self._items.values())
+            return sum(c.cache_bytes() for c in self._items.values())
 
     def of(self, reader: PackReader, graph: Graph, tips: tuple[bytes, ...]) -> Closure:
         """The objects the commits `tips` (sorted, each in `graph`) reach."""
@@ -51,8 +109,10 @@ class Closures(Weighed):
         base = _ancestor_closure(graph, tips, kept)
         known = base.members if base is not None else ShaTable(b"")
         found, _ = walk_reachable(reader, graph, tips, known, None)
-        closure = Closure(tips, known.union(found))
+        added = ShaTable.of(found)
         del found
+        grown = (base._bits, added) if base is not None else None
+        closure = Closure(tips, known.union(added), grown)
         with self._lock:
             self._items[tips] = closure
             while len(self._items) > _KEPT:
@@ -61,18 +121,35 @@ class Closures(Weighed):
 
 
 def _ancestor_closure(graph: Graph, tips: tuple[bytes, ...], kept: list[Closure]) -> Closure | None:
-    """The largest kept closure whose commits are all ancestors of (or among) `tips`."""
+    """The largest kept closure whose commits are all ancestors of (or among) `tips`.
+
+    Walks back from `tips` newest first and stops once every kept tip is found, or once what is
+    left to walk is older than all of them: a branch that moved on by a few commits costs a few
+    steps, not a walk of its whole history. Clock skew can only hide an ancestor, which costs a
+    longer walk of objects later, never a wrong answer."""
     if not kept:
         return None
-    ancestors: set[bytes] = set()
-    stack = list(tips)
-    while stack:
-        c = stack.pop()
-        if c in ancestors:
-            continue
-        ancestors.add(c)
-        info = graph.get(c)
-        if info is not None:
-            stack.extend(info[1])
-    usable = [k for k in kept if all(t in ancestors for t in k.tips)]
+    targets = {t for k in kept for t in k.tips}
+    oldest = min((info[2] for t in targets if (info := graph.get(t)) is not None), default=0)
+    found: set[bytes] = set()
+    seen: set[bytes] = set()
+    heap: list[tuple[int, bytes]] = []
+    for t in tips:
+        info = graph.get(t)
+        if info is not None and t not in seen:
+            seen.add(t)
+            heapq.heappush(heap, (-info[2], t))
+    while heap and len(found) < len(targets):
+        neg_when, c = heapq.heappop(heap)
+        if -neg_when < oldest:
+            break
+        if c in targets:
+            found.add(c)
+        for p in graph[c][1]:
+            if p not in seen:
+                seen.add(p)
+                info = graph.get(p)
+                if info is not None:
+                    heapq.heappush(heap, (-info[2], p))
+    usable = [k for k in kept if all(t in found for t in k.tips)]
     return max(usable, key=lambda k: len(k.members)) if usable else None

@@ -147,8 +147,7 @@ def tags_reaching(
             for o in [tag, *chain]:
                 if o in sending or o in client_has or o in graph or o in seen:
                     continue
-                obj = reader.get(o)
-                if obj is not None and obj[0] == OBJ_TAG:
+                if reader.type_of(o) == OBJ_TAG:  # headers only: `o` may be a large blob
                     added.append(o)
                     seen.add(o)
     return added

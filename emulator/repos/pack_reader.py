@@ -338,6 +338,26 @@ class PackReader:
         loc = self.locate(sha)
         return None if loc is None else self.resolve_at(*loc)
 
+    def type_of(self, sha: bytes) -> int:
+        """The type (1-4) of a stored object, from entry headers alone (a delta's from its
+        base's), without inflating it; 0 if it is missing."""
+        loc = self.locate(sha)
+        for _ in range(_MAX_CHAIN + 1):
+            if loc is None:
+                return 0
+            p, off = loc
+            hdr = parse_entry_header(
+                self.read_at(p, off, min(64, self.indexes[p].entry_end(off) - off)), off
+            )
+            if hdr.type <= OBJ_TAG:
+                return hdr.type
+            if hdr.base_offset is not None:
+                loc = (p, hdr.base_offset)
+            else:
+                assert hdr.base_sha is not None
+                loc = self.locate(hdr.base_sha)
+        raise PackFormatError("delta chain too long")
+
     def peel(self, sha: bytes) -> bytes | None:
         """The object an annotated tag finally points at, or None if `sha` is not a tag."""
         seen = 0

@@ -10,17 +10,23 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
+from array import array
 from collections.abc import Callable, Collection, Sequence
+from itertools import compress
 
 from emulator.repos.pack_cache import INT, SET_ITEM
+from emulator.repos.pack_layout import WHOLE, entry_bases
 from emulator.repos.pack_reader import (
     OBJ_TAG,
     OFS_DELTA,
     REF_DELTA,
+    PackIndex,
     PackReader,
     encode_entry_header,
+    encode_ofs,
     parse_entry_header,
 )
+from emulator.repos.sha_table import ShaTable
 
 SIDEBAND_64K_DATA = 65515  # 65520-byte pkt-line minus the 4-byte length and the band byte
 SIDEBAND_DATA = 995  # side-band (not -64k): 1000-byte packets
@@ -203,3 +209,151 @@ def send_objects(
         out.data(zlib.compress(data, FULL_OBJECT_LEVEL))
     out.finish()
     return len(located), reused
+
+
+class _Blocks:
+    """Reads one pack's entries, which come in pack order, a block at a time, and gathers what
+    goes out into large writes (runs and rewritten headers are often a few bytes each)."""
+
+    def __init__(self, reader: PackReader, p: int, out: PackOutput) -> None:
+        self.reader = reader
+        self.p = p
+        self.out = out
+        self.last = reader.indexes[p].pack_size - 20
+        self.start = 0
+        self.block = b""
+        self.acc = bytearray()
+
+    def get(self, start: int, end: int) -> bytes | memoryview:
+        if start < self.start or end > self.start + len(self.block):
+            self.start = start
+            self.block = self.reader.read_at(
+                self.p, start, max(end, min(start + _BLOCK, self.last)) - start
+            )
+        return memoryview(self.block)[start - self.start : end - self.start]
+
+    def put(self, data: bytes) -> None:
+        self.acc += data
+        if len(self.acc) >= _BLOCK:
+            self.flush()
+
+    def copy(self, start: int, end: int) -> None:
+        if end - start > _BLOCK:
+            self.flush()
+            for chunk in self.reader.iter_entry_chunks(self.p, start, end):
+                self.out.data(chunk)
+            return
+        self.acc += self.get(start, end)
+        if len(self.acc) >= _BLOCK:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.acc:
+            self.out.data(self.acc)
+            self.acc = bytearray()
+
+
+def send_closure(
+    reader: PackReader,
+    out: PackOutput,
+    members: ShaTable,
+    in_pack: Callable[[PackIndex], bytes],
+    extra: Collection[bytes],
+) -> tuple[int, int]:
+    """`members` and `extra` (ids of objects to send) to a client that holds nothing and reads
+    OFS_DELTA. `in_pack(ix)` says which entries of a pack are members (a byte per entry, in
+    index order), the bulk of the work when done afresh, so the caller may keep it.
+
+    Each pack's wanted entries go in pack order, in runs copied as they are: an OFS_DELTA whose
+    base goes out at the same distance before it keeps its stored bytes; one whose base moved
+    gets its distance rewritten; one whose base is not sent goes as REF_DELTA (its base is sent
+    from another pack) or is resolved and deflated whole. Python work is per entry that is not
+    copied as it is, plus a short step per entry to tell which ones those are. Returns
+    (objects, reused deltas)."""
+    extra = {e for e in extra if e not in members}
+    dups = duplicate_positions(reader)
+    wanted: list[bytes] = []  # per pack, one byte per entry in pack order: 1 if it goes out
+    total = 0
+    for p, ix in enumerate(reader.indexes):
+        by_pos = bytearray(in_pack(ix))
+        for sha in extra:
+            i = ix.shas.position(sha)
+            if i is not None:
+                by_pos[i] = 1
+        for i in dups[p]:
+            by_pos[i] = 0
+        wk = bytes(map(by_pos.__getitem__, ix.sorted_pos))
+        total += wk.count(1)
+        wanted.append(wk)
+    if total != len(members) + len(extra):
+        for sha in [*members, *extra]:
+            if sha not in reader:
+                raise LookupError(f"object {sha.hex()} is missing")
+        raise LookupError("objects are missing")
+    out.data(pack_header(total))
+    pos = 12  # where the next entry starts in the output
+    reused = 0
+    for p, ix in enumerate(reader.indexes):
+        wk = wanted[p]
+        if wk.find(1) < 0:
+            continue
+        bases = entry_bases(reader, p)
+        so = ix.sorted_offsets
+        shifts = array("q", bytes(8 * ix.count))  # stored offset minus output offset
+        blocks = _Blocks(reader, p, out)
+        run_start = run_end = -1
+        for k in compress(range(ix.count), wk):
+            off = so[k]
+            end = so[k + 1]
+            shift = off - pos
+            shifts[k] = shift
+            b = bases[k]
+            if b == WHOLE or (b >= 0 and wk[b] and shifts[b] == shift):
+                if off != run_end:
+                    if run_end >= 0:
+                        blocks.copy(run_start, run_end)
+                    run_start = off
+                run_end = end
+                pos += end - off
+                if b >= 0:
+                    reused += 1
+                continue
+            if run_end >= 0:
+                blocks.copy(run_start, run_end)
+                run_end = -1
+            head = blocks.get(off, min(end, off + 64))
+            if b >= 0 and wk[b]:  # the base goes out earlier, at another distance
+                i = 0  # past the type and size, kept as they are
+                while head[i] & 0x80:
+                    i += 1
+                j = i = i + 1  # past the stored distance, replaced
+                while head[j] & 0x80:
+                    j += 1
+                header = bytes(head[:i]) + encode_ofs(pos - (so[b] - shifts[b]))
+                reused += 1
+                blocks.put(header)
+                blocks.copy(off + j + 1, end)
+                pos += len(header) + end - off - j - 1
+                continue
+            hdr = parse_entry_header(head, off)
+            base = ix.sha_at(hdr.base_offset) if hdr.base_offset is not None else hdr.base_sha
+            assert base is not None
+            if base in members or base in extra:
+                header = encode_entry_header(REF_DELTA, hdr.size) + base
+            else:
+                typ, data = reader.resolve_at(p, off)
+                body = zlib.compress(data, FULL_OBJECT_LEVEL)
+                header = encode_entry_header(typ, len(data))
+                blocks.put(header)
+                blocks.put(body)
+                pos += len(header) + len(body)
+                continue
+            reused += 1
+            blocks.put(header)
+            blocks.copy(off + hdr.data_start, end)
+            pos += len(header) + end - off - hdr.data_start
+        if run_end >= 0:
+            blocks.copy(run_start, run_end)
+        blocks.flush()
+    out.finish()
+    return total, reused

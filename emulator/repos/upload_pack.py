@@ -51,6 +51,7 @@ from emulator.repos.pack_send import (
     SIDEBAND_DATA,
     PackOutput,
     pkt,
+    send_closure,
     send_objects,
     send_whole_packs,
 )
@@ -448,10 +449,13 @@ class _Session:
             assert isinstance(closures, Closures)
             tips = tuple(sorted(set(self.wants)))
             closure = closures.of(reader, self.up.graph, tips)
-            order = list(closure.members)  # send_objects puts them in pack order
+            tags: list[bytes] = []
             if b"include-tag" in self.caps:
-                order += tags_reaching(reader, self.up.graph, self._tag_chains(), closure.members)
-            send_objects(reader, out, order, (), b"thin-pack" in self.caps)
+                tags = tags_reaching(reader, self.up.graph, self._tag_chains(), closure.members)
+            if b"ofs-delta" in self.caps:
+                send_closure(reader, out, closure.members, closure.in_pack, tags)
+            else:
+                send_objects(reader, out, [*closure.members, *tags], (), False)
         else:
             walk = self._enumerate()
             send_objects(reader, out, walk.order, walk.client_has, b"thin-pack" in self.caps)
@@ -507,9 +511,10 @@ class _Session:
             chain: list[bytes] = []
             cur = sha
             for _ in range(100):
+                if reader.type_of(cur) != OBJ_TAG:
+                    break  # the tagged object is not inflated (it may be a large blob)
                 obj = reader.get(cur)
-                if obj is None or obj[0] != OBJ_TAG:
-                    break
+                assert obj is not None
                 cur = tag_target(obj[1])
                 chain.append(cur)
             yield sha, chain
