@@ -237,8 +237,9 @@ class CodeReader:
     def __init__(self, repos: RepositoryService, repo: Repository, cache: PackCache) -> None:
         self.repos = repos
         self.repo = repo
-        store = repos.object_store(repo)
-        self.reader = PackReader(store.files, store.pack_names(), cache)
+        self._store = store = repos.object_store(repo)
+        self._names = store.pack_names()
+        self.reader = PackReader(store.files, self._names, cache)
         self.memo = RepoMemo.of(repo, cache)
 
     def __enter__(self) -> CodeReader:
@@ -247,15 +248,35 @@ class CodeReader:
     def __exit__(self, *exc: object) -> None:
         self.reader.close()
 
+    def _refreshed(self) -> bool:
+        """Read the packs stored now, if they changed since this reader listed them: a push
+        that completed meanwhile may have moved a ref this request then read to a commit in a
+        pack published after the listing. True if there are new packs to look in."""
+        names = self._store.pack_names()
+        if names == self._names:
+            return False
+        old = self.reader
+        self.reader = PackReader(self._store.files, names, old.cache)
+        self._names = names
+        old.close()
+        return True
+
     # -- objects ----------------------------------------------------------------------------
 
     def get(self, sha: str) -> tuple[int, bytes] | None:
-        return self.reader.get(bytes.fromhex(sha))
+        binary = bytes.fromhex(sha)
+        found = self.reader.get(binary)
+        if found is None and self._refreshed():
+            found = self.reader.get(binary)
+        return found
 
     def header(self, sha: str) -> tuple[int, int] | None:
         """(type, size) of a stored object, from entry headers alone: a large blob is measured
         without inflating it."""
-        loc = self.reader.locate(bytes.fromhex(sha))
+        binary = bytes.fromhex(sha)
+        loc = self.reader.locate(binary)
+        if loc is None and self._refreshed():
+            loc = self.reader.locate(binary)
         if loc is None:
             return None
         p, off = loc
