@@ -17,7 +17,7 @@ from emulator.repos.code import (
     join_path,
     parse_path,
 )
-from emulator.repos.commit_graph import Graph, load_generations, load_graph
+from emulator.repos.commit_graph import Graph, GraphView, load_generations, load_graph
 from emulator.repos.pack_cache import POINTER, Weighed
 from emulator.repos.pack_reader import iter_tree
 
@@ -327,7 +327,13 @@ def file_history(
     key = ("file-history", reader.repo.id, head, parts)
     walk = reader.reader.cached(key, build)
     assert isinstance(walk, FileHistory)
-    shas, children, more = walk.page(reader, parts, start, size)
+    # This request's view of the graph decodes each commit it meets once; the kept walk holds
+    # the graph itself, not what one request looked up.
+    walk.graph = GraphView(graph)
+    try:
+        shas, children, more = walk.page(reader, parts, start, size)
+    finally:
+        walk.graph = graph
     reader.reader.cache.reweigh(key, walk.cache_bytes())  # the walk went further
     shown_path = join_path(parts)
     versions = []

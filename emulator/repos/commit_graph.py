@@ -146,6 +146,46 @@ class PackGraphs(Mapping[bytes, Commit]):
         return self._len
 
 
+class GraphView(Mapping[bytes, Commit]):
+    """One request's view of a graph that remembers the commits it looked up: a walk that asks
+    for the same commits again (as itself, as a parent, for its date) decodes each once. Made
+    per request and dropped with it; never cached (see `CommitTable`)."""
+
+    __slots__ = ("_graph", "_seen")
+
+    def __init__(self, graph: Graph) -> None:
+        self._graph = graph
+        self._seen: dict[bytes, Commit] = {}
+
+    @overload
+    def get(self, key: bytes, /) -> Commit | None: ...
+    @overload
+    def get(self, key: bytes, default: Commit | _T, /) -> Commit | _T: ...
+    def get(self, key: bytes, default: object = None, /) -> object:
+        hit = self._seen.get(key)
+        if hit is None:
+            hit = self._graph.get(key)
+            if hit is None:
+                return default
+            self._seen[key] = hit
+        return hit
+
+    def __getitem__(self, key: bytes) -> Commit:
+        found: Commit | None = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._seen or key in self._graph
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._graph)
+
+    def __len__(self) -> int:
+        return len(self._graph)
+
+
 def _scan_pack_commits(reader: PackReader, p: int) -> dict[bytes, Commit]:
     """Read every entry header of pack `p` sequentially; inflate only the commits (and resolve
     the rare commit stored as a delta)."""
@@ -251,6 +291,7 @@ def generations(graph: Graph, known: dict[bytes, int] | None = None) -> Mapping[
     number for this graph only, kept out of `known`."""
     gen = {} if known is None else known
     local: dict[bytes, int] = {}
+    graph = GraphView(graph)
     for c in graph:
         if c in gen or c in local:
             continue
