@@ -144,19 +144,13 @@ class PackCache:
 
     def forget_owner(self, owner: str) -> int:
         """Drop what only `owner` (a deleted repository) used; returns the bytes dropped."""
-        dropped = 0
         with self._lock:
             self._pack_sets.pop(owner, None)
             self._gone[owner] = None
             while len(self._gone) > _GONE_KEPT:
                 self._gone.popitem(last=False)
-            for key in [k for k, e in self._items.items() if owner in e.owners]:
-                entry = self._items[key]
-                entry.owners.discard(owner)
-                if not entry.owners:
-                    del self._items[key]
-                    self._weight -= entry.weight
-                    dropped += entry.weight
+            keys = [k for k, e in self._items.items() if owner in e.owners]
+            dropped = self._release(keys, owner)
         self.last_used = time.monotonic()
         return dropped
 
@@ -173,27 +167,27 @@ class PackCache:
             self._pack_sets[owner] = key
             if old is None:
                 return
-            for k in [k for k in self._items if isinstance(k, tuple) and old in k[1:]]:
-                entry = self._items[k]
-                entry.owners.discard(owner)
-                if not entry.owners:
-                    del self._items[k]
-                    self._weight -= entry.weight
+            self._release([k for k in self._items if isinstance(k, tuple) and old in k[1:]], owner)
 
     def forget_packs(self, owner: str, names: Iterable[str]) -> int:
         """Drop what `owner` built from packs it has retired (after a repack): the entries
         whose keys name one of `names`, unless another repository uses them too. Returns the
         bytes dropped. Left alone, they would only wait for the budget to push them out."""
         gone = set(names)
-        dropped = 0
         with self._lock:
-            for key in [k for k in self._items if _names_any(k, gone)]:
-                entry = self._items[key]
-                entry.owners.discard(owner)
-                if not entry.owners:
-                    del self._items[key]
-                    self._weight -= entry.weight
-                    dropped += entry.weight
+            return self._release([k for k in self._items if _names_any(k, gone)], owner)
+
+    def _release(self, keys: list[object], owner: str) -> int:
+        """`owner` no longer uses the entries `keys`; those no one else uses go. Returns the
+        bytes dropped. The caller holds the lock."""
+        dropped = 0
+        for key in keys:
+            entry = self._items[key]
+            entry.owners.discard(owner)
+            if not entry.owners:
+                del self._items[key]
+                self._weight -= entry.weight
+                dropped += entry.weight
         return dropped
 
     def owned_bytes(self, owner: str) -> int:
