@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 from emulator.repos.object_store import RepoObjectStore
 from emulator.repos.pack_cache import SHA
-from emulator.repos.pack_reader import OBJ_TAG, PackCache, PackReader, parse_entry_header
+from emulator.repos.pack_reader import OBJ_TAG, PackCache, PackFormatError, PackReader
 from emulator.repos.pack_send import FLUSH, pkt
 
 ZERO_ID = b"0" * 40
@@ -116,19 +116,7 @@ def cached_peel(reader: PackReader) -> Callable[[bytes], bytes | None]:
 
 
 def _stored_type(reader: PackReader, sha: bytes) -> int:
-    loc = reader.locate(sha)
-    for _ in range(10_000):
-        if loc is None:
-            return 0
-        p, off = loc
-        hdr = parse_entry_header(
-            reader.read_at(p, off, min(64, reader.indexes[p].entry_end(off) - off)), off
-        )
-        if hdr.type <= OBJ_TAG:
-            return hdr.type
-        if hdr.base_offset is not None:
-            loc = (p, hdr.base_offset)
-        else:
-            assert hdr.base_sha is not None
-            loc = reader.locate(hdr.base_sha)
-    return 0
+    try:
+        return reader.type_of(sha)
+    except PackFormatError:  # a chain too long to follow: not a tag as far as peeling goes
+        return 0
