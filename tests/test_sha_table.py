@@ -57,3 +57,19 @@ def test_union_splices_new_ids_into_their_places() -> None:
 def test_a_blob_that_is_not_whole_ids_is_refused() -> None:
     with pytest.raises(ValueError):
         ShaTable(b"\0" * 21)
+
+
+def test_ids_at_both_ends_of_every_first_byte_are_found() -> None:
+    # Lookups bisect only the ids of the first byte they start with (git's fan-out): the
+    # lowest and highest id of each first byte, and the first bytes no id starts with.
+    rng = random.Random(5)
+    ids = {bytes([b]) + fill * 19 for b in range(0, 256, 3) for fill in (b"\x00", b"\xff")}
+    ids |= set(_ids(rng, 300))
+    table = ShaTable.of(ids)
+    for i, sha in enumerate(sorted(ids)):
+        assert table.position(sha) == i
+    for b in range(1, 256, 3):
+        probe = bytes([b]) + b"\x00" * 19
+        assert (probe in table) == (probe in ids)
+    assert ShaTable(b"").position(b"\x00" * 20) is None
+    assert b"\xff" * 20 not in ShaTable.of([b"\x00" * 20])

@@ -197,16 +197,19 @@ class FileHistory(Weighed):
         """Walk one commit: (it, the parents it queued)."""
         graph = self.graph
         _, _, sha = heapq.heappop(self.heap)
-        tree, parents, _ = graph[sha]
-        parents = tuple(p for p in parents if p in graph)
+        tree, parent_ids, _ = graph[sha]
+        # One lookup per parent: a parent the graph lacks (beyond a shallow boundary) is left out.
+        found = [(p, graph.get(p)) for p in parent_ids]
+        known = [(p, c) for p, c in found if c is not None]
+        parents = tuple(p for p, _ in known)
         mine = self._entry(reader, parts, tree)
         if not parents:
             same = mine is None
             follow: tuple[bytes, ...] = ()
         else:
             follow = ()
-            for p in parents:
-                if self._entry(reader, parts, graph[p][0]) == mine:
+            for p, c in known:
+                if self._entry(reader, parts, c[0]) == mine:
                     follow = (p,)
                     break
             same = bool(follow)

@@ -10,11 +10,10 @@ from __future__ import annotations
 import heapq
 import zlib
 from array import array
-from collections import ChainMap
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeVar, overload
 
-from emulator.repos.pack_cache import DICT_ITEM, INT
+from emulator.repos.pack_cache import DICT_ITEM, INT, SHA, Weighed
 from emulator.repos.pack_reader import (
     OBJ_COMMIT,
     OFS_DELTA,
@@ -65,6 +64,8 @@ class CommitTable(Mapping[bytes, Commit]):
         ps = self._parents
         if b - a == _ID:
             parents: tuple[bytes, ...] = (ps[a:b],)
+        elif b - a == 2 * _ID:  # a merge
+            parents = (ps[a : a + _ID], ps[a + _ID : b])
         else:
             parents = tuple(ps[j : j + _ID] for j in range(a, b, _ID))
         t = i * _ID
@@ -118,9 +119,9 @@ class PackGraphs(Mapping[bytes, Commit]):
     def get(self, key: bytes, default: Commit | _T, /) -> Commit | _T: ...
     def get(self, key: bytes, default: object = None, /) -> object:
         for part in self._parts:
-            found = part.get(key)
-            if found is not None:
-                return found
+            i = part._ids.position(key)  # CommitTable.get, one call fewer per lookup
+            if i is not None:
+                return part._at(i)
         return default
 
     def __getitem__(self, key: bytes) -> Commit:
@@ -133,11 +134,13 @@ class PackGraphs(Mapping[bytes, Commit]):
         return any(key in part for part in self._parts)
 
     def __iter__(self) -> Iterator[bytes]:
-        seen: set[bytes] = set()
-        for part in self._parts:
+        # Each id once, without a set of every id: the first part (the largest pack) as it is,
+        # a later part's ids unless an earlier part holds them too.
+        parts = self._parts
+        for k, part in enumerate(parts):
+            earlier = parts[:k]
             for c in part:
-                if c not in seen:
-                    seen.add(c)
+                if not any(c in q for q in earlier):
                     yield c
 
     def __len__(self) -> int:
@@ -177,7 +180,8 @@ class GraphView(Mapping[bytes, Commit]):
         return found
 
     def __contains__(self, key: object) -> bool:
-        return key in self._seen or key in self._graph
+        # A commit asked about is usually read next: decode it now, once.
+        return isinstance(key, bytes) and self.get(key) is not None
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._graph)
@@ -281,20 +285,38 @@ def load_graph(reader: PackReader) -> Graph:
     return parts[0] if len(parts) == 1 else PackGraphs(parts)
 
 
-def generations(graph: Graph, known: dict[bytes, int] | None = None) -> Mapping[bytes, int]:
+class Generations(Mapping[bytes, int], Weighed):
     """Each commit's generation: 1 for a root, else one more than its highest parent (parents
     missing from the graph are left out). A commit's descendants all have higher numbers.
+
+    Computed when first asked for (a walk down to the commits already numbered), not for the
+    whole graph up front: after a push adds a pack, asking for the new tip's number reads the
+    new commits only, not every commit of the repository again.
 
     `known` holds generations computed before (for other sets of packs of the same repository)
     and receives the new ones: a commit's generation depends only on its ancestors, which its
     id fixes, as long as they are all in the graph. A commit with an ancestor missing gets a
-    number for this graph only, kept out of `known`."""
-    gen = {} if known is None else known
-    local: dict[bytes, int] = {}
-    graph = GraphView(graph)
-    for c in graph:
-        if c in gen or c in local:
-            continue
+    number for this graph only, kept out of `known`. Two requests filling the same tables at
+    once write the same numbers."""
+
+    def __init__(self, graph: Graph, known: dict[bytes, int] | None = None) -> None:
+        self._graph = graph
+        self._known = {} if known is None else known
+        self._local: dict[bytes, int] = {}
+
+    def __getitem__(self, c: bytes) -> int:
+        g = self._known.get(c)
+        if g is None:
+            g = self._local.get(c)
+            if g is None:
+                g = self._fill(c)
+        return g
+
+    def _fill(self, c: bytes) -> int:
+        graph = GraphView(self._graph)
+        gen, local = self._known, self._local
+        if c not in graph:
+            raise KeyError(c)
         stack = [c]
         while stack:
             x = stack[-1]
@@ -320,19 +342,38 @@ def generations(graph: Graph, known: dict[bytes, int] | None = None) -> Mapping[
             if not waiting:
                 (local if partial else gen)[x] = top + 1
                 stack.pop()
-    return ChainMap(local, gen) if local else gen
+        found = gen.get(c)
+        return local[c] if found is None else found
+
+    def __contains__(self, c: object) -> bool:
+        return c in self._known or c in self._local or c in self._graph
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._graph)
+
+    def __len__(self) -> int:
+        return len(self._graph)
+
+    def cache_bytes(self) -> int:
+        """This graph's own numbers (`known` is counted where it is kept)."""
+        return len(self._local) * (SHA + DICT_ITEM + INT)
+
+
+def generations(graph: Graph, known: dict[bytes, int] | None = None) -> Generations:
+    return Generations(graph, known)
 
 
 def load_generations(
     reader: PackReader, graph: Graph, known: dict[bytes, int] | None = None
-) -> Mapping[bytes, int]:
-    """`generations` of the reader's commit graph (`load_graph`), from the cache when possible."""
+) -> Generations:
+    """`Generations` of the reader's commit graph (`load_graph`), kept per set of packs."""
 
     def build() -> tuple[object, int]:
-        return generations(graph, known), len(graph) * (DICT_ITEM + INT)
+        gen = Generations(graph, known)
+        return gen, gen.cache_bytes()
 
     gen = reader.cached(("generations", reader.key), build)
-    assert isinstance(gen, Mapping)
+    assert isinstance(gen, Generations)
     return gen
 
 

@@ -38,7 +38,7 @@ def _key_array(blob: bytes, count: int) -> array[int]:
 class ShaTable(Collection[bytes]):
     """Ids in ascending order, each once. `blob` is their concatenation."""
 
-    __slots__ = ("_blob", "_count", "_keys")
+    __slots__ = ("_blob", "_count", "_fan", "_keys")
 
     def __init__(self, blob: bytes) -> None:
         if len(blob) % _ID:
@@ -46,6 +46,11 @@ class ShaTable(Collection[bytes]):
         self._blob = blob
         self._count = len(blob) // _ID
         self._keys = _key_array(blob, self._count)
+        # git's fan-out: where the ids of each first byte begin, so a lookup bisects only
+        # those (eight steps fewer on a quarter of a million ids). 257 bisections of the
+        # first bytes to build, about 0.2 ms.
+        first = blob[::_ID]
+        self._fan = array("I", (bisect_left(first, b) for b in range(257)))
 
     @classmethod
     def of(cls, ids: Iterable[bytes]) -> ShaTable:
@@ -75,16 +80,34 @@ class ShaTable(Collection[bytes]):
 
     def position(self, sha: bytes) -> int | None:
         """The index of `sha` in the table, or None."""
-        i = self._insertion(sha)
-        if i < self._count and len(sha) == _ID and self._blob.startswith(sha, i * _ID):
-            return i
+        # _insertion, inlined: this is the lookup of every walk over commits and objects.
+        if len(sha) != _ID:
+            return None
+        keys = self._keys
+        key = int.from_bytes(sha[:_KEY], "big")
+        fan = self._fan
+        first = sha[0]
+        i = bisect_left(keys, key, fan[first], fan[first + 1])
+        n = self._count
+        if i < n and keys[i] == key:
+            blob = self._blob
+            while True:
+                start = i * _ID
+                if blob.startswith(sha, start):
+                    return i
+                if blob[start : start + _ID] > sha:
+                    return None
+                i += 1
+                if i == n or keys[i] != key:
+                    return None
         return None
 
     def _insertion(self, sha: bytes) -> int:
         """Where `sha` is or would go (the first id not less than it)."""
         keys = self._keys
         key = int.from_bytes(sha[:_KEY], "big")
-        i = bisect_left(keys, key)
+        first = sha[0] if sha else 0
+        i = bisect_left(keys, key, self._fan[first], self._fan[first + 1])
         n = self._count
         blob = self._blob
         while i < n and keys[i] == key and blob[i * _ID : (i + 1) * _ID] < sha:
@@ -115,4 +138,4 @@ class ShaTable(Collection[bytes]):
         return set(self)
 
     def cache_bytes(self) -> int:
-        return len(self._blob) + len(self._keys) * _KEY + 200
+        return len(self._blob) + len(self._keys) * _KEY + 4 * 257 + 200
