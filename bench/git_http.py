@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import getpass
 import hashlib
 import json
 import os
@@ -54,6 +55,7 @@ TARGETS = {
 OPS = ["ls-remote", "full clone", "single-branch clone", "fetch 50 commits", "push 50 commits"]
 
 GIT_TIMEOUT = 900.0
+SSHD = "/usr/sbin/sshd"
 X = "\u00d7"  # the multiplication sign of "2.0x"
 
 
@@ -970,6 +972,7 @@ class Ccemu:
         )
         self.base = info["http"]
         self.host_port = self.base.split("://", 1)[1]
+        self.ssh_port = int(info["ssh"].rsplit(":", 1)[1]) if info.get("ssh") else 0
         self.pid = self.proc.pid
 
     def client(self) -> Any:
@@ -1001,6 +1004,163 @@ class Ccemu:
             return self.log.read_text()[-3000:]
         except OSError:
             return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# git over SSH: OpenSSH's sshd + git, and ccemu's SSH door
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class OpenSSH:
+    """sshd in the foreground (-D), as a child, with a config, host key and authorized_keys of
+    its own on a free 127.0.0.1 port (the system's sshd and its config are never touched)."""
+
+    def __init__(self, tmp: Path, client_pub: Path, env: dict[str, str]) -> None:
+        if not Path(SSHD).exists():
+            raise BenchError(f"{SSHD} is missing: apt-get install openssh-server")
+        self.root = root = tmp / "sshd"
+        root.mkdir()
+        self.user = getpass.getuser()
+        self.host_key = root / "ssh_host_ed25519_key"
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.host_key)], env)
+        keys = root / "authorized_keys"
+        shutil.copy(client_pub, keys)
+        keys.chmod(0o600)
+        self.port = _free_port()
+        config = root / "sshd_config"
+        config.write_text(
+            f"ListenAddress 127.0.0.1\nPort {self.port}\nHostKey {self.host_key}\n"
+            f"AuthorizedKeysFile {keys}\nPidFile none\nUsePAM no\nStrictModes no\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            "PermitRootLogin prohibit-password\nAcceptEnv GIT_PROTOCOL\nLogLevel ERROR\n"
+            f"AllowUsers {self.user}\nMaxStartups 100\n"
+        )
+        # sshd insists on its privilege separation directory (made by the package's service)
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        run([SSHD, "-t", "-f", str(config)], env)
+        log = open(root / "sshd.log", "wb")
+        self.proc = subprocess.Popen(
+            [SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+        _children.append(self.proc)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"sshd exited: {(root / 'sshd.log').read_text()}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise BenchError("sshd did not start listening")
+
+    def serve_copy(self, repo: RepoInfo, env: dict[str, str]) -> tuple[Path, Path]:
+        """A copy of the repository for sshd to serve, and an empty one for the mirror push."""
+        served = self.root / "repos" / "bench.git"
+        shutil.copytree(repo.path, served, symlinks=True)
+        with contextlib.suppress(FileNotFoundError):
+            (served / "bench-ok").unlink()
+        empty = self.root / "repos" / "initial.git"
+        run(["git", "init", "-q", "--bare", str(empty)], env)
+        return served, empty
+
+    def url(self, path: Path) -> str:
+        return f"ssh://{self.user}@127.0.0.1:{self.port}{path}"
+
+    def known_hosts_line(self) -> str:
+        pub = self.host_key.with_name(self.host_key.name + ".pub").read_text().split()
+        return f"[127.0.0.1]:{self.port} {pub[0]} {pub[1]}\n"
+
+    def cpu(self) -> float:
+        """CPU of sshd's listener and of its reaped children: sshd forks a process per
+        connection, which runs git; once each is reaped its CPU (and that of the git it waited
+        for) lands in the listener's children's times. The connection's process may outlive the
+        client by a moment, so wait (up to 2 s) until the listener has no children left."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        deadline = time.monotonic() + 2.0
+        with contextlib.suppress(OSError):
+            while children.read_text().strip() and time.monotonic() < deadline:
+                time.sleep(0.005)
+        return read_proc_cpu(self.proc.pid)
+
+
+@dataclass
+class SshAccess:
+    """Both SSH servers, reachable by the git CLI with one client key: OpenSSH's sshd, and
+    ccemu's SSH door as an IAM user whose SSH public key is that key (`key_id` is the user name
+    git gives ccemu; empty without a ccemu)."""
+
+    sshd: OpenSSH
+    key_id: str
+    ccemu_port: int
+
+    def ccemu_url(self, name: str) -> str:
+        return f"ssh://{self.key_id}@127.0.0.1:{self.ccemu_port}/v1/repos/{name}"
+
+
+def setup_ssh(tmp: Path, env: dict[str, str], ccemu: Ccemu | None) -> SshAccess:
+    """Make the client's key, start sshd with it authorized, give ccemu (when there is one) an
+    IAM user with the same key, trust both servers' host keys, and point git's ssh at them
+    (`GIT_SSH_COMMAND` in `env`)."""
+    identity = tmp / "id_ed25519"
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(identity)], env)
+    pub = identity.with_name("id_ed25519.pub")
+    sshd = OpenSSH(tmp, pub, env)
+    hosts = [sshd.known_hosts_line()]
+    key_id = ""
+    if ccemu is not None:
+        import boto3
+
+        iam = boto3.client(
+            "iam",
+            endpoint_url=ccemu.base,
+            region_name=REGION,
+            aws_access_key_id=KEY,
+            aws_secret_access_key=SECRET,
+        )
+        iam.create_user(UserName="bench")
+        iam.attach_user_policy(
+            UserName="bench", PolicyArn="arn:aws:iam::aws:policy/AWSCodeCommitPowerUser"
+        )
+        key_id = iam.upload_ssh_public_key(UserName="bench", SSHPublicKeyBody=pub.read_text())[
+            "SSHPublicKey"
+        ]["SSHPublicKeyId"]
+        hosts.append(
+            run(
+                [
+                    sys.executable,
+                    "-m",
+                    "emulator",
+                    "ssh-host-key",
+                    "--data-dir",
+                    str(tmp / "ccemu-data"),
+                    "--port",
+                    str(ccemu.ssh_port),
+                ],
+                env,
+                cwd=ROOT,
+            ).stdout.decode()
+        )
+    known = tmp / "known_hosts"
+    known.write_text("".join(hosts))
+    env["GIT_SSH_COMMAND"] = (
+        f"ssh -F /dev/null -i {identity} -o IdentitiesOnly=yes -o UserKnownHostsFile={known}"
+        " -o StrictHostKeyChecking=yes -o BatchMode=yes"
+    )
+    return SshAccess(sshd, key_id, ccemu.ssh_port if ccemu is not None else 0)
+
+
+def ssh_versions(env: dict[str, str]) -> str:
+    """The OpenSSH version (client and sshd are the same package) and paramiko's, for a report."""
+    import paramiko
+
+    ssh_v = run(["ssh", "-V"], env).stderr.decode().strip()
+    return f"{ssh_v} (client and sshd), paramiko {paramiko.__version__} in ccemu"
 
 
 # ---------------------------------------------------------------------------------------------

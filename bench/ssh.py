@@ -12,11 +12,8 @@ ls-remote, full clone, push of 50 commits, fetch of those 50 commits.
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,10 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from git_http import (  # a sibling script, not a package
-    REGION,
     BenchError,
     Ccemu,
-    _children,
     fmt_s,
     git_env,
     git_out,
@@ -39,16 +34,16 @@ from git_http import (  # a sibling script, not a package
     make_commits,
     median,
     prepare_repo,
-    read_proc_cpu,
     run,
     run_bench,
+    setup_ssh,
+    ssh_versions,
     timed,
     write_section,
 )
 
 MARK = "ssh"
 OPS = ["ls-remote", "full clone", "push 50 commits", "fetch 50 commits"]
-SSHD = "/usr/sbin/sshd"
 X = "\u00d7"
 
 
@@ -65,63 +60,6 @@ class Side:
         self.cpu_samples.setdefault(op, []).append(cpu)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class OpenSSH:
-    """sshd in the foreground (-D), as a child, with a config of its own."""
-
-    def __init__(self, tmp: Path, client_pub: Path, env: dict[str, str]) -> None:
-        if not Path(SSHD).exists():
-            raise BenchError(f"{SSHD} is missing: apt-get install openssh-server")
-        root = tmp / "sshd"
-        root.mkdir()
-        self.host_key = root / "ssh_host_ed25519_key"
-        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.host_key)], env)
-        keys = root / "authorized_keys"
-        shutil.copy(client_pub, keys)
-        keys.chmod(0o600)
-        self.port = _free_port()
-        config = root / "sshd_config"
-        config.write_text(
-            f"ListenAddress 127.0.0.1\nPort {self.port}\nHostKey {self.host_key}\n"
-            f"AuthorizedKeysFile {keys}\nPidFile none\nUsePAM no\nStrictModes no\n"
-            "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-            "PermitRootLogin prohibit-password\nAcceptEnv GIT_PROTOCOL\nLogLevel ERROR\n"
-            f"AllowUsers {getpass.getuser()}\nMaxStartups 100\n"
-        )
-        # sshd insists on its privilege separation directory (made by the package's service)
-        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        run([SSHD, "-t", "-f", str(config)], env)
-        log = open(root / "sshd.log", "wb")
-        self.proc = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT, env=env
-        )
-        _children.append(self.proc)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError(f"sshd exited: {(root / 'sshd.log').read_text()}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise BenchError("sshd did not start listening")
-
-    def known_hosts_line(self) -> str:
-        pub = self.host_key.with_name(self.host_key.name + ".pub").read_text().split()
-        return f"[127.0.0.1]:{self.port} {pub[0]} {pub[1]}\n"
-
-    def cpu(self) -> float:
-        # sshd forks a process per connection, which runs git; both are reaped, so their CPU
-        # lands in the listener's children's times.
-        return read_proc_cpu(self.proc.pid)
-
-
 def bench(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
     load_before = os.getloadavg()[0]
@@ -130,72 +68,18 @@ def bench(args: argparse.Namespace) -> int:
     repo = prepare_repo(args, env)
     print(f"repository: {repo.objects:,} objects, {repo.pack_bytes / 2**20:.1f} MiB", flush=True)
 
-    identity = tmp / "id_ed25519"
-    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(identity)], env)
-    pub = identity.with_name("id_ed25519.pub")
-
-    sshd = OpenSSH(tmp, pub, env)
-    served = tmp / "served" / "bench.git"
-    shutil.copytree(repo.path, served, symlinks=True)
-    empty = tmp / "served" / "initial.git"
-    run(["git", "init", "-q", "--bare", str(empty)], env)
-
     ccemu = Ccemu(tmp, env)
-    import json
-
-    ssh_url = json.loads((tmp / "ccemu-ready.json").read_text())["ssh"]
-    ccemu_port = int(ssh_url.rsplit(":", 1)[1])
-    import boto3
-
-    iam = boto3.client(
-        "iam",
-        endpoint_url=ccemu.base,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-    iam.create_user(UserName="bench")
-    iam.attach_user_policy(
-        UserName="bench", PolicyArn="arn:aws:iam::aws:policy/AWSCodeCommitPowerUser"
-    )
-    key_id = iam.upload_ssh_public_key(UserName="bench", SSHPublicKeyBody=pub.read_text())[
-        "SSHPublicKey"
-    ]["SSHPublicKeyId"]
     ccemu.create("bench")
-
-    known = tmp / "known_hosts"
-    host_keys = run(
-        [
-            sys.executable,
-            "-m",
-            "emulator",
-            "ssh-host-key",
-            "--data-dir",
-            str(tmp / "ccemu-data"),
-            "--port",
-            str(ccemu_port),
-        ],
-        env,
-    ).stdout.decode()
-    known.write_text(sshd.known_hosts_line() + host_keys)
-    env["GIT_SSH_COMMAND"] = (
-        f"ssh -F /dev/null -i {identity} -o IdentitiesOnly=yes -o UserKnownHostsFile={known}"
-        " -o StrictHostKeyChecking=yes -o BatchMode=yes"
-    )
-    user = getpass.getuser()
-    git_side = Side(
-        "OpenSSH + git", lambda: f"ssh://{user}@127.0.0.1:{sshd.port}{served}", sshd.cpu
-    )
-    ccemu_side = Side(
-        "ccemu", lambda: f"ssh://{key_id}@127.0.0.1:{ccemu_port}/v1/repos/bench", ccemu.cpu
-    )
+    access = setup_ssh(tmp, env, ccemu)
+    sshd = access.sshd
+    served, empty = sshd.serve_copy(repo, env)
+    git_side = Side("OpenSSH + git", lambda: sshd.url(served), sshd.cpu)
+    ccemu_side = Side("ccemu", lambda: access.ccemu_url("bench"), ccemu.cpu)
     sides = [git_side, ccemu_side]
 
     initial: dict[str, float] = {}
     push_all = ["push", "--quiet", "--mirror"]
-    initial[git_side.label] = timed(
-        ["git", "-C", str(repo.path), *push_all, f"ssh://{user}@127.0.0.1:{sshd.port}{empty}"], env
-    )
+    initial[git_side.label] = timed(["git", "-C", str(repo.path), *push_all, sshd.url(empty)], env)
     initial[ccemu_side.label] = timed(
         ["git", "-C", str(repo.path), *push_all, ccemu_side.url()], env
     )
@@ -275,8 +159,7 @@ def bench(args: argparse.Namespace) -> int:
         f"## git over SSH: ccemu vs OpenSSH sshd + git ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
         *machine(),
-        f"- {run(['ssh', '-V'], env).stderr.decode().strip()} (client and sshd), paramiko "
-        f"{__import__('paramiko').__version__} in ccemu",
+        f"- {ssh_versions(env)}",
         f"- command: `python bench/ssh.py --runs {args.runs}"
         f"{' --repo ' + args.repo if args.repo else ''} --out bench/RESULTS.md` "
         f"({elapsed / 60:.1f} min in all)",
