@@ -1,11 +1,19 @@
 """ccemu's git smart-HTTP door against C git's `git http-backend`, same repository, same run.
 
-    python bench/git_http.py [--repo PATH] [--runs N] [--out bench/RESULTS.md]
+    python bench/git_http.py [--repo PATH] [--runs N] [--ssh] [--out bench/RESULTS.md]
 
 Builds (or reuses, cached under bench/data/) a repository, serves it with `git http-backend`
-behind a small streaming CGI bridge and with ccemu, and times the real git CLI against both: full
-clone, fetch of 50 new commits, push of 50 commits, ls-remote. Also reports server CPU and peak
-memory. See bench/README.md.
+(behind lighttpd, or a small streaming CGI bridge) and with ccemu, and times the real git CLI
+against both: ls-remote, full clone, single-branch clone, push of 50 commits, fetch of those 50
+commits, and the initial mirror push. Also reports server CPU and peak memory.
+
+With `--ssh` the same run also times git over SSH, interleaved with the HTTP targets in every
+scenario: ccemu's SSH door (an IAM user whose SSH key is the client's) against OpenSSH's sshd
+running git-upload-pack / git-receive-pack (/usr/sbin/sshd as a child of this script, on a free
+127.0.0.1 port with its own temporary config, host key and authorized_keys). The table then has
+four targets, "ccemu HTTP / http-backend" and "ccemu SSH / OpenSSH" ratios and the server CPU of
+all four, and `--out` writes it to a section of its own. Without sshd, the run says so and
+measures over HTTP only. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -56,6 +64,8 @@ OPS = ["ls-remote", "full clone", "single-branch clone", "fetch 50 commits", "pu
 
 GIT_TIMEOUT = 900.0
 SSHD = "/usr/sbin/sshd"
+# the labels of the four targets (the HTTP ones are those of the figures recorded so far)
+BACKEND, CCEMU, OPENSSH, CCEMU_SSH = "git http-backend", "ccemu", "OpenSSH + git", "ccemu over SSH"
 X = "\u00d7"  # the multiplication sign of "2.0x"
 
 
@@ -1225,7 +1235,7 @@ def bench(args: argparse.Namespace) -> int:
         print("  (fewer than 20,000 objects: the comparison says little)", flush=True)
 
     backend = make_backend(args.front, tmp, repo, env)
-    bt = Target("git http-backend", lambda: backend.url(), backend.cpu)
+    bt = Target(BACKEND, lambda: backend.url(), backend.cpu)
     targets = [bt]
     ccemu_error = None
     ccemu: Ccemu | None = None
@@ -1236,21 +1246,44 @@ def bench(args: argparse.Namespace) -> int:
             name = f"bench-{uuid.uuid4().hex[:8]}"
             ccemu.create(name)
             cc = ccemu
-            ct = Target("ccemu", lambda: cc.url(name), cc.cpu)
+            ct = Target(CCEMU, lambda: cc.url(name), cc.cpu)
         except Exception as exc:  # report and go on with the backend half
             ccemu_error = f"ccemu could not be started or could not create a repository: {exc}"
+    # git over SSH (--ssh): OpenSSH's sshd + git, and ccemu's SSH door on another repository
+    ssh_error = None
+    st: Target | None = None
+    cst: Target | None = None
+    ssh_empty_url = ""
+    if args.ssh and not Path(SSHD).exists():
+        ssh_error = (
+            f"{SSHD} is missing (apt-get install openssh-server): git over SSH was not measured"
+        )
+    elif args.ssh:
+        try:
+            access = setup_ssh(tmp, env, ccemu if ct is not None else None)
+            sshd = access.sshd
+            served, ssh_empty = sshd.serve_copy(repo, env)
+            ssh_empty_url = sshd.url(ssh_empty)
+            st = Target(OPENSSH, lambda: sshd.url(served), sshd.cpu)
+            if ccemu is not None and ct is not None:
+                ssh_name = f"bench-ssh-{uuid.uuid4().hex[:8]}"
+                ccemu.create(ssh_name)
+                cst = Target(CCEMU_SSH, lambda: access.ccemu_url(ssh_name), ccemu.cpu)
+        except Exception as exc:  # report and go on with the HTTP half
+            ssh_error = f"sshd or ccemu's SSH door could not be set up: {exc}"
+            st = cst = None
     # initial push of the whole repository (one run each), also the way ccemu gets its data
     initial: dict[str, float] = {}
     push_all = ["push", "--quiet", "--mirror"]
     c0 = bt.cpu()
     t = timed(["git", "-C", str(repo.path), *push_all, backend.url("initial.git")], env)
-    initial["git http-backend"] = t
+    initial[BACKEND] = t
     initial["git cpu"] = bt.cpu() - c0
     if ct is not None and ccemu is not None:
         try:
             c0 = ct.cpu()
             t = timed(["git", "-C", str(repo.path), *push_all, ct.url()], env)
-            initial["ccemu"] = t
+            initial[CCEMU] = t
             initial["ccemu cpu"] = ct.cpu() - c0
             targets.append(ct)
         except BenchError as exc:
@@ -1262,11 +1295,34 @@ def bench(args: argparse.Namespace) -> int:
             ct = None
     if ccemu_error:
         print(f"\n!! {ccemu_error}\n!! measuring git http-backend alone\n", flush=True)
+    if st is not None:
+        c0 = st.cpu()
+        t = timed(["git", "-C", str(repo.path), *push_all, ssh_empty_url], env)
+        initial[OPENSSH] = t
+        initial[OPENSSH + " cpu"] = st.cpu() - c0
+        targets.append(st)
+    if cst is not None:
+        try:
+            c0 = cst.cpu()
+            t = timed(["git", "-C", str(repo.path), *push_all, cst.url()], env)
+            initial[CCEMU_SSH] = t
+            initial[CCEMU_SSH + " cpu"] = cst.cpu() - c0
+            targets.append(cst)
+        except BenchError as exc:
+            ssh_error = (
+                f"ccemu's SSH door did not take the repository (the initial push failed):\n{exc}"
+            )
+            cst = None
+    if ssh_error:
+        print(f"\n!! {ssh_error}\n!! measuring git over HTTP only\n", flush=True)
 
     # clones that stay behind the server (fetch) and that make the new commits (push)
     work: dict[str, tuple[Path, Path]] = {}
+    # short names for the work directories ("b" and "c" over HTTP, "s" and "cs" over SSH)
+    keys = {BACKEND: "b", CCEMU: "c", OPENSSH: "s", CCEMU_SSH: "cs"}
+    ccemu_targets = [x for x in (ct, cst) if x is not None]
     for tg in targets:
-        key = "b" if tg is bt else "c"
+        key = keys[tg.label]
         follower = tmp / f"follower-{key}"
         pusher = tmp / f"pusher-{key}"
         for d in (follower, pusher):
@@ -1275,7 +1331,7 @@ def bench(args: argparse.Namespace) -> int:
                 env,
             )
         work[tg.label] = (follower, pusher)
-        if tg is ct:  # check that ccemu serves back what it received
+        if tg in ccemu_targets:  # check that ccemu serves back what it received
             want = git_out(env, "rev-parse", f"refs/heads/{repo.branch}", cwd=repo.path)
             got = git_out(env, "rev-parse", "HEAD", cwd=pusher)
             if want != got:
@@ -1307,9 +1363,9 @@ def bench(args: argparse.Namespace) -> int:
         )
         shutil.rmtree(dest)
         for tg in targets:
-            dest = tmp / f"clone-{i}-{'b' if tg is bt else 'c'}"
+            dest = tmp / f"clone-{i}-{keys[tg.label]}"
             bridge0 = backend.stats()["self_cpu"] if tg is bt else 0.0
-            sampler = RssSampler(ccemu.pid) if (tg is ct and ccemu) else None
+            sampler = RssSampler(ccemu.pid) if (tg in ccemu_targets and ccemu) else None
             c0 = tg.cpu()
             t = timed(["git", "clone", "--quiet", "--bare", tg.url(), str(dest)], env)
             cpu = tg.cpu() - c0
@@ -1326,7 +1382,7 @@ def bench(args: argparse.Namespace) -> int:
             shutil.rmtree(dest)
         for tg in targets:
             # one branch of several: the server chooses the objects (no whole-pack reuse)
-            dest = tmp / f"single-{i}-{'b' if tg is bt else 'c'}"
+            dest = tmp / f"single-{i}-{keys[tg.label]}"
             c0 = tg.cpu()
             t = timed(
                 [
@@ -1399,13 +1455,16 @@ def bench(args: argparse.Namespace) -> int:
         "load before": load_before[0],
         "load after": os.getloadavg()[0],
     }
-    report = render(args, repo, targets, initial, peak_rss, bstats, extra, ccemu_error, elapsed)
+    report = render(
+        args, repo, targets, initial, peak_rss, bstats, extra, ccemu_error, elapsed, ssh_error
+    )
     print()
     print(report)
     if args.out:
-        write_results(Path(args.out), report, args)
+        # a run with the SSH targets has a section of its own, so the HTTP-only figures stay
+        write_results(Path(args.out), report, args, section="ssh" if st is not None else "")
         print(f"wrote {args.out}")
-    return 1 if ccemu_error else 0
+    return 1 if ccemu_error or (ssh_error and Path(SSHD).exists()) else 0
 
 
 def _run_maintenance(ccemu: Ccemu) -> None:
@@ -1576,13 +1635,21 @@ def render(
     extra: dict[str, float],
     ccemu_error: str | None,
     elapsed: float,
+    ssh_error: str | None = None,
 ) -> str:
-    bt = targets[0]
-    ct = targets[1] if len(targets) > 1 else None
+    by_label = {tg.label: tg for tg in targets}
+    bt = by_label[BACKEND]
+    ct = by_label.get(CCEMU)
+    st = by_label.get(OPENSSH)
+    cst = by_label.get(CCEMU_SSH)
     cmd = "python bench/git_http.py " + " ".join(sys.argv[1:])
+    title = (
+        "git over smart HTTP and SSH: ccemu vs git http-backend and OpenSSH sshd + git"
+        if st is not None
+        else "git over smart HTTP: ccemu vs git http-backend"
+    )
     lines = [
-        f"## git over smart HTTP: ccemu vs git http-backend ({datetime.now(UTC):%Y-%m-%d %H:%M} "
-        "UTC)",
+        f"## {title} ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
         *machine(),
         f"- command: `{cmd.strip()}` ({elapsed / 60:.1f} min in all)",
@@ -1599,49 +1666,38 @@ def render(
         "the server process's user+system time during the operation (for git: http-backend "
         "and the processes it ran, not the front; for ccemu: /proc/<pid>/stat, "
         "in 10 ms ticks)",
+    ]
+    if st is not None:
+        lines += [
+            f"- {ssh_versions(dict(os.environ))}",
+            "- over SSH: OpenSSH's sshd (a child of this script on its own port and config) "
+            "running git-upload-pack / git-receive-pack, and ccemu's SSH door (an IAM user "
+            "whose SSH key is the client's), each on a repository of its own, timed in the "
+            "same loop as the HTTP targets; one new SSH connection per operation, Ed25519 keys "
+            "both sides; git asks for protocol v2: sshd passes GIT_PROTOCOL on, ccemu answers "
+            "v0; server CPU for OpenSSH: sshd's listener and its reaped children (the "
+            "connection processes and the git they ran), read once the listener has reaped "
+            "them; for ccemu over SSH: its process, as over HTTP",
+        ]
+    lines += [
         f"- load average (1 min) at the start {extra['load before']:.2f}, at the end "
         f"{extra['load after']:.2f}: anything else running on the machine shows up as noise",
         "",
-        "| operation | git http-backend | ccemu | ratio | target | met | server CPU git | "
-        "server CPU ccemu |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for op in OPS:
-        b = median(bt.samples.get(op, []))
-        bc = median(bt.cpu_samples.get(op, []))
-        if ct is not None:
-            c = median(ct.samples.get(op, []))
-            cc = median(ct.cpu_samples.get(op, []))
-            ratio = c / b
-            met = "yes" if ratio <= TARGETS[op] else "**no**"
-            lines.append(
-                f"| {op} | {fmt_s(b)} | {fmt_s(c)} | {ratio:.2f}{X} | "
-                f"≤ {TARGETS[op]}{X} | {met} | {fmt_s(bc)} | {fmt_s(cc)} |"
-            )
-        else:
-            lines.append(
-                f"| {op} | {fmt_s(b)} | — | — | ≤ {TARGETS[op]}{X} | — | {fmt_s(bc)} | — |"
-            )
-    b = initial.get("git http-backend", float("nan"))
-    c = initial.get("ccemu", float("nan"))
-    ratio_s = f"{c / b:.2f}{X}" if c == c else "—"
-    lines.append(
-        f"| initial push --mirror into an empty repository (1 run) | {fmt_s(b)} | "
-        f"{fmt_s(c)} | {ratio_s} | — | — | {fmt_s(initial['git cpu'])} | "
-        f"{fmt_s(initial.get('ccemu cpu', float('nan')))} |"
-    )
-    lines.append(
-        f"| for reference: full clone over file:// (no HTTP, git upload-pack over a pipe) "
-        f"| {fmt_s(extra['local clone'])} | | | | | | |"
-    )
+    if st is None:
+        lines += _http_table(bt, ct, initial, extra)
+    else:
+        lines += _ssh_table(bt, ct, st, cst, initial, extra)
     lines.append("")
-    if ct is not None and ct.label in peak_rss:
-        peak, before, reset = peak_rss[ct.label]
-        how = "VmHWM reset before each clone" if reset else "VmRSS sampled every 10 ms"
-        lines.append(
-            f"- ccemu peak RSS during a full clone: {peak / 1024:.0f} MiB (idle before "
-            f"the clone: {before / 1024:.0f} MiB; {how})"
-        )
+    for tg in (ct, cst):
+        if tg is not None and tg.label in peak_rss:
+            peak, before, reset = peak_rss[tg.label]
+            how = "VmHWM reset before each clone" if reset else "VmRSS sampled every 10 ms"
+            during = "a full clone" if tg is ct else "a full clone over SSH"
+            lines.append(
+                f"- ccemu peak RSS during {during}: {peak / 1024:.0f} MiB (idle before "
+                f"the clone: {before / 1024:.0f} MiB; {how})"
+            )
     if bstats["children_maxrss_kib"]:
         lines.append(
             f"- git's largest process over the whole run (http-backend, upload-pack, "
@@ -1666,7 +1722,105 @@ def render(
             lines.append(f"- {tg.label}, {op}: {xs}")
     if ccemu_error:
         lines += ["", "ccemu was not measured:", "", "```", ccemu_error.strip()[:3000], "```"]
+    if ssh_error:
+        lines += ["", "git over SSH was not measured:", "", "```", ssh_error.strip()[:3000], "```"]
     return "\n".join(lines) + "\n"
+
+
+def _http_table(
+    bt: Target, ct: Target | None, initial: dict[str, float], extra: dict[str, float]
+) -> list[str]:
+    """The table of a run over HTTP only (the format of the figures recorded so far)."""
+    lines = [
+        "| operation | git http-backend | ccemu | ratio | target | met | server CPU git | "
+        "server CPU ccemu |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for op in OPS:
+        b = median(bt.samples.get(op, []))
+        bc = median(bt.cpu_samples.get(op, []))
+        if ct is not None:
+            c = median(ct.samples.get(op, []))
+            cc = median(ct.cpu_samples.get(op, []))
+            ratio = c / b
+            met = "yes" if ratio <= TARGETS[op] else "**no**"
+            lines.append(
+                f"| {op} | {fmt_s(b)} | {fmt_s(c)} | {ratio:.2f}{X} | "
+                f"≤ {TARGETS[op]}{X} | {met} | {fmt_s(bc)} | {fmt_s(cc)} |"
+            )
+        else:
+            lines.append(
+                f"| {op} | {fmt_s(b)} | — | — | ≤ {TARGETS[op]}{X} | — | {fmt_s(bc)} | — |"
+            )
+    b = initial.get(BACKEND, float("nan"))
+    c = initial.get(CCEMU, float("nan"))
+    ratio_s = f"{c / b:.2f}{X}" if c == c else "—"
+    lines.append(
+        f"| initial push --mirror into an empty repository (1 run) | {fmt_s(b)} | "
+        f"{fmt_s(c)} | {ratio_s} | — | — | {fmt_s(initial['git cpu'])} | "
+        f"{fmt_s(initial.get('ccemu cpu', float('nan')))} |"
+    )
+    lines.append(
+        f"| for reference: full clone over file:// (no HTTP, git upload-pack over a pipe) "
+        f"| {fmt_s(extra['local clone'])} | | | | | | |"
+    )
+    return lines
+
+
+def _ssh_table(
+    bt: Target,
+    ct: Target | None,
+    st: Target,
+    cst: Target | None,
+    initial: dict[str, float],
+    extra: dict[str, float],
+) -> list[str]:
+    """The table of a run over HTTP and SSH: the four targets side by side, each of ccemu's
+    doors as a ratio to its C counterpart, and the server CPU of all four."""
+    nan = float("nan")
+
+    def ratio(c: float, g: float) -> str:
+        return f"{c / g:.2f}{X}" if c == c and g == g else "—"
+
+    def met(c: float, g: float, op: str) -> str:
+        if c != c or g != g:
+            return "—"
+        return "yes" if c / g <= TARGETS[op] else "**no**"
+
+    lines = [
+        "| operation | git http-backend | ccemu HTTP | ccemu HTTP / http-backend | OpenSSH + git "
+        "| ccemu SSH | ccemu SSH / OpenSSH | target | met (HTTP, SSH) | server CPU "
+        "http-backend | server CPU ccemu HTTP | server CPU sshd + git | server CPU ccemu SSH |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def med(tg: Target | None, op: str, cpu: bool = False) -> float:
+        if tg is None:
+            return nan
+        return median((tg.cpu_samples if cpu else tg.samples).get(op, []))
+
+    for op in OPS:
+        b, c, g, cs = med(bt, op), med(ct, op), med(st, op), med(cst, op)
+        lines.append(
+            f"| {op} | {fmt_s(b)} | {fmt_s(c)} | {ratio(c, b)} | {fmt_s(g)} | {fmt_s(cs)} | "
+            f"{ratio(cs, g)} | ≤ {TARGETS[op]}{X} | {met(c, b, op)}, {met(cs, g, op)} | "
+            f"{fmt_s(med(bt, op, True))} | {fmt_s(med(ct, op, True))} | "
+            f"{fmt_s(med(st, op, True))} | {fmt_s(med(cst, op, True))} |"
+        )
+    b, c = initial.get(BACKEND, nan), initial.get(CCEMU, nan)
+    g, cs = initial.get(OPENSSH, nan), initial.get(CCEMU_SSH, nan)
+    lines.append(
+        f"| initial push --mirror into an empty repository (1 run) | {fmt_s(b)} | {fmt_s(c)} | "
+        f"{ratio(c, b)} | {fmt_s(g)} | {fmt_s(cs)} | {ratio(cs, g)} | — | — | "
+        f"{fmt_s(initial['git cpu'])} | {fmt_s(initial.get('ccemu cpu', nan))} | "
+        f"{fmt_s(initial.get(OPENSSH + ' cpu', nan))} | "
+        f"{fmt_s(initial.get(CCEMU_SSH + ' cpu', nan))} |"
+    )
+    lines.append(
+        f"| for reference: full clone over file:// (no HTTP, git upload-pack over a pipe) "
+        f"| {fmt_s(extra['local clone'])} | | | | | | | | | | | |"
+    )
+    return lines
 
 
 def write_section(path: Path, mark: str, report: str) -> None:
@@ -1737,6 +1891,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--tmp", default=None, help="where the servers' data and clones go")
     p.add_argument(
+        "--ssh",
+        action="store_true",
+        help="also time git over SSH in the same run: ccemu's SSH door against OpenSSH's sshd "
+        f"+ git ({SSHD}, started as a child on its own port and config)",
+    )
+    p.add_argument(
         "--churn",
         type=int,
         default=0,
@@ -1745,6 +1905,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "clones (only what the refs reach must be sent)",
     )
     args = p.parse_args(argv)
+    if args.ssh and args.churn:
+        p.error("--ssh measures the scenarios of the default run, not --churn")
 
     return run_bench(lambda: churn_bench(args) if args.churn else bench(args))
 
