@@ -1050,6 +1050,12 @@ class OpenSSH:
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
             "PermitRootLogin prohibit-password\nAcceptEnv GIT_PROTOCOL\nLogLevel ERROR\n"
             f"AllowUsers {self.user}\nMaxStartups 100\n"
+            # the account's shell runs each git command, and bash sources ~/.bashrc when sshd
+            # runs it: a HOME without one, as a git hosting account (git-shell) has none
+            f"SetEnv HOME={root}\n"
+            # the key exchange ccemu's door (paramiko) negotiates with the same client: OpenSSH's
+            # default, sntrup761x25519, costs the client ~100 ms of key generation per connection
+            "KexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org\n"
         )
         # sshd insists on its privilege separation directory (made by the package's service)
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
@@ -1674,10 +1680,12 @@ def render(
             "running git-upload-pack / git-receive-pack, and ccemu's SSH door (an IAM user "
             "whose SSH key is the client's), each on a repository of its own, timed in the "
             "same loop as the HTTP targets; one new SSH connection per operation, Ed25519 keys "
-            "both sides; git asks for protocol v2: sshd passes GIT_PROTOCOL on, ccemu answers "
-            "v0; server CPU for OpenSSH: sshd's listener and its reaped children (the "
-            "connection processes and the git they ran), read once the listener has reaped "
-            "them; for ccemu over SSH: its process, as over HTTP",
+            "both sides, curve25519-sha256 key exchange both sides (sshd is told to use what "
+            "ccemu negotiates), the account's shell started with a HOME without rc files; git "
+            "asks for protocol v2: sshd passes GIT_PROTOCOL on, ccemu answers v0; server CPU "
+            "for OpenSSH: sshd's listener and its reaped children (the connection processes and "
+            "the git they ran), read once the listener has reaped them; for ccemu over SSH: its "
+            "process, as over HTTP",
         ]
     lines += [
         f"- load average (1 min) at the start {extra['load before']:.2f}, at the end "

@@ -166,7 +166,8 @@ def bench(args: argparse.Namespace) -> int:
         f"- repository: {repo.description}; {repo.objects:,} objects, "
         f"{repo.pack_bytes / 2**20:.1f} MiB packed, {repo.commits:,} commits, {repo.refs} refs",
         f"- median of {args.runs} runs, the real git CLI and OpenSSH client (a new SSH connection "
-        "per operation, Ed25519 keys both sides); git asks for protocol v2: sshd passes "
+        "per operation, Ed25519 keys both sides, curve25519-sha256 key exchange both sides, "
+        "sshd's shell started with a HOME without rc files); git asks for protocol v2: sshd passes "
         "GIT_PROTOCOL on, ccemu answers v0; server CPU: sshd's listener and its reaped children "
         "(connection processes and the git they ran), ccemu's process",
         f"- load average (1 min) at the start {load_before:.2f}, at the end "
