@@ -799,6 +799,17 @@ def read_proc_cpu(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def wait_reaped(pid: int, timeout: float = 2.0) -> None:
+    """Wait (up to `timeout`) until process `pid` has no children left: a server that forks a
+    process per request or connection (lighttpd's CGI, sshd) counts that process's CPU in its
+    children's times only once it has reaped it, which may be a moment after the client is done."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    deadline = time.monotonic() + timeout
+    with contextlib.suppress(OSError):
+        while children.read_text().strip() and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+
 def read_status(pid: int, key: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(key + ":"):
@@ -933,7 +944,9 @@ $HTTP["url"] =~ "^/git/" {{
 
     def stats(self) -> dict[str, float]:
         """As the bridge reports them: the front's own CPU, and that of the CGI processes it has
-        waited for (git's peak RSS is not known for another process's children: 0)."""
+        waited for (git's peak RSS is not known for another process's children: 0), once it
+        has reaped them all."""
+        wait_reaped(self.proc.pid)
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         tick = os.sysconf("SC_CLK_TCK")
         return {
@@ -1096,12 +1109,8 @@ class OpenSSH:
         """CPU of sshd's listener and of its reaped children: sshd forks a process per
         connection, which runs git; once each is reaped its CPU (and that of the git it waited
         for) lands in the listener's children's times. The connection's process may outlive the
-        client by a moment, so wait (up to 2 s) until the listener has no children left."""
-        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        deadline = time.monotonic() + 2.0
-        with contextlib.suppress(OSError):
-            while children.read_text().strip() and time.monotonic() < deadline:
-                time.sleep(0.005)
+        client by a moment, so wait until the listener has no children left."""
+        wait_reaped(self.proc.pid)
         return read_proc_cpu(self.proc.pid)
 
 
