@@ -51,6 +51,7 @@ def stats(emu: Emulator) -> dict[str, object]:
             "trimAvailable": memory.available,
             "trimIdleSeconds": memory.idle,
             "trims": memory.trims,
+            "cacheShrunkBytes": memory.shrunk_bytes,
             "lastTrim": None if last is None else {"rssBefore": last[0], "rssAfter": last[1]},
         },
     }

@@ -179,7 +179,8 @@ def encode_ofs(rel: int) -> bytes:
 
 class PackReader:
     """One request's view of a repository's packs, in a fixed order (largest first), opened
-    lazily. Not thread-safe; close it when done."""
+    lazily. Not thread-safe; close it when done. The objects it resolves are kept within its
+    share of the emulator's account (`resolved_budget`), given back on close."""
 
     def __init__(self, files: RepoFiles, names: list[str], cache: PackCache) -> None:
         self.files = files
