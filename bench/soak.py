@@ -465,6 +465,10 @@ class Sample:
     rss_mib: float
     cache_mib: float | None
     phase: str
+    # What requests held of resolved objects, and the most they ever held at once
+    # (`resolved` of the stats; absent from servers that have no shared account).
+    resolved_mib: float | None = None
+    resolved_peak_mib: float | None = None
 
 
 class Soak:
@@ -507,11 +511,15 @@ class Soak:
 
     def sample(self) -> Sample:
         rss = read_status(self.server.pid, "VmRSS") / 1024
-        cache = None
+        cache = resolved = peak = None
         with contextlib.suppress(OSError, ValueError):
             with urllib.request.urlopen(self.server.base + "/_ccemu/stats", timeout=30) as resp:
-                cache = json.loads(resp.read())["cache"]["bytes"] / 2**20
-        s = Sample(time.monotonic() - self.started, rss, cache, self.phase)
+                stats = json.loads(resp.read())
+            cache = stats["cache"]["bytes"] / 2**20
+            if "resolved" in stats:
+                resolved = stats["resolved"]["bytes"] / 2**20
+                peak = stats["resolved"]["peakBytes"] / 2**20
+        s = Sample(time.monotonic() - self.started, rss, cache, self.phase, resolved, peak)
         self.samples.append(s)
         return s
 
@@ -733,12 +741,17 @@ def rss_table(samples: list[Sample], work_start: float, work_end: float, end: Sa
     lines = [
         f"Server RSS ({len(samples)} samples, every 10 s):",
         "",
-        "| when | time | VmRSS MiB | pack cache MiB |",
-        "|---|---:|---:|---:|",
+        "| when | time | VmRSS MiB | pack cache MiB | resolved objects MiB |",
+        "|---|---:|---:|---:|---:|",
     ]
     for label, s in rows:
         cache = "—" if s.cache_mib is None else f"{s.cache_mib:.1f}"
-        lines.append(f"| {label} | {s.t:.0f} s | {s.rss_mib:.0f} | {cache} |")
+        resolved = "—" if s.resolved_mib is None else f"{s.resolved_mib:.1f}"
+        lines.append(f"| {label} | {s.t:.0f} s | {s.rss_mib:.0f} | {cache} | {resolved} |")
+    peaks = [s.resolved_peak_mib for s in samples if s.resolved_peak_mib is not None]
+    peak = max(peaks, default=None)
+    if peak is not None:
+        lines += ["", f"Resolved objects held by all requests at once, at most: {peak:.1f} MiB."]
     lines += [
         "",
         "All samples (s: MiB): " + ", ".join(f"{s.t:.0f}: {s.rss_mib:.0f}" for s in samples),

@@ -304,6 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
         " (MiB, estimated; least recently used goes first)",
     )
     serve.add_argument(
+        "--cache-idle-mib",
+        type=int,
+        default=None,
+        help="what those caches keep once the server is idle: API answers and differences go"
+        " first, then the least recently used (MiB; default: a quarter of --cache-mib)",
+    )
+    serve.add_argument(
+        "--resolved-cache-mib",
+        type=int,
+        default=64,
+        help="memory all requests together may hold in objects they resolved from deltas,"
+        " beyond a small floor each (MiB, at least 1; the floor is 1/16 of it, at most 4 MiB)",
+    )
+    serve.add_argument(
         "--memory-trim-idle",
         type=float,
         default=5.0,
@@ -453,6 +467,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--delivery-retry-scale must not be negative")
     if args.cache_mib < 1:
         parser.error("--cache-mib must be at least 1")
+    if args.cache_idle_mib is not None and not 0 <= args.cache_idle_mib <= args.cache_mib:
+        parser.error("--cache-idle-mib must be between 0 and --cache-mib")
+    if args.resolved_cache_mib < 1:
+        parser.error("--resolved-cache-mib must be at least 1")
     if args.memory_trim_idle < 0:
         parser.error("--memory-trim-idle must not be negative")
     if args.maintenance_delay < 0:
@@ -490,6 +508,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         delivery_retry_scale=args.delivery_retry_scale,
         maintenance_delay=args.maintenance_delay,
         cache_bytes=args.cache_mib * 1024 * 1024,
+        cache_idle_bytes=None if args.cache_idle_mib is None else args.cache_idle_mib << 20,
+        resolved_cache_bytes=args.resolved_cache_mib * 1024 * 1024,
         memory_trim_idle=args.memory_trim_idle,
         aws_clone_urls=args.aws_clone_urls,
         accept_any_credentials=args.accept_any_credentials,

@@ -85,6 +85,12 @@ class Config:
     # Bytes (estimated) the caches built from packs may hold in all: parsed indexes, commit
     # graphs, reachability answers, per-repository memos (emulator.repos.pack_cache).
     cache_bytes: int = 256 * 1024 * 1024
+    # What those caches keep once the server is idle (emulator.repos.pack_cache); None: a
+    # quarter of cache_bytes.
+    cache_idle_bytes: int | None = None
+    # Bytes all requests together may keep of the objects they resolved from deltas, beyond a
+    # small floor each (emulator.repos.resolved_budget).
+    resolved_cache_bytes: int = 64 * 1024 * 1024
     # Seconds without git work after which the freed heap is given back to the OS
     # (emulator.memory); 0 turns it off.
     memory_trim_idle: float = 5.0

@@ -98,12 +98,18 @@ class Emulator:
             config.limits.max_repositories,
             data_keys=self.data_keys,
             cache_bytes=config.cache_bytes,
+            cache_idle_bytes=config.cache_idle_bytes,
+            resolved_cache_bytes=config.resolved_cache_bytes,
         )
         self.repos.delete_listeners.append(self.data_keys.forget)
         self.repos.discard_quarantine()
         self.pack_cache = self.repos.pack_cache
         # Pack merging and the collector of unreachable objects run off the request path.
-        self.memory = MemoryReturn(config.memory_trim_idle, lambda: self.pack_cache.last_used)
+        self.memory = MemoryReturn(
+            config.memory_trim_idle,
+            lambda: self.pack_cache.last_used,
+            shrink=self.pack_cache.shrink_idle,
+        )
         if config.memory_trim_idle > 0:  # the same switch: leave malloc alone when told to
             limit_arenas(os.environ)
         self.maintenance = Maintenance(

@@ -6,6 +6,10 @@ process's resident size stays at its peak for as long as it runs. `malloc_trim(0
 free pages of every arena. It is called from the maintenance thread once nothing has used the pack
 caches for `idle` seconds after something did, never on the request path. Elsewhere than glibc it
 does nothing.
+
+Before the trim, the pack cache shrinks to its idle budget (`PackCache.shrink_idle`, the `shrink`
+callable here): a full cache would otherwise keep its pages in use however long the server idles.
+That happens wherever the server runs, with or without `malloc_trim`.
 """
 
 from __future__ import annotations
@@ -86,25 +90,38 @@ def rss_bytes() -> int | None:
 
 
 class MemoryReturn:
-    """Trims the heap once `activity()` (the monotonic time of the last use of the caches,
-    which every git operation and code read makes) is `idle` seconds old and newer than the
-    last trim."""
+    """Shrinks the caches and trims the heap once `activity()` (the monotonic time of the last
+    use of the caches, which every git operation and code read makes) is `idle` seconds old and
+    newer than the last trim. `idle` 0 turns both off."""
 
-    def __init__(self, idle: float, activity: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        idle: float,
+        activity: Callable[[], float],
+        shrink: Callable[[], int] | None = None,
+    ) -> None:
         self.idle = idle
         self._activity = activity
+        self._shrink = shrink
         self._trim = _load_trim() if idle > 0 else None
         self._trimmed_at = time.monotonic()
         self.trims = 0
         self.last_trim: tuple[int | None, int | None] | None = None  # RSS before and after
+        self.shrunk_bytes = 0  # what the idle shrinks dropped from the cache, in all
 
     @property
     def available(self) -> bool:
+        """Whether freed heap can be given back (glibc's malloc_trim)."""
         return self._trim is not None
+
+    @property
+    def active(self) -> bool:
+        """Whether idle-time work is done at all."""
+        return self.idle > 0 and (self._trim is not None or self._shrink is not None)
 
     def due_in(self) -> float | None:
         """Seconds until a trim is due, None if there was no work since the last one."""
-        if self._trim is None:
+        if not self.active:
             return None
         last = self._activity()
         if last <= self._trimmed_at:
@@ -113,13 +130,16 @@ class MemoryReturn:
 
     def trim_if_due(self) -> bool:
         left = self.due_in()
-        if left is None or left > 0 or self._trim is None:
+        if left is None or left > 0:
             return False
         before = rss_bytes()
+        if self._shrink is not None:
+            self.shrunk_bytes += self._shrink()
         # Garbage in reference cycles (a request's reader and what it held) is freed only by
         # a full collection, which allocations trigger: an idle server would keep it forever.
         gc.collect()
-        self._trim(0)
+        if self._trim is not None:
+            self._trim(0)
         after = rss_bytes()
         self._trimmed_at = time.monotonic()
         self.trims += 1

@@ -82,7 +82,13 @@ def test_binds_loopback_only_by_default(tmp_path: Path) -> None:
 
 
 def test_bad_flags_are_refused(tmp_path: Path) -> None:
-    for args in (["--port", "70000"], ["--account", "12345"], ["--port", "x"]):
+    for args in (
+        ["--port", "70000"],
+        ["--account", "12345"],
+        ["--port", "x"],
+        ["--resolved-cache-mib", "0"],
+        ["--cache-mib", "8", "--cache-idle-mib", "9"],  # keeping more when idle than ever
+    ):
         proc = subprocess.run(
             [sys.executable, "-m", "emulator", "serve", "--data-dir", str(tmp_path), *args],
             capture_output=True,

@@ -244,7 +244,7 @@ class Maintenance:
                     if trim is not None:
                         # Activity may go on meanwhile: look again then, not sooner.
                         wait = min(wait, trim + 0.05)
-                    elif self.memory is not None and self.memory.available:
+                    elif self.memory is not None and self.memory.active:
                         # Nothing to give back yet; work that starts later does not wake this
                         # thread, so look again after one idle period.
                         wait = min(wait, self.memory.idle)

@@ -8,6 +8,21 @@ containers of 100,000 items; they are cheap to compute and good to within tens o
 is what a budget needs. Shared objects (an index's SHAs in a set built from it) are counted in
 each entry, so the estimate errs on the large side.
 
+Idle: once the server has had no git work for a while (`emulator.memory.MemoryReturn`), the
+cache shrinks to its idle budget (`idle_bytes`, by default a quarter of `max_bytes`) before the
+freed heap is given back: what the API answered and computed (`CHEAP_KINDS`: memos of answers,
+differences, file histories, peeled tags), which a request rebuilds from the rest at little
+cost, goes first; then, only while still above the idle budget, the rest (pack indexes, commit
+graphs, reachable sets), least recently used first. A full cache would otherwise hold its
+`max_bytes` for as long as the server runs, and no trim could give those pages back. A quarter:
+the indexes and commit graphs of the repositories in use mostly stay (they cost a decryption
+and a parse of every commit to rebuild), while a server that served a large mixed load drops
+three quarters of what it built.
+
+The resolved-object caches of the readers (`resolved_budget`) are not entries of this cache;
+their shared account is created with it (`resolved`), so every reader built from the cache
+finds it.
+
 Ownership: an entry remembers every repository (`owner`, its id) that built or used it. Deleting
 a repository (`forget_owner`) drops the entries no remaining repository has used; a pack pushed
 to two repositories has one index entry, kept until both are gone.
@@ -21,7 +36,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from emulator.repos.resolved_budget import ResolvedBudget
+
 DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
+IDLE_SHARE = 4  # the idle budget is max_bytes / IDLE_SHARE unless set
+
+# Kinds of entry (the first element of the key) that answer API reads and are rebuilt from the
+# rest cheaply: the first to go when the server is idle.
+CHEAP_KINDS = frozenset({"memo", "differences", "file-history", "peel"})
 
 # Per-item estimates (bytes), see the module docstring.
 SHA = 53  # a 20-byte `bytes` object
@@ -47,6 +69,10 @@ def sha_set_bytes(n: int) -> int:
     return n * (SHA + SET_ITEM)
 
 
+def kind_of(key: object) -> str:
+    return key[0] if isinstance(key, tuple) and key and isinstance(key[0], str) else "other"
+
+
 def _names_any(key: object, names: set[str]) -> bool:
     """Whether a cache key (strings, bytes and tuples of them) holds one of `names`."""
     if isinstance(key, str):
@@ -69,6 +95,8 @@ class CacheStats:
     entries: int
     max_bytes: int
     evicted: int
+    idle_bytes: int = 0
+    shrunk: int = 0  # entries dropped by `shrink_idle`
     # (entries, bytes) per kind of entry: the first element of its key ("idx", "commits",
     # "reach", "memo", "differences", ...)
     kinds: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -81,10 +109,16 @@ class PackCache:
     first, and a value larger than the whole budget is built and used but not kept."""
 
     max_bytes: int = DEFAULT_CACHE_BYTES
+    # What the cache keeps once the server is idle (see the module docstring); None: a quarter
+    # of `max_bytes`.
+    idle_bytes: int | None = None
+    # The account of what readers keep of the objects they resolved (`resolved_budget`).
+    resolved: ResolvedBudget = field(default_factory=ResolvedBudget)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _items: OrderedDict[object, _Entry] = field(default_factory=OrderedDict)
     _weight: int = 0
     _evicted: int = 0
+    _shrunk: int = 0
     # Recently deleted repositories: a request still in flight for one builds what it needs,
     # but nothing it builds is kept (else it would outlive the repository).
     _gone: OrderedDict[str, None] = field(default_factory=OrderedDict)
@@ -201,14 +235,47 @@ class PackCache:
             self._weight = 0
         self.last_used = time.monotonic()
 
+    @property
+    def idle_budget(self) -> int:
+        return self.max_bytes // IDLE_SHARE if self.idle_bytes is None else self.idle_bytes
+
+    def shrink_idle(self) -> int:
+        """The server is idle: drop entries down to the idle budget, the cheap kinds first,
+        each group least recently used first. Returns the bytes dropped. Not activity: it
+        leaves `last_used` alone."""
+        target = self.idle_budget
+        dropped = 0
+        with self._lock:
+            for cheap_only in (True, False):
+                if self._weight <= target:
+                    break
+                for key in list(self._items):  # least recently used first
+                    if self._weight <= target:
+                        break
+                    if cheap_only and kind_of(key) not in CHEAP_KINDS:
+                        continue
+                    entry = self._items.pop(key)
+                    self._weight -= entry.weight
+                    dropped += entry.weight
+                    self._shrunk += 1
+        return dropped
+
     def stats(self) -> CacheStats:
         with self._lock:
             kinds: dict[str, tuple[int, int]] = {}
             for key, entry in self._items.items():
-                kind = key[0] if isinstance(key, tuple) and isinstance(key[0], str) else "other"
+                kind = kind_of(key)
                 n, b = kinds.get(kind, (0, 0))
                 kinds[kind] = (n + 1, b + entry.weight)
-            return CacheStats(self._weight, len(self._items), self.max_bytes, self._evicted, kinds)
+            return CacheStats(
+                self._weight,
+                len(self._items),
+                self.max_bytes,
+                self._evicted,
+                idle_bytes=self.idle_budget,
+                shrunk=self._shrunk,
+                kinds=kinds,
+            )
 
     def _set_weight(self, entry: _Entry, weight: int) -> None:
         self._weight += weight - entry.weight

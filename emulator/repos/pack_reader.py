@@ -9,6 +9,7 @@ be encrypted at rest), reads raw entries and resolves deltas.
 
 from __future__ import annotations
 
+import weakref
 import zlib
 from array import array
 from bisect import bisect_left, bisect_right
@@ -34,6 +35,8 @@ REF_DELTA = 7
 TYPE_NAMES = {OBJ_COMMIT: b"commit", OBJ_TREE: b"tree", OBJ_BLOB: b"blob", OBJ_TAG: b"tag"}
 
 _IDX_MAGIC = b"\xfftOc"
+# What one reader may keep of the objects it resolved, whatever the shared account has left.
+RESOLVED_CAP = 32 * 1024 * 1024
 _MAX_CHAIN = 10_000  # a delta chain longer than this is corrupt (git's default depth is 50)
 
 
@@ -176,7 +179,8 @@ def encode_ofs(rel: int) -> bytes:
 
 class PackReader:
     """One request's view of a repository's packs, in a fixed order (largest first), opened
-    lazily. Not thread-safe; close it when done."""
+    lazily. Not thread-safe; close it when done. The objects it resolves are kept within its
+    share of the emulator's account (`resolved_budget`), given back on close."""
 
     def __init__(self, files: RepoFiles, names: list[str], cache: PackCache) -> None:
         self.files = files
@@ -189,8 +193,11 @@ class PackReader:
         cache.pack_set(self.owner, self.key)
         self._files: list[BinaryIO | None] = [None] * len(indexes)
         self._resolved: OrderedDict[tuple[int, int], tuple[int, bytes]] = OrderedDict()
-        self._resolved_bytes = 0
-        self.resolved_budget = 32 * 1024 * 1024
+        # What this reader's resolved objects weigh is counted in the emulator's account
+        # (`resolved_budget`), given back when the reader is closed or collected.
+        self._grant = cache.resolved.grant()
+        weakref.finalize(self, self._grant.release)
+        self.resolved_budget = RESOLVED_CAP
 
     def _load_index(self, name: str) -> PackIndex:
         rel = f"{PACK_DIR}/{name}.idx"
@@ -237,7 +244,7 @@ class PackReader:
                 f.close()
         self._files = [None] * len(self.indexes)
         self._resolved.clear()  # a reader kept by its engine holds no objects once done
-        self._resolved_bytes = 0
+        self._grant.release()
         self.cache.touch()  # the end of work: what it freed may be given back
 
     def __enter__(self) -> PackReader:
@@ -326,13 +333,16 @@ class PackReader:
         return typ, data
 
     def _remember(self, p: int, offset: int, typ: int, data: bytes) -> None:
-        if len(data) > self.resolved_budget // 4:
+        if len(data) > self.resolved_budget // 4 or (p, offset) in self._resolved:
             return
         self._resolved[(p, offset)] = (typ, data)
-        self._resolved_bytes += len(data)
-        while self._resolved_bytes > self.resolved_budget:
+        grant = self._grant
+        grant.take(len(data))
+        # Beyond its floor, a reader keeps what it resolved only while all readers together
+        # are within the shared budget; else its own oldest entries go (never the newest).
+        while len(self._resolved) > 1 and grant.must_give(self.resolved_budget):
             _, (_, old) = self._resolved.popitem(last=False)
-            self._resolved_bytes -= len(old)
+            grant.give(len(old), evicted=1)
 
     def get(self, sha: bytes) -> tuple[int, bytes] | None:
         loc = self.locate(sha)

@@ -23,6 +23,7 @@ from emulator.repos.object_store import RepoObjectStore
 from emulator.repos.pack_cache import DEFAULT_CACHE_BYTES, PackCache
 from emulator.repos.repack import delete_retired
 from emulator.repos.repo_lock import RepoLock
+from emulator.repos.resolved_budget import DEFAULT_RESOLVED_BYTES, ResolvedBudget
 from emulator.state.db import Database
 
 _COLUMNS = "id, account, region, name, description, default_branch, kms_key_id, created, modified"
@@ -78,6 +79,8 @@ class RepositoryService:
         data_keys: DataKeyProvider | None = None,
         cipher: SegmentCipher | None = None,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        cache_idle_bytes: int | None = None,
+        resolved_cache_bytes: int = DEFAULT_RESOLVED_BYTES,
     ) -> None:
         """With `data_keys`, every pack and index is encrypted at rest (`encrypted_files`).
         The cipher is AES-GCM; only a benchmark measuring what encryption costs replaces it
@@ -90,7 +93,10 @@ class RepositoryService:
         self.cipher = cipher if cipher is not None else cipher_from_env(root)
         # Parsed pack indexes and commit graphs, shared by every reader and writer of these
         # repositories (a pack's index is parsed once, not once per request).
-        self.pack_cache = PackCache(cache_bytes)
+        # The readers' resolved objects are counted in one account created with it.
+        self.pack_cache = PackCache(
+            cache_bytes, cache_idle_bytes, ResolvedBudget(resolved_cache_bytes)
+        )
         # Called inside the ref transaction with (conn, repo, applied updates, actor ARN).
         self.ref_listeners: builtins.list[RefListener] = []
         self._locks_guard = threading.Lock()
