@@ -20,7 +20,7 @@ from emulator.iam.sts import STS
 from emulator.kms.master import open_master_key
 from emulator.kms.secrets import SecretBox
 from emulator.kms.service import KmsService
-from emulator.memory import MemoryReturn, limit_arenas
+from emulator.memory import MemoryReturn, fix_mmap_threshold, limit_arenas
 from emulator.repos.approval_rules import ApprovalRuleService
 from emulator.repos.approval_templates import ApprovalTemplateService
 from emulator.repos.clone_urls import aws_clone_url_http, aws_clone_url_ssh
@@ -112,6 +112,7 @@ class Emulator:
         )
         if config.memory_trim_idle > 0:  # the same switch: leave malloc alone when told to
             limit_arenas(os.environ)
+            fix_mmap_threshold(os.environ)
         self.maintenance = Maintenance(
             self.repos, self.pack_cache, config.maintenance_delay, self.memory
         )

@@ -57,7 +57,9 @@ def _load_trim() -> Callable[[int], int] | None:
     return found
 
 
-_M_ARENA_MAX = -8  # mallopt's parameter (malloc.h)
+_M_ARENA_MAX = -8  # mallopt's parameters (malloc.h)
+_M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 512 * 1024
 
 
 def limit_arenas(environ: Mapping[str, str]) -> int | None:
@@ -76,6 +78,25 @@ def limit_arenas(environ: Mapping[str, str]) -> int | None:
     mallopt.restype = ctypes.c_int
     limit = max(2, os.cpu_count() or 1)
     return limit if mallopt(_M_ARENA_MAX, limit) == 1 else None
+
+
+def fix_mmap_threshold(environ: Mapping[str, str]) -> int | None:
+    """Keep every allocation of `MMAP_THRESHOLD` bytes or more in a mapping of its own, returned
+    to the system when freed. glibc's default threshold moves: once a large block (a pack
+    window, a resolved blob of megabytes) is freed, blocks up to that size go into the heap
+    from then on, where a push's or a clone's buffers end up interleaved with what outlives
+    them and `malloc_trim` cannot give the pages back. Measured on sqlalchemy (a mirror push, a
+    clone): 30 MiB less resident once settled (121 vs 151 MiB) and a clone's peak 140 instead
+    of 172 MiB, at the same speed. `MALLOC_MMAP_THRESHOLD_` in the environment wins. Returns
+    the threshold set, None if none was."""
+    if "MALLOC_MMAP_THRESHOLD_" in environ:
+        return None
+    mallopt = _libc_function("mallopt")
+    if mallopt is None:
+        return None
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return MMAP_THRESHOLD if mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 else None
 
 
 def rss_bytes() -> int | None:

@@ -4,6 +4,10 @@ go with it, and freed heap is returned to the system once the server is idle."""
 from __future__ import annotations
 
 import json
+import os
+import platform
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -14,7 +18,7 @@ import pytest
 from conftest import Server, git, make_commits, start_server
 from maintenance import run_maintenance
 
-from emulator.memory import limit_arenas
+from emulator.memory import fix_mmap_threshold, limit_arenas
 from emulator.repos.pack_cache import ENTRY_OVERHEAD, PackCache, Weighed
 
 
@@ -206,3 +210,49 @@ def test_arena_limit_leaves_an_explicit_setting_alone() -> None:
     assert limit_arenas({"MALLOC_ARENA_MAX": "4"}) is None
     limit = limit_arenas({})
     assert limit is None or limit >= 2  # None: not glibc
+
+
+_MAPPING_PROBE = r"""
+import sys
+from emulator.memory import fix_mmap_threshold
+
+def heap_bytes():
+    with open("/proc/self/maps") as f:
+        for line in f:
+            if line.rstrip().endswith("[heap]"):
+                lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                return hi - lo
+    return 0
+
+if sys.argv[1] == "fixed":
+    assert fix_mmap_threshold({}) is not None
+big = bytearray(16 << 20)  # a large buffer, freed: glibc would raise its threshold to this
+del big
+before = heap_bytes()
+blocks = [bytearray(2 << 20) for _ in range(4)]
+print((heap_bytes() - before) >> 20)  # MiB the heap grew by
+"""
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+    reason="glibc's malloc only",
+)
+def test_large_buffer_freed_does_not_pull_later_ones_into_the_heap() -> None:
+    # A push's or a clone's megabyte buffers must stay in mappings of their own, given back
+    # when freed, even after a larger one was freed (glibc's moving threshold would put them
+    # in the heap, among what outlives them, for good).
+    def heap_growth_mib(mode: str) -> int:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+        out = subprocess.run(
+            [sys.executable, "-c", _MAPPING_PROBE, mode],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return int(out.stdout.strip())
+
+    assert heap_growth_mib("default") >= 8  # what the setting guards against happens here
+    assert heap_growth_mib("fixed") < 2
+    assert fix_mmap_threshold({"MALLOC_MMAP_THRESHOLD_": "65536"}) is None
