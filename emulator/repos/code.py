@@ -18,6 +18,8 @@ from dulwich.refs import Ref, check_ref_format
 
 from emulator.codecommit_errors import error
 from emulator.errors import ClientError
+from emulator.repos.commit_graph import DECODED_COMMIT_BYTES
+from emulator.repos.commit_graph import Commit as GraphCommit
 from emulator.repos.model import Repository
 from emulator.repos.pack_cache import DICT_ITEM, INT, SHA, Weighed
 from emulator.repos.pack_reader import (
@@ -205,6 +207,7 @@ class RepoMemo(Weighed):
         )
         self.commits: _Table[str, CommitInfo] = _Table(self.table_budget)
         self.generations: dict[bytes, int] = {}
+        self.decoded: dict[bytes, GraphCommit] = {}
         # object id -> what its tags lead to
         self.peeled: _Table[str, tuple[int, str]] = _Table(self.table_budget)
 
@@ -225,9 +228,18 @@ class RepoMemo(Weighed):
             self.generations = {}
         return self.generations
 
+    def decoded_commits(self) -> dict[bytes, GraphCommit]:
+        """Commits as a walk reads them (`GraphView`), kept between requests: a history asked
+        for again from a new tip decodes only the new commits. A new table once it is over its
+        budget (a walk in progress keeps filling the old one, then drops it)."""
+        if len(self.decoded) * DECODED_COMMIT_BYTES > self.table_budget:
+            self.decoded = {}
+        return self.decoded
+
     def cache_bytes(self) -> int:
         generations = len(self.generations) * _GENERATION_BYTES
-        return self.steps.used + self.commits.used + self.peeled.used + generations
+        decoded = len(self.decoded) * DECODED_COMMIT_BYTES
+        return self.steps.used + self.commits.used + self.peeled.used + generations + decoded
 
 
 class CodeReader:

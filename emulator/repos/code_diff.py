@@ -330,9 +330,9 @@ def file_history(
     key = ("file-history", reader.repo.id, head, parts)
     walk = reader.reader.cached(key, build)
     assert isinstance(walk, FileHistory)
-    # This request's view of the graph decodes each commit it meets once; the kept walk holds
-    # the graph itself, not what one request looked up.
-    walk.graph = GraphView(graph)
+    # This request's view of the graph decodes each commit once, into the repository's table
+    # of decoded commits; the kept walk holds the graph itself.
+    walk.graph = GraphView(graph, reader.memo.decoded_commits())
     try:
         shas, children, more = walk.page(reader, parts, start, size)
     finally:

@@ -149,16 +149,24 @@ class PackGraphs(Mapping[bytes, Commit]):
         return self._len
 
 
+# Estimated bytes of one decoded commit kept in a dict: the tuple, its tree id, a parent, the
+# time, the key and the dict's slot.
+DECODED_COMMIT_BYTES = 64 + SHA + 48 + SHA + INT + SHA + DICT_ITEM
+
+
 class GraphView(Mapping[bytes, Commit]):
-    """One request's view of a graph that remembers the commits it looked up: a walk that asks
-    for the same commits again (as itself, as a parent, for its date) decodes each once. Made
-    per request and dropped with it; never cached (see `CommitTable`)."""
+    """A view of a graph that remembers the commits it looked up: a walk that asks for the same
+    commits again (as itself, as a parent, for its date) decodes each once. By default made per
+    request and dropped with it; `seen` may be a repository's own table of decoded commits
+    (bounded by its keeper: see `RepoMemo.decoded_commits`), so that a history asked for
+    again from a new tip decodes only the new commits. A commit decodes the same in every set
+    of packs: its id names its content."""
 
     __slots__ = ("_graph", "_seen")
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, seen: dict[bytes, Commit] | None = None) -> None:
         self._graph = graph
-        self._seen: dict[bytes, Commit] = {}
+        self._seen: dict[bytes, Commit] = {} if seen is None else seen
 
     @overload
     def get(self, key: bytes, /) -> Commit | None: ...
