@@ -11,10 +11,9 @@ import hashlib
 import struct
 import zlib
 from array import array
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from itertools import compress
 
-from emulator.repos.pack_cache import INT, SET_ITEM
 from emulator.repos.pack_layout import WHOLE, entry_bases
 from emulator.repos.pack_reader import (
     OBJ_TAG,
@@ -93,20 +92,64 @@ def pack_header(count: int) -> bytes:
     return b"PACK" + struct.pack(">II", 2, count)
 
 
-def duplicate_positions(reader: PackReader) -> list[set[int]]:
+class Duplicates:
+    """The idx positions of one pack whose objects an earlier pack also holds: a byte per entry
+    (1: held earlier), not a set of ints, since it is kept for as long as the set of packs is
+    read (a set of 100,000s of positions is that many small objects)."""
+
+    __slots__ = ("_count", "_flags")
+
+    def __init__(self, flags: bytes) -> None:
+        self._flags = flags
+        self._count = flags.count(1)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def __contains__(self, pos: int) -> bool:
+        return self._count > 0 and self._flags[pos] == 1
+
+    def __iter__(self) -> Iterator[int]:
+        if not self._count:
+            return iter(())
+        return compress(range(len(self._flags)), self._flags)
+
+    def cache_bytes(self) -> int:
+        return len(self._flags) + 100
+
+
+_NONE = Duplicates(b"")
+
+
+def duplicate_positions(reader: PackReader) -> list[Duplicates]:
     """Per pack, the idx positions of objects an earlier pack (in reader order) also holds.
     Completing a thin pack on receive copies bases the repository already had, so after a few
     pushes this is the normal case."""
     if len(reader.indexes) == 1:
-        return [set()]
+        return [_NONE]
 
     def build() -> tuple[object, int]:
-        seen: set[bytes] = set(reader.indexes[0].shas)
-        dups: list[set[int]] = [set()]
-        for ix in reader.indexes[1:]:
-            dups.append({i for i, s in enumerate(ix.shas) if s in seen})
-            seen.update(ix.shas)
-        return dups, sum(len(d) for d in dups) * (SET_ITEM + INT)
+        dups: list[Duplicates] = [_NONE]
+        indexes = reader.indexes
+        for k in range(1, len(indexes)):
+            ix = indexes[k]
+            flags = bytearray(ix.count)
+            for earlier in indexes[:k]:
+                # Look the smaller table's ids up in the larger one.
+                if earlier.count < ix.count:
+                    for sha in earlier.shas.ids():
+                        i = ix.shas.position(sha)
+                        if i is not None:
+                            flags[i] = 1
+                else:
+                    held = bytes(map(earlier.shas.__contains__, ix.shas.ids()))
+                    for i in compress(range(ix.count), held):
+                        flags[i] = 1
+            dups.append(Duplicates(bytes(flags)) if 1 in flags else _NONE)
+        return dups, sum(d.cache_bytes() for d in dups)
 
     dups = reader.cached(("dups", reader.key), build)
     assert isinstance(dups, list)

@@ -78,6 +78,13 @@ class ShaTable(Collection[bytes]):
         for start in range(0, len(blob), _ID):
             yield blob[start : start + _ID]
 
+    def ids(self) -> Iterator[bytes]:
+        """The ids in order, cut out of the buffer without a Python-level loop (faster than
+        iterating the table when handed to `map` or `bytes`)."""
+        blob = self._blob
+        n = len(blob)
+        return map(blob.__getitem__, map(slice, range(0, n, _ID), range(_ID, n + _ID, _ID)))
+
     def position(self, sha: bytes) -> int | None:
         """The index of `sha` in the table, or None."""
         # _insertion, inlined: this is the lookup of every walk over commits and objects.
