@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import Server, git, make_commits
+from maintenance import run_maintenance
 from test_git_http import create_repo
 
 
@@ -108,3 +109,37 @@ def test_single_branch_clone_rewrites_deltas_whose_base_is_left_out_or_moved(
         assert sorted(got) == sorted(listed)  # all of the branch, nothing of the other
         counted = git(git_env, "count-objects", "-v", cwd=dest).stdout
         assert f"in-pack: {len(listed) - 1}\n" in counted  # each object once
+
+
+def test_default_branch_walk_of_maintenance_lends_no_other_branch_objects(
+    server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
+) -> None:
+    """After a push, the background walk goes through the default branch first and keeps what
+    it reaches for clones of that branch alone. What it keeps must be that branch's objects
+    only (not those of the walk of every ref that follows), and under that branch's commit."""
+    work = tmp_path / "w"
+    make_commits(git_env, work, 3)
+    git(git_env, "checkout", "-q", "-b", "side", cwd=work)
+    make_commits(git_env, work, 2, prefix="side")
+    git(git_env, "checkout", "-q", "main", cwd=work)
+    make_commits(git_env, work, 2, prefix="later")  # main and side each hold objects of their own
+    create_repo(server, repo_name)
+    url = server.git_url(repo_name)
+    git(git_env, "push", "-q", url, "main", "side", cwd=work)
+    run_maintenance(server)  # walks main, then side up to main's objects
+    for branch in ("main", "side"):
+        dest = tmp_path / f"c-{branch}"
+        want = git(git_env, "rev-parse", branch, cwd=work).stdout.strip()
+        assert _clone_one(git_env, url, dest, branch) == want
+        listed = git(git_env, "rev-list", "--objects", branch, cwd=work).stdout.split("\n")
+        got = git(git_env, "rev-list", "--objects", "--all", cwd=dest).stdout.split("\n")
+        assert sorted(got) == sorted(listed)  # all of the branch, nothing of the other
+        counted = git(git_env, "count-objects", "-v", cwd=dest).stdout
+        assert f"in-pack: {len(listed) - 1}\n" in counted
+    # a full clone still gets both branches
+    full = tmp_path / "full"
+    git(git_env, "clone", "-q", "--bare", url, str(full))
+    every = git(git_env, "rev-list", "--objects", "--all", cwd=work).stdout.split("\n")
+    assert sorted(git(git_env, "rev-list", "--objects", "--all", cwd=full).stdout.split("\n")) == (
+        sorted(every)
+    )

@@ -112,12 +112,32 @@ class Closures(Weighed):
         added = ShaTable.of(found)
         del found
         grown = (base._bits, added) if base is not None else None
-        closure = Closure(tips, known.union(added), grown)
+        return self._keep(Closure(tips, known.union(added), grown))
+
+    def seed(self, tips: tuple[bytes, ...], members: ShaTable) -> Closure:
+        """Keep `members`, found elsewhere, as what the commits `tips` (sorted) reach: the
+        background walk after a push hands over the default branch's, so the next clone of
+        that branch alone does not walk every tree again."""
         with self._lock:
-            self._items[tips] = closure
+            hit = self._items.get(tips)
+            if hit is not None:
+                return hit
+        return self._keep(Closure(tips, members))
+
+    def _keep(self, closure: Closure) -> Closure:
+        with self._lock:
+            self._items[closure.tips] = closure
+            self._items.move_to_end(closure.tips)
             while len(self._items) > _KEPT:
                 self._items.popitem(last=False)
         return closure
+
+
+def repo_closures(reader: PackReader) -> Closures:
+    """The closures kept for the reader's repository (they outlive its packs: see above)."""
+    closures = reader.cached(("closures", reader.owner), lambda: (Closures(), 0))
+    assert isinstance(closures, Closures)
+    return closures
 
 
 def _ancestor_closure(graph: Graph, tips: tuple[bytes, ...], kept: list[Closure]) -> Closure | None:

@@ -40,6 +40,7 @@ def reachable_objects(
     graph: Graph,
     tips: frozenset[bytes],
     should_stop: ShouldStop | None = None,
+    first: tuple[bytes, Callable[[ShaTable], None]] | None = None,
 ) -> ShaTable:
     """Binary ids of every object reachable from `tips` (binary ids of ref values). Raises
     `PackFormatError` if a reachable commit or tree is missing: then nothing may be dropped.
@@ -48,7 +49,12 @@ def reachable_objects(
     when every old tip is still reachable (fast-forwards, new branches and tags: the usual
     push): only the new objects are walked, so a clone after a push does not read every tree
     again. Object ids name content, so the answer holds whichever repository asks. The answer
-    is a `ShaTable`: kept for as long as the packs are, it must not be 100,000s of objects."""
+    is a `ShaTable`: kept for as long as the packs are, it must not be 100,000s of objects.
+
+    `first` is (a commit among `tips`, a function): when every object is walked afresh, what
+    that commit reaches is walked first and handed to the function, then the other tips are
+    walked up to it. The two walks cost what one walk of all the tips does, and the default
+    branch's closure (what `git clone --single-branch` needs) comes with it."""
     if not reader.indexes:
         return ShaTable(b"")
     base = reader.indexes[0]
@@ -66,7 +72,14 @@ def reachable_objects(
         if all(t in tips or t in touched for t in old_tips):
             result = known.union(found)
     if result is None:
-        walked, _ = walk_reachable(reader, graph, tips, frozenset(), should_stop)
+        if first is not None and first[0] in tips and first[0] in graph:
+            walked, _ = walk_reachable(reader, graph, (first[0],), frozenset(), should_stop)
+            first[1](ShaTable.of(walked))
+            rest, _ = walk_reachable(reader, graph, tips - {first[0]}, walked, should_stop)
+            walked |= rest
+            del rest
+        else:
+            walked, _ = walk_reachable(reader, graph, tips, frozenset(), should_stop)
         result = ShaTable.of(walked)
         del walked
     remember_reachable(reader, tips, result)

@@ -28,7 +28,7 @@ from emulator.repos.advertisement import (
     cached_peel,
     open_reader,
 )
-from emulator.repos.closures import Closures
+from emulator.repos.closures import repo_closures
 from emulator.repos.commit_graph import (
     Graph,
     can_all_reach,
@@ -445,10 +445,8 @@ class _Session:
         elif not self.haves and not shallow_mode and all(w in self.up.graph for w in self.wants):
             # A clone of some branches (`--single-branch`, a fetch into an empty repository):
             # every object the wanted commits reach, kept and grown per repository (`closures`).
-            closures = reader.cached(("closures", reader.owner), lambda: (Closures(), 0))
-            assert isinstance(closures, Closures)
             tips = tuple(sorted(set(self.wants)))
-            closure = closures.of(reader, self.up.graph, tips)
+            closure = repo_closures(reader).of(reader, self.up.graph, tips)
             tags: list[bytes] = []
             if b"include-tag" in self.caps:
                 tags = tags_reaching(reader, self.up.graph, self._tag_chains(), closure.members)
