@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Server, git, make_commits
+from conftest import Server, git, make_commits, start_server
 from maintenance import run_maintenance
 from test_git_http import create_repo
 
@@ -111,6 +111,27 @@ def test_single_branch_clone_rewrites_deltas_whose_base_is_left_out_or_moved(
         assert f"in-pack: {len(listed) - 1}\n" in counted  # each object once
 
 
+def _two_branches(env: dict[str, str], work: Path) -> None:
+    """main and side, each with commits (and objects) of its own."""
+    make_commits(env, work, 3)
+    git(env, "checkout", "-q", "-b", "side", cwd=work)
+    make_commits(env, work, 2, prefix="side")
+    git(env, "checkout", "-q", "main", cwd=work)
+    make_commits(env, work, 2, prefix="later")
+
+
+def _assert_branch_clones(env: dict[str, str], url: str, work: Path, tmp_path: Path) -> None:
+    for branch in ("main", "side"):
+        dest = tmp_path / f"c-{branch}"
+        want = git(env, "rev-parse", branch, cwd=work).stdout.strip()
+        assert _clone_one(env, url, dest, branch) == want
+        listed = git(env, "rev-list", "--objects", branch, cwd=work).stdout.split("\n")
+        got = git(env, "rev-list", "--objects", "--all", cwd=dest).stdout.split("\n")
+        assert sorted(got) == sorted(listed)  # all of the branch, nothing of the other
+        counted = git(env, "count-objects", "-v", cwd=dest).stdout
+        assert f"in-pack: {len(listed) - 1}\n" in counted
+
+
 def test_default_branch_walk_of_maintenance_lends_no_other_branch_objects(
     server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
 ) -> None:
@@ -118,28 +139,39 @@ def test_default_branch_walk_of_maintenance_lends_no_other_branch_objects(
     it reaches for clones of that branch alone. What it keeps must be that branch's objects
     only (not those of the walk of every ref that follows), and under that branch's commit."""
     work = tmp_path / "w"
-    make_commits(git_env, work, 3)
-    git(git_env, "checkout", "-q", "-b", "side", cwd=work)
-    make_commits(git_env, work, 2, prefix="side")
-    git(git_env, "checkout", "-q", "main", cwd=work)
-    make_commits(git_env, work, 2, prefix="later")  # main and side each hold objects of their own
+    _two_branches(git_env, work)
     create_repo(server, repo_name)
     url = server.git_url(repo_name)
     git(git_env, "push", "-q", url, "main", "side", cwd=work)
     run_maintenance(server)  # walks main, then side up to main's objects
-    for branch in ("main", "side"):
-        dest = tmp_path / f"c-{branch}"
-        want = git(git_env, "rev-parse", branch, cwd=work).stdout.strip()
-        assert _clone_one(git_env, url, dest, branch) == want
-        listed = git(git_env, "rev-list", "--objects", branch, cwd=work).stdout.split("\n")
-        got = git(git_env, "rev-list", "--objects", "--all", cwd=dest).stdout.split("\n")
-        assert sorted(got) == sorted(listed)  # all of the branch, nothing of the other
-        counted = git(git_env, "count-objects", "-v", cwd=dest).stdout
-        assert f"in-pack: {len(listed) - 1}\n" in counted
-    # a full clone still gets both branches
-    full = tmp_path / "full"
+    _assert_branch_clones(git_env, url, work, tmp_path)
+    full = tmp_path / "full"  # a full clone still gets both branches
     git(git_env, "clone", "-q", "--bare", url, str(full))
     every = git(git_env, "rev-list", "--objects", "--all", cwd=work).stdout.split("\n")
     assert sorted(git(git_env, "rev-list", "--objects", "--all", cwd=full).stdout.split("\n")) == (
         sorted(every)
     )
+
+
+def test_default_branch_walk_of_a_full_clone_lends_no_other_branch_objects(
+    git_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A full clone that walks every ref (no background pass yet: it is held off here) goes
+    through the default branch first and keeps what it reaches for the clones of that branch
+    alone: only that branch's objects, under that branch's commit."""
+    srv = start_server(tmp_path / "data", "--maintenance-delay", "3600")
+    try:
+        work = tmp_path / "w"
+        _two_branches(git_env, work)
+        create_repo(srv, "walk-first")
+        url = srv.git_url("walk-first")
+        git(git_env, "push", "-q", url, "main", "side", cwd=work)
+        full = tmp_path / "full"
+        git(git_env, "clone", "-q", "--bare", url, str(full))
+        every = git(git_env, "rev-list", "--objects", "--all", cwd=work).stdout.split("\n")
+        got = git(git_env, "rev-list", "--objects", "--all", cwd=full).stdout.split("\n")
+        assert sorted(got) == sorted(every)
+        _assert_branch_clones(git_env, url, work, tmp_path)
+        assert srv.proc.poll() is None
+    finally:
+        srv.stop()

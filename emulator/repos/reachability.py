@@ -201,15 +201,18 @@ def remember_exact(reader: PackReader, tips: frozenset[bytes], exact: bool) -> N
 
 
 def clone_objects(
-    reader: PackReader, graph: Graph, tips: frozenset[bytes]
+    reader: PackReader,
+    graph: Graph,
+    tips: frozenset[bytes],
+    first: tuple[bytes, Callable[[ShaTable], None]] | None = None,
 ) -> tuple[bool, ShaTable | None]:
     """For a request that wants every ref: (True, None) if the stored packs hold exactly what
     the refs reach, else (False, the objects to send). Walks only when the answer for these
-    packs and tips is not known yet."""
+    packs and tips is not known yet (`first`: as for `reachable_objects`)."""
     walked: list[ShaTable] = []
 
     def build() -> tuple[object, int]:
-        found = reachable_objects(reader, graph, tips)
+        found = reachable_objects(reader, graph, tips, None, first)
         walked.append(found)
         return stored_exactly(reader, found), sha_set_bytes(len(tips))
 
