@@ -10,7 +10,9 @@ collector's walk also serves the next clone, and a clone that had to walk serves
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 
 from emulator.repos.commit_graph import Graph
 from emulator.repos.pack_cache import sha_set_bytes
@@ -54,9 +56,46 @@ def reachable_objects(
     `first` is (a commit among `tips`, a function): when every object is walked afresh, what
     that commit reaches is walked first and handed to the function, then the other tips are
     walked up to it. The two walks cost what one walk of all the tips does, and the default
-    branch's closure (what `git clone --single-branch` needs) comes with it."""
+    branch's closure (what `git clone --single-branch` needs) comes with it.
+
+    One walk at a time per base pack: the background walk after a push and a clone that comes
+    in meanwhile would otherwise both walk every tree; the one that waits gets the answer (or
+    derives its own from it)."""
     if not reader.indexes:
         return ShaTable(b"")
+    key = ("reach", reader.indexes[0].key)
+    with _one_walk(key):
+        return _reachable_objects(reader, graph, tips, should_stop, first)
+
+
+_walks_lock = threading.Lock()
+_walks: dict[object, tuple[threading.Lock, int]] = {}  # key -> (its lock, callers holding it)
+
+
+@contextmanager
+def _one_walk(key: object) -> Iterator[None]:
+    with _walks_lock:
+        lock, users = _walks.get(key, (threading.Lock(), 0))
+        _walks[key] = (lock, users + 1)
+    try:
+        with lock:
+            yield
+    finally:
+        with _walks_lock:
+            lock, users = _walks[key]
+            if users == 1:
+                del _walks[key]
+            else:
+                _walks[key] = (lock, users - 1)
+
+
+def _reachable_objects(
+    reader: PackReader,
+    graph: Graph,
+    tips: frozenset[bytes],
+    should_stop: ShouldStop | None,
+    first: tuple[bytes, Callable[[ShaTable], None]] | None,
+) -> ShaTable:
     base = reader.indexes[0]
     key = ("reach", base.key)
     holder = reader.cached(key, lambda: ([], 0))
