@@ -114,6 +114,11 @@ class Closures(Weighed):
         grown = (base._bits, added) if base is not None else None
         return self._keep(Closure(tips, known.union(added), grown))
 
+    def kept(self, tips: tuple[bytes, ...]) -> Closure | None:
+        """The closure of `tips` (sorted) if it is kept, without walking."""
+        with self._lock:
+            return self._items.get(tips)
+
     def seed(self, tips: tuple[bytes, ...], members: ShaTable) -> Closure:
         """Keep `members`, found elsewhere, as what the commits `tips` (sorted) reach: the
         background walk after a push hands over the default branch's, so the next clone of

@@ -104,15 +104,13 @@ def maintain(
         return Outcome.SETTLED
     with PackReader(files, names, cache) as reader:
         default = _default_tip(repos, repo, refs)
+        closures = repo_closures(reader)
         first = None
         if default is not None:
             tip = default
 
             def keep_default(members: ShaTable) -> None:
-                closure = repo_closures(reader).seed((tip,), members)
-                for p, ix in enumerate(reader.indexes):  # what sending it needs, done here too
-                    closure.in_pack(ix)
-                    entry_bases(reader, p)
+                closures.seed((tip,), members)
 
             first = (tip, keep_default)
         try:
@@ -121,6 +119,13 @@ def maintain(
             # Something a ref needs is unreadable: keep everything, and say so.
             log.error("maintenance of %s skipped: %s", repo.id, exc)
             return Outcome.SETTLED
+        # The default branch's closure, kept by this walk or a clone's: what sending it in
+        # pack order needs is worked out here too, not by the next clone of that branch.
+        kept = closures.kept((default,)) if default is not None else None
+        if kept is not None:
+            for p, ix in enumerate(reader.indexes):
+                kept.in_pack(ix)
+                entry_bases(reader, p)
         exact = stored_exactly(reader, reachable)
         remember_exact(reader, tips, exact)
         # A pack whose every object an earlier (larger) pack holds too: left by a pass that
