@@ -175,3 +175,21 @@ def test_default_branch_walk_of_a_full_clone_lends_no_other_branch_objects(
         assert srv.proc.poll() is None
     finally:
         srv.stop()
+
+
+def test_default_branch_closure_grown_by_maintenance_after_a_push_is_not_stale(
+    server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
+) -> None:
+    """After a push that moves the default branch on, the background pass grows the kept
+    closure by what the push added: the next clone of that branch gets the new commits (and
+    still nothing of the other branch)."""
+    work = tmp_path / "w"
+    _two_branches(git_env, work)
+    create_repo(server, repo_name)
+    url = server.git_url(repo_name)
+    git(git_env, "push", "-q", url, "main", "side", cwd=work)
+    run_maintenance(server)  # keeps main's closure
+    make_commits(git_env, work, 2, prefix="newer")
+    git(git_env, "push", "-q", url, "main", cwd=work)
+    run_maintenance(server)  # grows it by the pushed commits
+    _assert_branch_clones(git_env, url, work, tmp_path)

@@ -119,9 +119,15 @@ def maintain(
             # Something a ref needs is unreadable: keep everything, and say so.
             log.error("maintenance of %s skipped: %s", repo.id, exc)
             return Outcome.SETTLED
-        # The default branch's closure, kept by this walk or a clone's: what sending it in
-        # pack order needs is worked out here too, not by the next clone of that branch.
-        kept = closures.kept((default,)) if default is not None else None
+        # The default branch's closure, kept by this walk or a clone's, or grown from the one
+        # kept before a push (a short walk of what the push added): it and what sending it in
+        # pack order needs are worked out here, not by the next clone of that branch.
+        kept = None
+        if default is not None and default in (graph := load_graph(reader)):
+            try:
+                kept = closures.grown(reader, graph, (default,), stop)
+            except PackFormatError as exc:
+                log.error("maintenance of %s: %s", repo.id, exc)
         if kept is not None:
             for p, ix in enumerate(reader.indexes):
                 kept.in_pack(ix)
