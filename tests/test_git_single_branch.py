@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Server, git, make_commits
+from conftest import Server, git, make_commits, start_server
+from maintenance import run_maintenance
 from test_git_http import create_repo
 
 
@@ -108,3 +109,87 @@ def test_single_branch_clone_rewrites_deltas_whose_base_is_left_out_or_moved(
         assert sorted(got) == sorted(listed)  # all of the branch, nothing of the other
         counted = git(git_env, "count-objects", "-v", cwd=dest).stdout
         assert f"in-pack: {len(listed) - 1}\n" in counted  # each object once
+
+
+def _two_branches(env: dict[str, str], work: Path) -> None:
+    """main and side, each with commits (and objects) of its own."""
+    make_commits(env, work, 3)
+    git(env, "checkout", "-q", "-b", "side", cwd=work)
+    make_commits(env, work, 2, prefix="side")
+    git(env, "checkout", "-q", "main", cwd=work)
+    make_commits(env, work, 2, prefix="later")
+
+
+def _assert_branch_clones(env: dict[str, str], url: str, work: Path, tmp_path: Path) -> None:
+    for branch in ("main", "side"):
+        dest = tmp_path / f"c-{branch}"
+        want = git(env, "rev-parse", branch, cwd=work).stdout.strip()
+        assert _clone_one(env, url, dest, branch) == want
+        listed = git(env, "rev-list", "--objects", branch, cwd=work).stdout.split("\n")
+        got = git(env, "rev-list", "--objects", "--all", cwd=dest).stdout.split("\n")
+        assert sorted(got) == sorted(listed)  # all of the branch, nothing of the other
+        counted = git(env, "count-objects", "-v", cwd=dest).stdout
+        assert f"in-pack: {len(listed) - 1}\n" in counted
+
+
+def test_default_branch_walk_of_maintenance_lends_no_other_branch_objects(
+    server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
+) -> None:
+    """After a push, the background walk goes through the default branch first and keeps what
+    it reaches for clones of that branch alone. What it keeps must be that branch's objects
+    only (not those of the walk of every ref that follows), and under that branch's commit."""
+    work = tmp_path / "w"
+    _two_branches(git_env, work)
+    create_repo(server, repo_name)
+    url = server.git_url(repo_name)
+    git(git_env, "push", "-q", url, "main", "side", cwd=work)
+    run_maintenance(server)  # walks main, then side up to main's objects
+    _assert_branch_clones(git_env, url, work, tmp_path)
+    full = tmp_path / "full"  # a full clone still gets both branches
+    git(git_env, "clone", "-q", "--bare", url, str(full))
+    every = git(git_env, "rev-list", "--objects", "--all", cwd=work).stdout.split("\n")
+    assert sorted(git(git_env, "rev-list", "--objects", "--all", cwd=full).stdout.split("\n")) == (
+        sorted(every)
+    )
+
+
+def test_default_branch_walk_of_a_full_clone_lends_no_other_branch_objects(
+    git_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A full clone that walks every ref (no background pass yet: it is held off here) goes
+    through the default branch first and keeps what it reaches for the clones of that branch
+    alone: only that branch's objects, under that branch's commit."""
+    srv = start_server(tmp_path / "data", "--maintenance-delay", "3600")
+    try:
+        work = tmp_path / "w"
+        _two_branches(git_env, work)
+        create_repo(srv, "walk-first")
+        url = srv.git_url("walk-first")
+        git(git_env, "push", "-q", url, "main", "side", cwd=work)
+        full = tmp_path / "full"
+        git(git_env, "clone", "-q", "--bare", url, str(full))
+        every = git(git_env, "rev-list", "--objects", "--all", cwd=work).stdout.split("\n")
+        got = git(git_env, "rev-list", "--objects", "--all", cwd=full).stdout.split("\n")
+        assert sorted(got) == sorted(every)
+        _assert_branch_clones(git_env, url, work, tmp_path)
+        assert srv.proc.poll() is None
+    finally:
+        srv.stop()
+
+
+def test_default_branch_closure_grown_by_maintenance_after_a_push_is_not_stale(
+    server: Server, git_env: dict[str, str], repo_name: str, tmp_path: Path
+) -> None:
+    """After a push that moves the default branch on, the background pass grows the kept
+    closure by what the push added: the next clone of that branch gets the new commits (and
+    still nothing of the other branch)."""
+    work = tmp_path / "w"
+    _two_branches(git_env, work)
+    create_repo(server, repo_name)
+    url = server.git_url(repo_name)
+    git(git_env, "push", "-q", url, "main", "side", cwd=work)
+    run_maintenance(server)  # keeps main's closure
+    make_commits(git_env, work, 2, prefix="newer")
+    git(git_env, "push", "-q", url, "main", cwd=work)
+    run_maintenance(server)  # grows it by the pushed commits
+    _assert_branch_clones(git_env, url, work, tmp_path)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from emulator.repos.commit_graph import Graph
 from emulator.repos.pack_cache import Weighed
@@ -100,6 +100,30 @@ class Closures(Weighed):
 
     def of(self, reader: PackReader, graph: Graph, tips: tuple[bytes, ...]) -> Closure:
         """The objects the commits `tips` (sorted, each in `graph`) reach."""
+        closure = self._find(reader, graph, tips, None, grown_only=False)
+        assert closure is not None
+        return closure
+
+    def grown(
+        self,
+        reader: PackReader,
+        graph: Graph,
+        tips: tuple[bytes, ...],
+        should_stop: Callable[[], bool] | None,
+    ) -> Closure | None:
+        """As `of`, but only when a kept closure of ancestors leaves a short walk (the branch
+        moved on by a push); else None, without walking."""
+        return self._find(reader, graph, tips, should_stop, grown_only=True)
+
+    def _find(
+        self,
+        reader: PackReader,
+        graph: Graph,
+        tips: tuple[bytes, ...],
+        should_stop: Callable[[], bool] | None,
+        *,
+        grown_only: bool,
+    ) -> Closure | None:
         with self._lock:
             hit = self._items.get(tips)
             if hit is not None:
@@ -107,17 +131,44 @@ class Closures(Weighed):
                 return hit
             kept = list(self._items.values())
         base = _ancestor_closure(graph, tips, kept)
+        if base is None and grown_only:
+            return None
         known = base.members if base is not None else ShaTable(b"")
-        found, _ = walk_reachable(reader, graph, tips, known, None)
+        found, _ = walk_reachable(reader, graph, tips, known, should_stop)
         added = ShaTable.of(found)
         del found
         grown = (base._bits, added) if base is not None else None
-        closure = Closure(tips, known.union(added), grown)
+        return self._keep(Closure(tips, known.union(added), grown))
+
+    def kept(self, tips: tuple[bytes, ...]) -> Closure | None:
+        """The closure of `tips` (sorted) if it is kept, without walking."""
         with self._lock:
-            self._items[tips] = closure
+            return self._items.get(tips)
+
+    def seed(self, tips: tuple[bytes, ...], members: ShaTable) -> Closure:
+        """Keep `members`, found elsewhere, as what the commits `tips` (sorted) reach: the
+        background walk after a push hands over the default branch's, so the next clone of
+        that branch alone does not walk every tree again."""
+        with self._lock:
+            hit = self._items.get(tips)
+            if hit is not None:
+                return hit
+        return self._keep(Closure(tips, members))
+
+    def _keep(self, closure: Closure) -> Closure:
+        with self._lock:
+            self._items[closure.tips] = closure
+            self._items.move_to_end(closure.tips)
             while len(self._items) > _KEPT:
                 self._items.popitem(last=False)
         return closure
+
+
+def repo_closures(reader: PackReader) -> Closures:
+    """The closures kept for the reader's repository (they outlive its packs: see above)."""
+    closures = reader.cached(("closures", reader.owner), lambda: (Closures(), 0))
+    assert isinstance(closures, Closures)
+    return closures
 
 
 def _ancestor_closure(graph: Graph, tips: tuple[bytes, ...], kept: list[Closure]) -> Closure | None:

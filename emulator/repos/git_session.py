@@ -90,6 +90,7 @@ class GitSession:
             gate.repos.refs(self.repo) if refs is None else refs,
             gate.limits,
             cache=gate.pack_cache,
+            head=self.head,
         )
 
     def receive_pack(self) -> ReceivePack:

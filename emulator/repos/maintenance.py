@@ -6,7 +6,8 @@ of pushes costs one pass), and one worker thread:
 
 1. deletes packs retired longer than `RETIRED_GRACE` ago (readers that listed them are done);
 2. walks what the refs reach (`reachability`), reading the refs before listing the packs, so
-   every object a ref in the snapshot needs is in a listed pack;
+   every object a ref in the snapshot needs is in a listed pack; a walk afresh goes through the
+   default branch first and keeps what it reaches for the clones of that branch (`closures`);
 3. if the packs hold objects no ref reaches (a deleted branch, a force-pushed-away commit, a
    pack whose push lost its ref race), writes one pack of exactly the reachable objects; else,
    when there are many packs, merges them (`repack.packs_to_merge`);
@@ -33,9 +34,11 @@ from collections.abc import Collection
 from enum import Enum
 
 from emulator.memory import MemoryReturn
+from emulator.repos.closures import repo_closures
 from emulator.repos.commit_graph import load_graph
 from emulator.repos.files import PACK_DIR
 from emulator.repos.model import Repository
+from emulator.repos.pack_layout import entry_bases
 from emulator.repos.pack_reader import PackCache, PackFormatError, PackReader
 from emulator.repos.pack_send import duplicate_positions
 from emulator.repos.reachability import (
@@ -54,6 +57,7 @@ from emulator.repos.repack import (
     retire,
 )
 from emulator.repos.service import RepositoryService
+from emulator.repos.sha_table import ShaTable
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,17 @@ class Outcome(Enum):
     SETTLED = "settled"  # nothing left to do until the refs change again
     RETRY = "retry"  # the refs moved or pushes held the lock: run again later
     RETIRED = "retired"  # packs were retired: run again after the grace to delete them
+
+
+def _default_tip(
+    repos: RepositoryService, repo: Repository, refs: dict[bytes, bytes]
+) -> bytes | None:
+    """The commit id of the repository's default branch in `refs`, if there is one."""
+    current = repos.get_by_id(repo.id)
+    branch = current.default_branch if current is not None else None
+    value = refs.get(b"refs/heads/" + branch.encode()) if branch else None
+    ids = tips_of([value]) if value is not None else frozenset()
+    return next(iter(ids), None)
 
 
 def maintain(
@@ -88,12 +103,35 @@ def maintain(
     if not names:
         return Outcome.SETTLED
     with PackReader(files, names, cache) as reader:
+        default = _default_tip(repos, repo, refs)
+        closures = repo_closures(reader)
+        first = None
+        if default is not None:
+            tip = default
+
+            def keep_default(members: ShaTable) -> None:
+                closures.seed((tip,), members)
+
+            first = (tip, keep_default)
         try:
-            reachable = reachable_objects(reader, load_graph(reader), tips, stop)
+            reachable = reachable_objects(reader, load_graph(reader), tips, stop, first)
         except PackFormatError as exc:
             # Something a ref needs is unreadable: keep everything, and say so.
             log.error("maintenance of %s skipped: %s", repo.id, exc)
             return Outcome.SETTLED
+        # The default branch's closure, kept by this walk or a clone's, or grown from the one
+        # kept before a push (a short walk of what the push added): it and what sending it in
+        # pack order needs are worked out here, not by the next clone of that branch.
+        kept = None
+        if default is not None and default in (graph := load_graph(reader)):
+            try:
+                kept = closures.grown(reader, graph, (default,), stop)
+            except PackFormatError as exc:
+                log.error("maintenance of %s: %s", repo.id, exc)
+        if kept is not None:
+            for p, ix in enumerate(reader.indexes):
+                kept.in_pack(ix)
+                entry_bases(reader, p)
         exact = stored_exactly(reader, reachable)
         remember_exact(reader, tips, exact)
         # A pack whose every object an earlier (larger) pack holds too: left by a pass that

@@ -10,7 +10,9 @@ collector's walk also serves the next clone, and a clone that had to walk serves
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 
 from emulator.repos.commit_graph import Graph
 from emulator.repos.pack_cache import sha_set_bytes
@@ -40,6 +42,7 @@ def reachable_objects(
     graph: Graph,
     tips: frozenset[bytes],
     should_stop: ShouldStop | None = None,
+    first: tuple[bytes, Callable[[ShaTable], None]] | None = None,
 ) -> ShaTable:
     """Binary ids of every object reachable from `tips` (binary ids of ref values). Raises
     `PackFormatError` if a reachable commit or tree is missing: then nothing may be dropped.
@@ -48,9 +51,51 @@ def reachable_objects(
     when every old tip is still reachable (fast-forwards, new branches and tags: the usual
     push): only the new objects are walked, so a clone after a push does not read every tree
     again. Object ids name content, so the answer holds whichever repository asks. The answer
-    is a `ShaTable`: kept for as long as the packs are, it must not be 100,000s of objects."""
+    is a `ShaTable`: kept for as long as the packs are, it must not be 100,000s of objects.
+
+    `first` is (a commit among `tips`, a function): when every object is walked afresh, what
+    that commit reaches is walked first and handed to the function, then the other tips are
+    walked up to it. The two walks cost what one walk of all the tips does, and the default
+    branch's closure (what `git clone --single-branch` needs) comes with it.
+
+    One walk at a time per base pack: the background walk after a push and a clone that comes
+    in meanwhile would otherwise both walk every tree; the one that waits gets the answer (or
+    derives its own from it)."""
     if not reader.indexes:
         return ShaTable(b"")
+    key = ("reach", reader.indexes[0].key)
+    with _one_walk(key):
+        return _reachable_objects(reader, graph, tips, should_stop, first)
+
+
+_walks_lock = threading.Lock()
+_walks: dict[object, tuple[threading.Lock, int]] = {}  # key -> (its lock, callers holding it)
+
+
+@contextmanager
+def _one_walk(key: object) -> Iterator[None]:
+    with _walks_lock:
+        lock, users = _walks.get(key, (threading.Lock(), 0))
+        _walks[key] = (lock, users + 1)
+    try:
+        with lock:
+            yield
+    finally:
+        with _walks_lock:
+            lock, users = _walks[key]
+            if users == 1:
+                del _walks[key]
+            else:
+                _walks[key] = (lock, users - 1)
+
+
+def _reachable_objects(
+    reader: PackReader,
+    graph: Graph,
+    tips: frozenset[bytes],
+    should_stop: ShouldStop | None,
+    first: tuple[bytes, Callable[[ShaTable], None]] | None,
+) -> ShaTable:
     base = reader.indexes[0]
     key = ("reach", base.key)
     holder = reader.cached(key, lambda: ([], 0))
@@ -66,7 +111,14 @@ def reachable_objects(
         if all(t in tips or t in touched for t in old_tips):
             result = known.union(found)
     if result is None:
-        walked, _ = walk_reachable(reader, graph, tips, frozenset(), should_stop)
+        if first is not None and first[0] in tips and first[0] in graph:
+            walked, _ = walk_reachable(reader, graph, (first[0],), frozenset(), should_stop)
+            first[1](ShaTable.of(walked))
+            rest, _ = walk_reachable(reader, graph, tips - {first[0]}, walked, should_stop)
+            walked |= rest
+            del rest
+        else:
+            walked, _ = walk_reachable(reader, graph, tips, frozenset(), should_stop)
         result = ShaTable.of(walked)
         del walked
     remember_reachable(reader, tips, result)
@@ -188,15 +240,18 @@ def remember_exact(reader: PackReader, tips: frozenset[bytes], exact: bool) -> N
 
 
 def clone_objects(
-    reader: PackReader, graph: Graph, tips: frozenset[bytes]
+    reader: PackReader,
+    graph: Graph,
+    tips: frozenset[bytes],
+    first: tuple[bytes, Callable[[ShaTable], None]] | None = None,
 ) -> tuple[bool, ShaTable | None]:
     """For a request that wants every ref: (True, None) if the stored packs hold exactly what
     the refs reach, else (False, the objects to send). Walks only when the answer for these
-    packs and tips is not known yet."""
+    packs and tips is not known yet (`first`: as for `reachable_objects`)."""
     walked: list[ShaTable] = []
 
     def build() -> tuple[object, int]:
-        found = reachable_objects(reader, graph, tips)
+        found = reachable_objects(reader, graph, tips, None, first)
         walked.append(found)
         return stored_exactly(reader, found), sha_set_bytes(len(tips))
 

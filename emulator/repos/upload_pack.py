@@ -28,7 +28,7 @@ from emulator.repos.advertisement import (
     cached_peel,
     open_reader,
 )
-from emulator.repos.closures import Closures
+from emulator.repos.closures import repo_closures
 from emulator.repos.commit_graph import (
     Graph,
     can_all_reach,
@@ -57,6 +57,7 @@ from emulator.repos.pack_send import (
 )
 from emulator.repos.pkt_reader import PktReader, UploadPackError, parse_id
 from emulator.repos.reachability import clone_objects, tips_of
+from emulator.repos.sha_table import ShaTable
 from emulator.repos.shallow import (
     NoCommitsSelected,
     depth_boundary,
@@ -91,9 +92,11 @@ class UploadPack:
         limits: Limits,
         *,
         cache: PackCache | None = None,
+        head: bytes | None = None,
     ) -> None:
         self.store = store
         self.refs = refs
+        self.head = head  # the default branch (`main` or `refs/heads/main`), if known
         self.limits = limits
         self.cache = cache if cache is not None else PackCache()
         self._reader: PackReader | None = None
@@ -436,7 +439,9 @@ class _Session:
             # A clone: only what the refs reach goes out (never the objects of a deleted
             # branch or a force-pushed-away commit). The stored packs go as they are when they
             # hold exactly that, which the background collector keeps true.
-            exact, objects = clone_objects(reader, self.up.graph, tips_of(self.up.refs.values()))
+            exact, objects = clone_objects(
+                reader, self.up.graph, tips_of(self.up.refs.values()), self._default_closure()
+            )
             if exact:
                 send_whole_packs(reader, out, b"ofs-delta" in self.caps)
             else:
@@ -445,10 +450,8 @@ class _Session:
         elif not self.haves and not shallow_mode and all(w in self.up.graph for w in self.wants):
             # A clone of some branches (`--single-branch`, a fetch into an empty repository):
             # every object the wanted commits reach, kept and grown per repository (`closures`).
-            closures = reader.cached(("closures", reader.owner), lambda: (Closures(), 0))
-            assert isinstance(closures, Closures)
             tips = tuple(sorted(set(self.wants)))
-            closure = closures.of(reader, self.up.graph, tips)
+            closure = repo_closures(reader).of(reader, self.up.graph, tips)
             tags: list[bytes] = []
             if b"include-tag" in self.caps:
                 tags = tags_reaching(reader, self.up.graph, self._tag_chains(), closure.members)
@@ -461,6 +464,23 @@ class _Session:
             send_objects(reader, out, walk.order, walk.client_has, b"thin-pack" in self.caps)
         if sideband:
             self.write(FLUSH)
+
+    def _default_closure(self) -> tuple[bytes, Callable[[ShaTable], None]] | None:
+        """For a walk of every ref: the default branch's commit, walked first, and where what
+        it reaches is kept for the clones of that branch alone (`closures`)."""
+        head = self.up.head
+        if not head:
+            return None
+        value = self.up.refs.get(head if head.startswith(b"refs/") else b"refs/heads/" + head)
+        tip = next(iter(tips_of([value])), None) if value is not None else None
+        if tip is None:
+            return None
+        reader = self.up.reader
+
+        def keep(members: ShaTable) -> None:
+            repo_closures(reader).seed((tip,), members)
+
+        return tip, keep
 
     def _wants_every_ref(self) -> bool:
         """Every ref's object is wanted (a clone, or a fetch into an empty repository)."""
