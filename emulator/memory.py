@@ -71,13 +71,8 @@ def limit_arenas(environ: Mapping[str, str]) -> int | None:
     the limit set, None if none was."""
     if "MALLOC_ARENA_MAX" in environ:
         return None
-    mallopt = _libc_function("mallopt")
-    if mallopt is None:
-        return None
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
     limit = max(2, os.cpu_count() or 1)
-    return limit if mallopt(_M_ARENA_MAX, limit) == 1 else None
+    return limit if _mallopt(_M_ARENA_MAX, limit) else None
 
 
 def fix_mmap_threshold(environ: Mapping[str, str]) -> int | None:
@@ -91,12 +86,17 @@ def fix_mmap_threshold(environ: Mapping[str, str]) -> int | None:
     the threshold set, None if none was."""
     if "MALLOC_MMAP_THRESHOLD_" in environ:
         return None
+    return MMAP_THRESHOLD if _mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) else None
+
+
+def _mallopt(param: int, value: int) -> bool:
+    """glibc's `mallopt`; False where there is none or it refused the setting."""
     mallopt = _libc_function("mallopt")
     if mallopt is None:
-        return None
+        return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    return MMAP_THRESHOLD if mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 else None
+    return bool(mallopt(param, value) == 1)
 
 
 def rss_bytes() -> int | None:

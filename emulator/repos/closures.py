@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from emulator.repos.commit_graph import Graph
 from emulator.repos.pack_cache import Weighed
@@ -77,16 +77,9 @@ class Closure:
                     out[i] = 1
             return bytes(out)
         if ix.count * 16 < len(self.members):  # a small pack: look its ids up
-            return bytes(map(self.members.__contains__, iter_ids(ix.shas)))
-        members = set(iter_ids(self.members))
-        return bytes(map(members.__contains__, iter_ids(ix.shas)))
-
-
-def iter_ids(table: ShaTable) -> Iterator[bytes]:
-    """The ids of a table, cut out of its buffer without a Python-level loop."""
-    blob = table.blob
-    n = len(blob)
-    return map(blob.__getitem__, map(slice, range(0, n, 20), range(20, n + 20, 20)))
+            return bytes(map(self.members.__contains__, ix.shas.ids()))
+        members = set(self.members.ids())
+        return bytes(map(members.__contains__, ix.shas.ids()))
 
 
 class Closures(Weighed):
