@@ -80,3 +80,23 @@ def test_a_clone_during_the_background_walk_does_not_walk_every_tree_again(
             b.join(30)
     assert answers == {"first": objects, "second": objects}
     assert not second_walked.is_set()  # it took the first walk's answer
+
+
+def test_reachable_set_equal_to_the_stored_pack_is_kept_once(
+    tmp_path: Path, git_env: dict[str, str]
+) -> None:
+    """After a mirror push or a repack the refs reach exactly what the pack holds: the walk's
+    answer (and the default branch's closure, when it is the same) is the index's own table,
+    not a second copy of a quarter of a million ids, and the cache counts it once."""
+    files, name, tip, objects = _stored_repo(git_env, tmp_path)
+    cache = PackCache()
+    kept: list[object] = []
+    with PackReader(files, [name], cache) as reader:
+        graph = load_graph(reader)
+        found = reachable_objects(reader, graph, frozenset({tip}), None, (tip, kept.append))
+        index_table = reader.indexes[0].shas
+        assert len(found) == objects
+        assert found is index_table
+        assert kept == [index_table]
+        _, reach_bytes = cache.stats().kinds["reach"]
+        assert reach_bytes < index_table.cache_bytes() // 10

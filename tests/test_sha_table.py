@@ -73,3 +73,23 @@ def test_ids_at_both_ends_of_every_first_byte_are_found() -> None:
         assert (probe in table) == (probe in ids)
     assert ShaTable(b"").position(b"\x00" * 20) is None
     assert b"\xff" * 20 not in ShaTable.of([b"\x00" * 20])
+
+
+def test_ids_that_differ_only_after_the_bisected_bytes_keep_their_order() -> None:
+    """Lookups bisect on bytes 1-4 within the ids of one first byte: ids equal there (and
+    others around them) are still found, ordered and refused by their remaining bytes."""
+    rng = random.Random(7)
+    prefixes = [bytes([b]) + rng.randbytes(4) for b in (0, 0x5A, 0xFF)]
+    same = [p + rng.randbytes(15) for p in prefixes for _ in range(40)]
+    ids = sorted(set(same + _ids(rng, 3000)))
+    table = ShaTable.of(reversed(ids))
+    assert list(table) == ids
+    for i, sha in enumerate(ids):
+        assert table.position(sha) == i
+    for p in prefixes:
+        for _ in range(50):
+            probe = p + rng.randbytes(15)
+            assert (probe in table) == (probe in set(ids))
+    absent = [p + rng.randbytes(15) for p in prefixes for _ in range(20)]
+    absent = [a for a in absent if a not in set(ids)]
+    assert list(table.union(absent)) == sorted(set(ids) | set(absent))

@@ -96,15 +96,17 @@ def parse_index(name: str, data: bytes, pack_size: int) -> PackIndex:
     shas = ShaTable(data[sha_start : sha_start + 20 * n])
     small = array("I", data[off_start:large_start])
     small.byteswap()
-    offsets = array("Q", small)
+    # 32-bit offsets while the pack is under 2 GiB (four bytes an object, not eight)
+    offsets = small
     if any(o & 0x80000000 for o in small):
         large = array("Q", data[large_start : len(data) - 40])
         large.byteswap()
+        offsets = array("Q", small)
         for i, o in enumerate(small):
             if o & 0x80000000:
                 offsets[i] = large[o & 0x7FFFFFFF]
     order = sorted(range(n), key=offsets.__getitem__)
-    sorted_offsets = array("Q", (offsets[i] for i in order))
+    sorted_offsets = array("I" if pack_size < 1 << 32 else "Q", (offsets[i] for i in order))
     sorted_offsets.append(pack_size - 20)
     return PackIndex(
         name=name,

@@ -113,16 +113,27 @@ def _reachable_objects(
     if result is None:
         if first is not None and first[0] in tips and first[0] in graph:
             walked, _ = walk_reachable(reader, graph, (first[0],), frozenset(), should_stop)
-            first[1](ShaTable.of(walked))
+            branch = same_table(ShaTable.of(walked), base.shas)
+            first[1](branch)
             rest, _ = walk_reachable(reader, graph, tips - {first[0]}, walked, should_stop)
+            if not rest:  # the other refs reach nothing the default branch does not
+                result = branch
             walked |= rest
             del rest
         else:
             walked, _ = walk_reachable(reader, graph, tips, frozenset(), should_stop)
-        result = ShaTable.of(walked)
+        if result is None:
+            result = same_table(ShaTable.of(walked), base.shas)
         del walked
     remember_reachable(reader, tips, result)
     return result
+
+
+def same_table(table: ShaTable, other: ShaTable) -> ShaTable:
+    """`other` if it holds the same ids as `table`, else `table`: what the refs reach is often
+    exactly what the largest pack holds (after a mirror push or a repack), and a quarter of a
+    million ids need not be kept twice."""
+    return other if len(other) == len(table) and other.blob == table.blob else table
 
 
 def remember_reachable(reader: PackReader, tips: frozenset[bytes], found: ShaTable) -> None:
@@ -133,7 +144,8 @@ def remember_reachable(reader: PackReader, tips: frozenset[bytes], found: ShaTab
         holder = reader.cached(key, lambda: ([], 0))
         assert isinstance(holder, list)
         holder[:] = [(tips, found)]
-        reader.cache.reweigh(key, found.cache_bytes() + sha_set_bytes(len(tips)))
+        own = 0 if found is base.shas else found.cache_bytes()  # the index's table is counted
+        reader.cache.reweigh(key, own + sha_set_bytes(len(tips)))
 
 
 def walk_reachable(

@@ -5,8 +5,9 @@ A pack index or a reachable set of a large repository holds a quarter of a milli
 slot), and a long-lived structure of small objects built just after a large transient one (the
 indexing of a push, a walk of every tree) lands in the holes that one left all over the
 allocator's arenas, which then can never be given back to the system. A table is one buffer of
-the ids end to end, in ascending order, plus the first eight bytes of each as an unsigned 64-bit
-integer in an `array` (to bisect in C): 28 bytes per id, two allocations however many ids.
+the ids end to end, in ascending order, plus bytes 1-4 of each as an unsigned 32-bit integer in
+an `array` (to bisect in C, within the ids that share the first byte: git's fan-out): 24 bytes
+per id, two allocations however many ids.
 
 Lookups cost about what a bisection of a list of `bytes` costs; iterating makes each id as it
 goes (a temporary the caller drops).
@@ -20,17 +21,19 @@ from bisect import bisect_left
 from collections.abc import Collection, Iterable, Iterator
 
 _ID = 20
-_KEY = 8
+_KEY = 4  # bytes 1-4 of an id: the first byte is the fan-out's
+_KEY_TYPE = "I" if array("I").itemsize == _KEY else "L"
 
 
 def _key_array(blob: bytes, count: int) -> array[int]:
-    """The first eight bytes of each id, read big-endian (so their order is the ids' order),
-    gathered with strided slice copies (in C) rather than a loop over the ids."""
+    """Bytes 1-4 of each id, read big-endian (so among ids with the same first byte their
+    order is the ids' order), gathered with strided slice copies (in C) rather than a loop over
+    the ids."""
     raw = bytearray(_KEY * count)
     big = sys.byteorder == "big"
     for j in range(_KEY):
-        raw[(j if big else _KEY - 1 - j) :: _KEY] = blob[j::_ID]
-    keys = array("Q")
+        raw[(j if big else _KEY - 1 - j) :: _KEY] = blob[1 + j :: _ID]
+    keys = array(_KEY_TYPE)
     keys.frombytes(bytes(raw))
     return keys
 
@@ -91,7 +94,7 @@ class ShaTable(Collection[bytes]):
         if len(sha) != _ID:
             return None
         keys = self._keys
-        key = int.from_bytes(sha[:_KEY], "big")
+        key = int.from_bytes(sha[1 : 1 + _KEY], "big")
         fan = self._fan
         first = sha[0]
         i = bisect_left(keys, key, fan[first], fan[first + 1])
@@ -112,7 +115,7 @@ class ShaTable(Collection[bytes]):
     def _insertion(self, sha: bytes) -> int:
         """Where `sha` is or would go (the first id not less than it)."""
         keys = self._keys
-        key = int.from_bytes(sha[:_KEY], "big")
+        key = int.from_bytes(sha[1 : 1 + _KEY], "big")
         first = sha[0] if sha else 0
         i = bisect_left(keys, key, self._fan[first], self._fan[first + 1])
         n = self._count
