@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -36,11 +35,12 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from emulator.errors import INTERNAL_ERROR, ClientStreamError
+from emulator.repos.output_buffer import OutputBuffer
 
 log = logging.getLogger(__name__)
 
 Read = Callable[[int], bytes]
-Write = Callable[[bytes], None]
+Write = Callable[[bytes | bytearray | memoryview], None]
 Job = Callable[[Read, Write], None]
 
 FLUSH_BYTES = 128 * 1024  # crossing to the event loop costs; send big chunks
@@ -152,29 +152,6 @@ class BodyReader:
             return
 
 
-class _Writer:
-    def __init__(self, emit: Callable[[bytes], None]) -> None:
-        self._emit = emit
-        self._buf = bytearray()
-        self._last = time.monotonic()
-        self.started = False
-
-    def write(self, data: bytes) -> None:
-        self._buf += data
-        if len(self._buf) >= FLUSH_BYTES or time.monotonic() - self._last > FLUSH_SECONDS:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._buf:
-            self.started = True
-            self._emit(bytes(self._buf))
-            self._buf.clear()
-        self._last = time.monotonic()
-
-    def discard(self) -> None:
-        self._buf.clear()
-
-
 class GitStreamResponse(Response):
     """Runs `job(read, write)` in a worker thread and streams what it writes."""
 
@@ -265,7 +242,7 @@ class GitStreamResponse(Response):
         def next_chunk() -> bytes | None:
             return anyio.from_thread.run(self._next_body_chunk)
 
-        writer = _Writer(emit)
+        writer = OutputBuffer(emit, FLUSH_BYTES, FLUSH_SECONDS)
         reader = BodyReader(next_chunk, gzip=self._gzip, limit=self._limit)
         try:
             self._job(reader.read, writer.write)

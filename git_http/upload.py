@@ -10,7 +10,7 @@ from emulator.repos.git_session import GitSession
 def serve_upload_pack(
     session: GitSession,
     read: Callable[[int], bytes],
-    write: Callable[[bytes], None],
+    write: Callable[[bytes | bytearray | memoryview], None],
     *,
     advertise: bool,
 ) -> None:

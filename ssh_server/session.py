@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ import paramiko
 from emulator.errors import ServiceError
 from emulator.iam.principal import Principal
 from emulator.repos.git_session import GitGate
+from emulator.repos.output_buffer import OutputBuffer
 from ssh_server.commands import CommandRefused, parse_command
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,7 @@ class ChannelPipe:
         self.channel = channel
         self.idle_timeout = idle_timeout
         channel.settimeout(idle_timeout)
-        self._buf = bytearray()
-        self._last = time.monotonic()
+        self._out = OutputBuffer(self._send, FLUSH_BYTES, FLUSH_SECONDS)
 
     def gone(self) -> bool:
         """Whether the client has hung up (the channel or its connection is closed)."""
@@ -70,21 +69,19 @@ class ChannelPipe:
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise ConnectionResetError(str(exc)) from None
 
-    def write(self, data: bytes) -> None:
-        self._buf += data
-        if len(self._buf) >= FLUSH_BYTES or time.monotonic() - self._last > FLUSH_SECONDS:
-            self.flush()
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._out.write(data)
 
     def flush(self) -> None:
-        if self._buf:
-            try:
-                self.channel.sendall(bytes(self._buf))
-            except TimeoutError:
-                raise IdleTimeout(f"output not read for {self.idle_timeout:g} seconds") from None
-            except (OSError, EOFError, paramiko.SSHException) as exc:
-                raise ConnectionResetError(str(exc) or "channel closed") from None
-            self._buf.clear()
-        self._last = time.monotonic()
+        self._out.flush()
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self.channel.sendall(data)
+        except TimeoutError:
+            raise IdleTimeout(f"output not read for {self.idle_timeout:g} seconds") from None
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise ConnectionResetError(str(exc) or "channel closed") from None
 
 
 def finish(channel: paramiko.Channel, status: int, message: str | None = None) -> None:

@@ -282,3 +282,55 @@ def test_a_benchmark_null_cipher_data_dir_and_a_real_one_never_mix(tmp_path: Pat
     with pytest.raises(StoredCipherMismatch):
         cipher_from_env(root, {BENCH_NULL_CIPHER_ENV: "1"})
     assert cipher_from_env(root, {}).cipher_id == 1
+
+
+def read_all_into(sealed: bytes, chunk: int = 1 << 20) -> bytes:
+    """The whole plaintext read as a pack is streamed: `readinto` one reused buffer."""
+    out = bytearray()
+    buf = memoryview(bytearray(chunk))
+    with opened(sealed) as r:
+        while n := r.readinto(buf):
+            out += buf[:n]
+    return bytes(out)
+
+
+def test_reads_into_a_buffer_match_reads_at_every_boundary() -> None:
+    """`readinto` decrypts whole segments straight into the caller's buffer and parts through
+    the reader's cache: every mix of the two gives the plaintext."""
+    rng = random.Random(11)
+    data = rng.randbytes(7 * SEGMENT_SIZE + 1234)
+    sealed = seal(data)
+    for chunk in (1, 1000, SEGMENT_SIZE - 1, SEGMENT_SIZE, SEGMENT_SIZE + 12, 1 << 20):
+        assert read_all_into(sealed, chunk) == data
+    with opened(sealed) as r:
+        for _ in range(300):
+            pos = rng.randrange(0, len(data) + 10)
+            n = rng.choice([1, 20, SEGMENT_SIZE, 2 * SEGMENT_SIZE, 3 * SEGMENT_SIZE + 7, 1 << 20])
+            r.seek(pos)
+            buf = bytearray(n)
+            got = r.readinto(buf)
+            assert got == max(0, min(n, len(data) - pos))
+            assert bytes(buf[:got]) == data[pos : pos + n]
+            assert r.tell() == (pos + got if pos < len(data) else pos)
+
+
+def test_damage_is_detected_by_reads_into_a_buffer() -> None:
+    """Whole segments decrypted into the caller's buffer are checked as reads check them: a
+    flipped bit, a lost last segment, a cut or an appended tail all refuse the read."""
+    data = os.urandom(4 * SEGMENT_SIZE + 100)
+    sealed = seal(data)
+    assert read_all_into(sealed) == data
+    damaged = []
+    for pos in (HEADER_SIZE + 10, HEADER_SIZE + STRIDE + 50, HEADER_SIZE + 3 * STRIDE - 1):
+        bad = bytearray(sealed)
+        bad[pos] ^= 0x01
+        damaged.append(bytes(bad))
+    damaged += [
+        sealed[: HEADER_SIZE + 4 * STRIDE],  # the last segment is gone
+        sealed[:-1],
+        sealed + b"\0" * 40,
+    ]
+    for bad in damaged:
+        with pytest.raises(ClientError) as info:
+            read_all_into(bad)
+        assert info.value.code == "EncryptionIntegrityChecksFailedException"

@@ -35,7 +35,7 @@ import os
 import secrets
 import struct
 from collections import OrderedDict
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -61,6 +61,10 @@ Bytes = bytes | bytearray | memoryview
 
 def integrity_error(detail: str) -> ClientError:
     return error("EncryptionIntegrityChecksFailedException", "file", detail=detail)
+
+
+class _ReadsInto(Protocol):
+    def readinto(self, buffer: memoryview, /) -> int: ...
 
 
 class Aead(Protocol):
@@ -254,6 +258,7 @@ class SegmentedReader:
         self._pos = 0
         self._cache: OrderedDict[int, bytes] = OrderedDict()
         self._verified_end = False
+        self._scratch = bytearray()
         self.closed = False
 
     # -- io.RawIOBase-like interface ------------------------------------------------------
@@ -314,10 +319,44 @@ class SegmentedReader:
         return self.read(n)
 
     def readinto(self, buffer: Bytes) -> int:
+        """Fill `buffer` from the current position; whole segments are decrypted straight into
+        it (no plaintext copy of their own), and the sealed bytes go through one scratch buffer
+        kept by the reader, so a long sequential read allocates next to nothing per call."""
         view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
+        pos = self._pos
+        end = min(self._size, pos + len(view))
+        if pos >= end:
+            if not self._verified_end:
+                self._segment(self._count - 1)
+            return 0
+        size = self._segment_size
+        i = pos // size
+        while pos < end:
+            base = i * size
+            stop = min(base + size, self._size)
+            if pos != base or stop > end or i in self._cache:  # a part, or already decrypted
+                seg = self._segment(i)
+                hi = min(end, stop)
+                view[pos - self._pos : hi - self._pos] = seg[pos - base : hi - base]
+                pos = hi
+                i += 1
+                continue
+            j = i  # whole segments i..j-1, none decrypted yet
+            while (
+                j < self._count and min((j + 1) * size, self._size) <= end and j not in self._cache
+            ):
+                j += 1
+            sealed = self._read_sealed_into(i, j - 1)
+            for k in range(i, j):
+                off = (k - i) * self._stride
+                lo = k * size - self._pos
+                plain = view[lo : lo + min(size, self._size - k * size)]
+                self._decrypt_into(k, sealed[off : off + len(plain) + TAG_SIZE], plain)
+            pos = min(j * size, self._size)
+            i = j
+        n = end - self._pos
+        self._pos = end
+        return n
 
     def readall(self) -> bytes:
         return self.read()
@@ -326,6 +365,7 @@ class SegmentedReader:
         if not self.closed:
             self.closed = True
             self._cache.clear()
+            self._scratch = bytearray()
             self._raw.close()
 
     def fileno(self) -> int:
@@ -352,6 +392,21 @@ class SegmentedReader:
             self._verified_end = True
         return plain
 
+    def _decrypt_into(self, index: int, sealed: memoryview, out: memoryview) -> None:
+        last = index == self._count - 1
+        into = getattr(self._aead, "decrypt_into", None)
+        try:
+            if into is not None:
+                into(_nonce(self._prefix, index, last), sealed, self._header, out)
+            else:
+                out[:] = self._aead.decrypt(_nonce(self._prefix, index, last), sealed, self._header)
+        except InvalidTag:
+            raise integrity_error(
+                f"{self._relpath}: segment {index} failed its integrity check"
+            ) from None
+        if last:
+            self._verified_end = True
+
     def _segment(self, index: int) -> bytes:
         hit = self._cache.get(index)
         if hit is not None:
@@ -377,6 +432,24 @@ class SegmentedReader:
         sealed = self._raw.read(length)
         if len(sealed) != length:
             raise integrity_error(f"{self._relpath}: encrypted file is truncated")
+        return sealed
+
+    def _read_sealed_into(self, first: int, last: int) -> memoryview:
+        """As `_read_sealed`, into the reader's scratch buffer (valid until the next call)."""
+        start = HEADER_SIZE + first * self._stride
+        length = (last - first + 1) * self._stride
+        if last == self._count - 1:
+            length -= self._stride - (self._size - last * self._segment_size + TAG_SIZE)
+        if len(self._scratch) < length:
+            self._scratch = bytearray(length)
+        sealed = memoryview(self._scratch)[:length]
+        self._raw.seek(start)
+        got = 0
+        while got < length:
+            n = cast(_ReadsInto, self._raw).readinto(sealed[got:])
+            if not n:
+                raise integrity_error(f"{self._relpath}: encrypted file is truncated")
+            got += n
         return sealed
 
     def _segments(self, first: int, last: int, pos: int, end: int) -> list[bytes]:

@@ -47,7 +47,8 @@ ACTIONS: Mapping[str, str] = {
 }
 
 Read = Callable[[int], bytes]
-Write = Callable[[bytes], None]
+# A write may be handed a view that is valid only during the call: the callee copies it.
+Write = Callable[[bytes | bytearray | memoryview], None]
 
 
 @dataclass(frozen=True)

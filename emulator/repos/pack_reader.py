@@ -289,15 +289,22 @@ class PackReader:
 
     def iter_entry_chunks(
         self, p: int, start: int, end: int, chunk: int = 1 << 20
-    ) -> Iterator[bytes]:
+    ) -> Iterator[memoryview]:
+        """The bytes [start, end) of pack `p` in pieces of up to `chunk` bytes, each a view of
+        one buffer that the next piece overwrites: use (or copy) a piece before asking for the
+        next. One buffer for the whole range, filled in place, so streaming a large pack does
+        not allocate (and free) a megabyte per piece."""
         f = self.file(p)
         f.seek(start)
+        buf = memoryview(bytearray(min(chunk, end - start)))
         while start < end:
-            data = f.read(min(chunk, end - start))
-            if not data:
+            # a file opened "rb" or a SegmentedReader: both read into a buffer (BinaryIO
+            # does not declare it)
+            n = f.readinto(buf[: min(len(buf), end - start)])  # type: ignore[attr-defined]
+            if not n:
                 raise PackFormatError(f"{self.indexes[p].name}: short read at {start}")
-            start += len(data)
-            yield data
+            start += n
+            yield buf[:n]
 
     def resolve_at(self, p: int, offset: int) -> tuple[int, bytes]:
         """Type (1-4) and content of the object stored at `offset` of pack `p`."""

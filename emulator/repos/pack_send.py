@@ -39,11 +39,13 @@ def pkt(data: bytes) -> bytes:
 
 FLUSH = b"0000"
 
+Bytes = bytes | bytearray | memoryview
+
 
 class PackOutput:
     """Frames pack bytes onto band 1 (or writes them raw without side-band) and hashes them."""
 
-    def __init__(self, write: Callable[[bytes], None], sideband: int | None) -> None:
+    def __init__(self, write: Callable[[Bytes], None], sideband: int | None) -> None:
         self._write = write
         self._frame = sideband or RAW_CHUNK
         self._banded = sideband is not None
@@ -54,9 +56,8 @@ class PackOutput:
     def _emit(self, data: bytes | bytearray | memoryview) -> None:
         self.started = True
         if self._banded:
-            self._write(b"%04x\x01" % (len(data) + 5) + bytes(data))
-        else:
-            self._write(bytes(data))
+            self._write(b"%04x\x01" % (len(data) + 5))
+        self._write(data)  # the writers append to their buffer: no copy of our own
 
     def data(self, data: bytes | bytearray | memoryview) -> None:
         self._sha.update(data)

@@ -49,6 +49,7 @@ from emulator.repos.pack_send import (
     FLUSH,
     SIDEBAND_64K_DATA,
     SIDEBAND_DATA,
+    Bytes,
     PackOutput,
     pkt,
     send_closure,
@@ -129,7 +130,7 @@ class UploadPack:
     def serve(
         self,
         read: Callable[[int], bytes],
-        write: Callable[[bytes], None],
+        write: Callable[[Bytes], None],
         *,
         stateless: bool = True,
     ) -> None:
@@ -156,7 +157,7 @@ class _Session:
     """One upload-pack conversation: git's upload_pack_data."""
 
     def __init__(
-        self, up: UploadPack, reader: PktReader, write: Callable[[bytes], None], stateless: bool
+        self, up: UploadPack, reader: PktReader, write: Callable[[Bytes], None], stateless: bool
     ) -> None:
         self.up = up
         self.pkts = reader
