@@ -194,7 +194,10 @@ class PackReader:
         self.key: tuple[tuple[str, bytes], ...] = tuple(ix.key for ix in indexes)
         cache.pack_set(self.owner, self.key)
         self._files: list[BinaryIO | None] = [None] * len(indexes)
-        self._resolved: OrderedDict[tuple[int, int], tuple[int, bytes]] = OrderedDict()
+        # keyed by `_spot(p, offset)`: one int, not a tuple of two, for each of the 100,000s
+        # of objects a walk of every tree resolves (small objects that fragment the heap)
+        self._packs = max(1, len(indexes))
+        self._resolved: OrderedDict[int, tuple[int, bytes]] = OrderedDict()
         # What this reader's resolved objects weigh is counted in the emulator's account
         # (`resolved_budget`), given back when the reader is closed or collected.
         self._grant = cache.resolved.grant()
@@ -308,14 +311,14 @@ class PackReader:
 
     def resolve_at(self, p: int, offset: int) -> tuple[int, bytes]:
         """Type (1-4) and content of the object stored at `offset` of pack `p`."""
-        hit = self._resolved.get((p, offset))
+        hit = self._resolved.get(self._spot(p, offset))
         if hit is not None:
-            self._resolved.move_to_end((p, offset))
+            self._resolved.move_to_end(self._spot(p, offset))
             return hit
         chain: list[tuple[int, int, bytes]] = []  # (pack, offset, inflated delta)
         cur_p, cur_off = p, offset
         while True:
-            hit = self._resolved.get((cur_p, cur_off))
+            hit = self._resolved.get(self._spot(cur_p, cur_off))
             if hit is not None:
                 typ, data = hit
                 break
@@ -342,9 +345,10 @@ class PackReader:
         return typ, data
 
     def _remember(self, p: int, offset: int, typ: int, data: bytes) -> None:
-        if len(data) > self.resolved_budget // 4 or (p, offset) in self._resolved:
+        spot = self._spot(p, offset)
+        if len(data) > self.resolved_budget // 4 or spot in self._resolved:
             return
-        self._resolved[(p, offset)] = (typ, data)
+        self._resolved[spot] = (typ, data)
         grant = self._grant
         grant.take(len(data))
         # Beyond its floor, a reader keeps what it resolved only while all readers together
@@ -352,6 +356,9 @@ class PackReader:
         while len(self._resolved) > 1 and grant.must_give(self.resolved_budget):
             _, (_, old) = self._resolved.popitem(last=False)
             grant.give(len(old), evicted=1)
+
+    def _spot(self, p: int, offset: int) -> int:
+        return offset * self._packs + p  # one int per (pack, offset), each pair its own
 
     def get(self, sha: bytes) -> tuple[int, bytes] | None:
         loc = self.locate(sha)
