@@ -35,7 +35,8 @@ from emulator.iam.git_password import (
 )
 from emulator.iam.principal import Principal
 from emulator.repos.git_session import RECEIVE_PACK, UPLOAD_PACK, GitSession
-from git_http.bridge import GitStreamResponse, Job, Read, Write
+from emulator.repos.output_buffer import Write
+from git_http.bridge import GitStreamResponse, Job, Read
 from git_http.slots import PrincipalSlots
 from git_http.upload import serve_upload_pack
 

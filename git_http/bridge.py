@@ -35,12 +35,11 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from emulator.errors import INTERNAL_ERROR, ClientStreamError
-from emulator.repos.output_buffer import OutputBuffer
+from emulator.repos.output_buffer import OutputBuffer, Write
 
 log = logging.getLogger(__name__)
 
 Read = Callable[[int], bytes]
-Write = Callable[[bytes | bytearray | memoryview], None]
 Job = Callable[[Read, Write], None]
 
 FLUSH_BYTES = 128 * 1024  # crossing to the event loop costs; send big chunks

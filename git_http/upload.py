@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from emulator.repos.git_session import GitSession
+from emulator.repos.output_buffer import Write
 
 
 def serve_upload_pack(
     session: GitSession,
     read: Callable[[int], bytes],
-    write: Callable[[bytes | bytearray | memoryview], None],
+    write: Write,
     *,
     advertise: bool,
 ) -> None:

@@ -18,7 +18,7 @@ import paramiko
 from emulator.errors import ServiceError
 from emulator.iam.principal import Principal
 from emulator.repos.git_session import GitGate
-from emulator.repos.output_buffer import OutputBuffer
+from emulator.repos.output_buffer import Bytes, OutputBuffer
 from ssh_server.commands import CommandRefused, parse_command
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class ChannelPipe:
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise ConnectionResetError(str(exc)) from None
 
-    def write(self, data: bytes | bytearray | memoryview) -> None:
+    def write(self, data: Bytes) -> None:
         self._out.write(data)
 
     def flush(self) -> None:

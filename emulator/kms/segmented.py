@@ -259,6 +259,8 @@ class SegmentedReader:
         self._cache: OrderedDict[int, bytes] = OrderedDict()
         self._verified_end = False
         self._scratch = bytearray()
+        # AESGCM's decrypt_into (cryptography 45 and later); else decrypt and copy
+        self._aead_into = getattr(self._aead, "decrypt_into", None)
         self.closed = False
 
     # -- io.RawIOBase-like interface ------------------------------------------------------
@@ -385,27 +387,27 @@ class SegmentedReader:
         try:
             plain = self._aead.decrypt(_nonce(self._prefix, index, last), sealed, self._header)
         except InvalidTag:
-            raise integrity_error(
-                f"{self._relpath}: segment {index} failed its integrity check"
-            ) from None
+            raise self._damaged(index) from None
         if last:
             self._verified_end = True
         return plain
 
     def _decrypt_into(self, index: int, sealed: memoryview, out: memoryview) -> None:
+        """As `_decrypt`, the plaintext written into `out` (its exact length)."""
+        into = self._aead_into
+        if into is None:
+            out[:] = self._decrypt(index, sealed)
+            return
         last = index == self._count - 1
-        into = getattr(self._aead, "decrypt_into", None)
         try:
-            if into is not None:
-                into(_nonce(self._prefix, index, last), sealed, self._header, out)
-            else:
-                out[:] = self._aead.decrypt(_nonce(self._prefix, index, last), sealed, self._header)
+            into(_nonce(self._prefix, index, last), sealed, self._header, out)
         except InvalidTag:
-            raise integrity_error(
-                f"{self._relpath}: segment {index} failed its integrity check"
-            ) from None
+            raise self._damaged(index) from None
         if last:
             self._verified_end = True
+
+    def _damaged(self, index: int) -> ClientError:
+        return integrity_error(f"{self._relpath}: segment {index} failed its integrity check")
 
     def _segment(self, index: int) -> bytes:
         hit = self._cache.get(index)

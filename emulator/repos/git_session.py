@@ -31,6 +31,7 @@ from emulator.iam.authorize import AccessDenied, Authorizer
 from emulator.iam.principal import Principal
 from emulator.repos.clone_urls import codecommit_regions
 from emulator.repos.model import Repository
+from emulator.repos.output_buffer import Write
 from emulator.repos.pack_reader import PackCache
 from emulator.repos.receive import ReceivePack
 from emulator.repos.service import RepositoryService
@@ -47,8 +48,6 @@ ACTIONS: Mapping[str, str] = {
 }
 
 Read = Callable[[int], bytes]
-# A write may be handed a view that is valid only during the call: the callee copies it.
-Write = Callable[[bytes | bytearray | memoryview], None]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,9 @@ import time
 from collections.abc import Callable
 
 Bytes = bytes | bytearray | memoryview
+# What a git service writes its answer with. It may be handed a view that is valid only during
+# the call (a piece of a buffer about to be refilled): the callee copies what it keeps.
+Write = Callable[[Bytes], None]
 
 
 class OutputBuffer:

@@ -14,6 +14,7 @@ from array import array
 from collections.abc import Callable, Collection, Iterator, Sequence
 from itertools import compress
 
+from emulator.repos.output_buffer import Bytes, Write
 from emulator.repos.pack_layout import WHOLE, entry_bases
 from emulator.repos.pack_reader import (
     OBJ_TAG,
@@ -39,13 +40,11 @@ def pkt(data: bytes) -> bytes:
 
 FLUSH = b"0000"
 
-Bytes = bytes | bytearray | memoryview
-
 
 class PackOutput:
     """Frames pack bytes onto band 1 (or writes them raw without side-band) and hashes them."""
 
-    def __init__(self, write: Callable[[Bytes], None], sideband: int | None) -> None:
+    def __init__(self, write: Write, sideband: int | None) -> None:
         self._write = write
         self._frame = sideband or RAW_CHUNK
         self._banded = sideband is not None
@@ -53,13 +52,13 @@ class PackOutput:
         self._buf = bytearray()
         self.started = False
 
-    def _emit(self, data: bytes | bytearray | memoryview) -> None:
+    def _emit(self, data: Bytes) -> None:
         self.started = True
         if self._banded:
             self._write(b"%04x\x01" % (len(data) + 5))
         self._write(data)  # the writers append to their buffer: no copy of our own
 
-    def data(self, data: bytes | bytearray | memoryview) -> None:
+    def data(self, data: Bytes) -> None:
         self._sha.update(data)
         buf = self._buf
         frame = self._frame

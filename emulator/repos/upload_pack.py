@@ -38,6 +38,7 @@ from emulator.repos.commit_graph import (
 )
 from emulator.repos.object_store import RepoObjectStore
 from emulator.repos.object_walk import ObjectWalk, tags_reaching
+from emulator.repos.output_buffer import Write
 from emulator.repos.pack_reader import (
     OBJ_TAG,
     PackCache,
@@ -49,7 +50,6 @@ from emulator.repos.pack_send import (
     FLUSH,
     SIDEBAND_64K_DATA,
     SIDEBAND_DATA,
-    Bytes,
     PackOutput,
     pkt,
     send_closure,
@@ -130,7 +130,7 @@ class UploadPack:
     def serve(
         self,
         read: Callable[[int], bytes],
-        write: Callable[[Bytes], None],
+        write: Write,
         *,
         stateless: bool = True,
     ) -> None:
@@ -156,9 +156,7 @@ class UploadPack:
 class _Session:
     """One upload-pack conversation: git's upload_pack_data."""
 
-    def __init__(
-        self, up: UploadPack, reader: PktReader, write: Callable[[Bytes], None], stateless: bool
-    ) -> None:
+    def __init__(self, up: UploadPack, reader: PktReader, write: Write, stateless: bool) -> None:
         self.up = up
         self.pkts = reader
         self.write = write
