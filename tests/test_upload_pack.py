@@ -484,7 +484,10 @@ def _serve(origin: Origin, body: bytes, stateless: bool = True) -> bytes:
         pos += len(data)
         return data
 
-    UploadPack(origin.store(), origin.refs(), Limits()).serve(read, out.append, stateless=stateless)
+    def write(data: bytes | bytearray | memoryview) -> None:
+        out.append(bytes(data))  # a write may be a view valid only during the call
+
+    UploadPack(origin.store(), origin.refs(), Limits()).serve(read, write, stateless=stateless)
     return b"".join(out)
 
 

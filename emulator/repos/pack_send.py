@@ -59,27 +59,27 @@ class PackOutput:
         self._write(data)  # the writers append to their buffer: no copy of our own
 
     def data(self, data: Bytes) -> None:
+        """Frame `data` (a view valid during the call): what completes the frame held back
+        from the last call goes first, whole frames are emitted from `data` itself (a
+        megabyte piece of a pack is not copied into the held bytes), the tail is held."""
         self._sha.update(data)
-        buf = self._buf
         frame = self._frame
-        if not buf and len(data) >= frame:
-            view = memoryview(data)
-            pos = 0
-            while len(view) - pos >= frame:
-                self._emit(view[pos : pos + frame])
-                pos += frame
+        view = memoryview(data)
+        n = len(view)
+        pos = 0
+        buf = self._buf
+        if buf:
+            pos = min(frame - len(buf), n)
+            buf += view[:pos]
+            if len(buf) < frame:
+                return
+            self._emit(buf)
+            buf.clear()
+        while n - pos >= frame:
+            self._emit(view[pos : pos + frame])
+            pos += frame
+        if pos < n:
             buf += view[pos:]
-            return
-        buf += data
-        if len(buf) >= frame:
-            view = memoryview(buf)
-            pos = 0
-            while len(view) - pos >= frame:
-                self._emit(view[pos : pos + frame])
-                pos += frame
-            rest = bytes(view[pos:])
-            view.release()
-            self._buf = bytearray(rest)
 
     def finish(self) -> None:
         self.data(self._sha.digest())
