@@ -424,12 +424,16 @@ class SegmentedReader:
         if len(self._cache) > _CACHED_SEGMENTS:
             self._cache.popitem(last=False)
 
-    def _read_sealed(self, first: int, last: int) -> bytes:
-        """The sealed bytes of segments first..last, read in one call."""
-        start = HEADER_SIZE + first * self._stride
+    def _sealed_span(self, first: int, last: int) -> tuple[int, int]:
+        """(offset, length) in the file of the sealed segments first..last."""
         length = (last - first + 1) * self._stride
         if last == self._count - 1:
             length -= self._stride - (self._size - last * self._segment_size + TAG_SIZE)
+        return HEADER_SIZE + first * self._stride, length
+
+    def _read_sealed(self, first: int, last: int) -> bytes:
+        """The sealed bytes of segments first..last, read in one call."""
+        start, length = self._sealed_span(first, last)
         self._raw.seek(start)
         sealed = self._raw.read(length)
         if len(sealed) != length:
@@ -438,10 +442,7 @@ class SegmentedReader:
 
     def _read_sealed_into(self, first: int, last: int) -> memoryview:
         """As `_read_sealed`, into the reader's scratch buffer (valid until the next call)."""
-        start = HEADER_SIZE + first * self._stride
-        length = (last - first + 1) * self._stride
-        if last == self._count - 1:
-            length -= self._stride - (self._size - last * self._segment_size + TAG_SIZE)
+        start, length = self._sealed_span(first, last)
         if len(self._scratch) < length:
             self._scratch = bytearray(length)
         sealed = memoryview(self._scratch)[:length]

@@ -311,9 +311,10 @@ class PackReader:
 
     def resolve_at(self, p: int, offset: int) -> tuple[int, bytes]:
         """Type (1-4) and content of the object stored at `offset` of pack `p`."""
-        hit = self._resolved.get(self._spot(p, offset))
+        spot = self._spot(p, offset)
+        hit = self._resolved.get(spot)
         if hit is not None:
-            self._resolved.move_to_end(self._spot(p, offset))
+            self._resolved.move_to_end(spot)
             return hit
         chain: list[tuple[int, int, bytes]] = []  # (pack, offset, inflated delta)
         cur_p, cur_off = p, offset

@@ -21,8 +21,7 @@ from bisect import bisect_left
 from collections.abc import Collection, Iterable, Iterator
 
 _ID = 20
-_KEY = 4  # bytes 1-4 of an id: the first byte is the fan-out's
-_KEY_TYPE = "I" if array("I").itemsize == _KEY else "L"
+_KEY = 4  # bytes 1-4 of an id (the first byte is the fan-out's), as a C unsigned int ("I")
 
 
 def _key_array(blob: bytes, count: int) -> array[int]:
@@ -33,7 +32,7 @@ def _key_array(blob: bytes, count: int) -> array[int]:
     big = sys.byteorder == "big"
     for j in range(_KEY):
         raw[(j if big else _KEY - 1 - j) :: _KEY] = blob[1 + j :: _ID]
-    keys = array(_KEY_TYPE)
+    keys = array("I")
     keys.frombytes(bytes(raw))
     return keys
 
